@@ -1,0 +1,272 @@
+"""Configuration: a TOML file plus ``ENERGYD_*`` environment variables (nested with ``__``).
+
+Precedence, highest first: keyword arguments (tests), environment, the TOML file, defaults.
+The file comes from ``--config PATH`` or ``ENERGYD_CONFIG``. Every key can be set from the
+environment, e.g. ``ENERGYD_MQTT__HOST=broker`` or
+``ENERGYD_ENERGY__PROVIDERS__OCTOPUS_AGILE__REGION=C``.
+
+Provider entries (``energy.providers.<id>``) are free-form beyond a few common keys; the plugin
+validates them with ``validate_config``. ``<id>`` is the id used in topics and the store. It is
+the plugin's provider id unless ``plugin = "..."`` names another plugin, which is how one
+plugin runs twice (Agile import and Agile Outgoing export side by side).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from energyd.exceptions import ConfigError
+
+__all__ = [
+    "CONFIG_ENV",
+    "EnergySettings",
+    "LogSettings",
+    "MqttSettings",
+    "ProviderSettings",
+    "RefreshSettings",
+    "Settings",
+    "StorageSettings",
+    "load_settings",
+]
+
+CONFIG_ENV = "ENERGYD_CONFIG"
+_ID = re.compile(r"^[a-z0-9_]+$")
+_TOPIC_PART = re.compile(r"^[^#+\x00]+$")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ProviderSettings(BaseModel):
+    """One configured provider. Unknown keys are kept and handed to the plugin."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    enabled: bool = True
+    plugin: str | None = Field(default=None, description="plugin provider id; default: the key")
+    region: str | None = None
+
+    def plugin_config(self) -> dict[str, Any]:
+        """Everything the plugin sees (all keys but ``enabled`` and ``plugin``)."""
+        data = self.model_dump(exclude={"enabled", "plugin"})
+        return {k: v for k, v in data.items() if v is not None}
+
+
+class EnergySettings(_Section):
+    provider_id: str = "octopus_agile"
+    providers: dict[str, ProviderSettings] = Field(
+        default_factory=lambda: {"octopus_agile": ProviderSettings(region="C")}
+    )
+
+    @field_validator("provider_id")
+    @classmethod
+    def _id_shape(cls, value: str) -> str:
+        if not _ID.match(value):
+            raise ValueError("must be lower-case letters, digits and underscores")
+        return value
+
+    @field_validator("providers")
+    @classmethod
+    def _keys_shape(cls, value: dict[str, ProviderSettings]) -> dict[str, ProviderSettings]:
+        for key in value:
+            if not _ID.match(key):
+                raise ValueError(f"provider key {key!r}: lower-case letters, digits, underscores")
+        return value
+
+    @model_validator(mode="after")
+    def _selected_is_configured(self) -> EnergySettings:
+        if self.provider_id not in self.providers:
+            raise ValueError(
+                f"energy.provider_id {self.provider_id!r} has no [energy.providers."
+                f"{self.provider_id}] section"
+            )
+        return self
+
+    def active(self) -> dict[str, ProviderSettings]:
+        """Providers that run: the selected one always, the others when enabled."""
+        return {
+            key: entry
+            for key, entry in self.providers.items()
+            if key == self.provider_id or entry.enabled
+        }
+
+
+class MqttSettings(_Section):
+    host: str = "localhost"
+    port: int = Field(default=1883, ge=1, le=65535)
+    username: str | None = None
+    password: SecretStr | None = None
+    tls: bool = False
+    ca_file: Path | None = None
+    tls_insecure: bool = False
+    client_id: str = "energyd"
+    base_topic: str = "energyd"
+    discovery_prefix: str = "homeassistant"
+    keepalive: int = Field(default=60, ge=5, le=3600)
+    reconnect_min_seconds: float = Field(default=1.0, gt=0)
+    reconnect_max_seconds: float = Field(default=60.0, gt=0)
+
+    @field_validator("base_topic", "discovery_prefix")
+    @classmethod
+    def _topic(cls, value: str) -> str:
+        value = value.strip("/")
+        if not value or not _TOPIC_PART.match(value):
+            raise ValueError("must be a non-empty topic without wildcards")
+        return value
+
+    @field_validator("client_id")
+    @classmethod
+    def _client_id(cls, value: str) -> str:
+        if not value or len(value) > 64:
+            raise ValueError("must be 1 to 64 characters")
+        return value
+
+
+class StorageSettings(_Section):
+    path: Path = Path("energyd.db")
+    retention_days: int = Field(default=400, ge=1)
+
+
+class RefreshSettings(_Section):
+    interval_minutes: float = Field(
+        default=60.0, gt=0, description="low-frequency refresh catching late corrections"
+    )
+    retry_min_seconds: float = Field(default=60.0, gt=0)
+    retry_max_seconds: float = Field(default=1800.0, gt=0)
+    fetch_timeout_seconds: float = Field(
+        default=120.0, gt=0, description="bound on one whole fetch, retries included"
+    )
+    http_timeout_seconds: float = Field(default=30.0, gt=0, description="one HTTP request")
+    history_days: int = Field(default=1, ge=0, description="past days fetched when missing")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RefreshSettings:
+        if self.retry_max_seconds < self.retry_min_seconds:
+            raise ValueError("retry_max_seconds must be >= retry_min_seconds")
+        return self
+
+
+class LogSettings(_Section):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["auto", "console", "json"] = "auto"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="ENERGYD_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    _toml_file: ClassVar[Path | None] = None
+
+    config_dir: Path = Path("/var/lib/energyd")
+    energy: EnergySettings = EnergySettings()
+    mqtt: MqttSettings = MqttSettings()
+    storage: StorageSettings = StorageSettings()
+    refresh: RefreshSettings = RefreshSettings()
+    log: LogSettings = LogSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if cls._toml_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=cls._toml_file))
+        return tuple(sources)
+
+    @property
+    def db_path(self) -> Path:
+        """``storage.path``, relative paths taken from ``config_dir``."""
+        path = self.storage.path.expanduser()
+        return path if path.is_absolute() else self.config_dir / path
+
+    @property
+    def plugin_dir(self) -> Path:
+        return self.config_dir / "providers" / "energy"
+
+    def redacted(self) -> dict[str, Any]:
+        """The settings as plain JSON data, secrets replaced by ``"**********"``."""
+        data: dict[str, Any] = self.model_dump(mode="json")
+        return _redact(data)
+
+
+_SECRET_KEYS = re.compile(r"(password|token|api_key|apikey|secret)", re.IGNORECASE)
+
+
+def _redact(value: Any, key: str = "") -> Any:
+    if isinstance(value, dict):
+        return {k: _redact(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact(v, key) for v in value]
+    if value is not None and value != "" and _SECRET_KEYS.search(key):
+        return "**********"
+    return value
+
+
+def _format_errors(exc: ValidationError) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    for err in exc.errors():
+        key = ".".join(str(part) for part in err["loc"]) or "(root)"
+        errors[key] = err["msg"]
+    return errors
+
+
+def load_settings(
+    path: Path | str | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Load and validate settings; raise :class:`ConfigError` naming each bad key.
+
+    ``path`` falls back to ``$ENERGYD_CONFIG``; no file at all is allowed (env and defaults).
+    """
+    chosen = path if path is not None else os.environ.get(CONFIG_ENV)
+    toml_file: Path | None = None
+    if chosen:
+        toml_file = Path(chosen).expanduser()
+        if not toml_file.is_file():
+            raise ConfigError(f"config file {toml_file} does not exist", {"config": "not found"})
+        try:
+            with toml_file.open("rb") as handle:
+                tomllib.load(handle)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{toml_file}: not valid TOML: {exc}", {"config": str(exc)}) from exc
+        except OSError as exc:
+            raise ConfigError(f"{toml_file}: cannot read: {exc}", {"config": str(exc)}) from exc
+
+    bound = type("Settings", (Settings,), {"_toml_file": toml_file})
+    try:
+        settings: Settings = bound(**overrides)
+    except ValidationError as exc:
+        errors = _format_errors(exc)
+        lines = "; ".join(f"{k}: {v}" for k, v in errors.items())
+        raise ConfigError(f"invalid configuration: {lines}", errors) from exc
+    return settings
