@@ -1,0 +1,99 @@
+"""Validation of the slots a plugin returns, before anything is stored.
+
+A fetch is accepted whole or refused whole: one bad slot makes :func:`validate_slots` raise
+:class:`SlotValidationError` naming the first problem, and the caller stores nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+
+from energyd.exceptions import SlotValidationError
+from energyd.providers.base import EnergyPriceSlot
+
+__all__ = ["MAX_SLOT_LENGTH", "WINDOW_TOLERANCE", "validate_slots"]
+
+#: Slots may start this far before the requested window or end this far after it (a provider
+#: that answers in whole market days, a slot straddling the window edge).
+WINDOW_TOLERANCE = timedelta(days=1)
+#: Longest slot accepted; longer ones are almost certainly a unit or parsing mistake.
+MAX_SLOT_LENGTH = timedelta(days=1)
+#: Absolute price bound in minor units per kWh (1000 GBP/kWh); beyond it the data is garbage.
+MAX_ABS_PRICE = 100_000.0
+
+
+def _aware(value: object) -> bool:
+    return isinstance(value, datetime) and value.tzinfo is not None and value.utcoffset() is not None
+
+
+def validate_slots(
+    slots: Iterable[object],
+    start_utc: datetime,
+    end_utc: datetime,
+    *,
+    currency: str | None = None,
+) -> list[EnergyPriceSlot]:
+    """Check every slot and return them sorted by start, normalised to UTC.
+
+    Rules: each item is an :class:`EnergyPriceSlot`; datetimes are timezone-aware;
+    ``valid_to > valid_from``; the length is at most :data:`MAX_SLOT_LENGTH`; the price is a
+    finite number within :data:`MAX_ABS_PRICE`; no two slots start at the same moment or
+    overlap; every slot lies within the requested window widened by :data:`WINDOW_TOLERANCE`;
+    the currency matches ``currency`` when given.
+    """
+    low = start_utc - WINDOW_TOLERANCE
+    high = end_utc + WINDOW_TOLERANCE
+    checked: list[EnergyPriceSlot] = []
+    for index, slot in enumerate(slots):
+        where = f"slot {index}"
+        if not isinstance(slot, EnergyPriceSlot):
+            raise SlotValidationError(f"{where}: expected EnergyPriceSlot, got {type(slot).__name__}")
+        if not _aware(slot.valid_from) or not _aware(slot.valid_to):
+            raise SlotValidationError(f"{where}: naive datetime (valid_from/valid_to need a tzinfo)")
+        valid_from = slot.valid_from.astimezone(UTC)
+        valid_to = slot.valid_to.astimezone(UTC)
+        where = f"slot {index} ({valid_from.isoformat()})"
+        if valid_to <= valid_from:
+            raise SlotValidationError(f"{where}: valid_to is not after valid_from")
+        if valid_to - valid_from > MAX_SLOT_LENGTH:
+            raise SlotValidationError(f"{where}: longer than {MAX_SLOT_LENGTH}")
+        for name in ("price_pence", "price_pence_exc_vat"):
+            value = getattr(slot, name)
+            if value is None and name == "price_pence_exc_vat":
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise SlotValidationError(f"{where}: {name} is not a number ({value!r})")
+            if not math.isfinite(value) or abs(value) > MAX_ABS_PRICE:
+                raise SlotValidationError(f"{where}: {name} out of range ({value!r})")
+        if not isinstance(slot.currency, str) or len(slot.currency) != 3:
+            raise SlotValidationError(f"{where}: currency must be a 3-letter code")
+        if currency is not None and slot.currency != currency:
+            raise SlotValidationError(f"{where}: currency {slot.currency}, expected {currency}")
+        if valid_to <= low or valid_from >= high:
+            raise SlotValidationError(
+                f"{where}: outside the requested window {start_utc.isoformat()} .. "
+                f"{end_utc.isoformat()}"
+            )
+        checked.append(
+            EnergyPriceSlot(
+                valid_from=valid_from,
+                valid_to=valid_to,
+                price_pence=float(slot.price_pence),
+                currency=slot.currency,
+                price_pence_exc_vat=(
+                    None if slot.price_pence_exc_vat is None else float(slot.price_pence_exc_vat)
+                ),
+            )
+        )
+    checked.sort(key=lambda s: s.valid_from)
+    for before, after in zip(checked, checked[1:], strict=False):
+        if after.valid_from == before.valid_from:
+            raise SlotValidationError(f"duplicate slot at {after.valid_from.isoformat()}")
+        if after.valid_from < before.valid_to:
+            raise SlotValidationError(
+                f"overlapping slots at {before.valid_from.isoformat()} and "
+                f"{after.valid_from.isoformat()}"
+            )
+    return checked
