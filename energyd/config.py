@@ -47,6 +47,7 @@ __all__ = [
     "Settings",
     "StorageSettings",
     "load_settings",
+    "redact",
 ]
 
 CONFIG_ENV = "ENERGYD_CONFIG"
@@ -216,17 +217,18 @@ class Settings(BaseSettings):
     def redacted(self) -> dict[str, Any]:
         """The settings as plain JSON data, secrets replaced by ``"**********"``."""
         data: dict[str, Any] = self.model_dump(mode="json")
-        return _redact(data)
+        return redact(data)
 
 
 _SECRET_KEYS = re.compile(r"(password|token|api_key|apikey|secret)", re.IGNORECASE)
 
 
-def _redact(value: Any, key: str = "") -> Any:
+def redact(value: Any, key: str = "") -> Any:
+    """Replace the values of secret-looking keys (password, token, api_key, ...) in JSON data."""
     if isinstance(value, dict):
-        return {k: _redact(v, k) for k, v in value.items()}
+        return {k: redact(v, k) for k, v in value.items()}
     if isinstance(value, list):
-        return [_redact(v, key) for v in value]
+        return [redact(v, key) for v in value]
     if value is not None and value != "" and _SECRET_KEYS.search(key):
         return "**********"
     return value

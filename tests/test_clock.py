@@ -94,7 +94,9 @@ class TestMarketDays:
 
 
 class TestPlanFetch:
-    def plan(self, now: datetime, coverage: datetime | None, failures: int = 0) -> tuple[str, datetime]:
+    def plan(
+        self, now: datetime, coverage: datetime | None, failures: int = 0
+    ) -> tuple[str, datetime]:
         plan = plan_fetch(
             now,
             calendar=AGILE,

@@ -6,6 +6,7 @@ A fetch is accepted whole or refused whole: one bad slot makes :func:`validate_s
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
@@ -25,7 +26,9 @@ MAX_ABS_PRICE = 100_000.0
 
 
 def _aware(value: object) -> bool:
-    return isinstance(value, datetime) and value.tzinfo is not None and value.utcoffset() is not None
+    return (
+        isinstance(value, datetime) and value.tzinfo is not None and value.utcoffset() is not None
+    )
 
 
 def validate_slots(
@@ -49,9 +52,13 @@ def validate_slots(
     for index, slot in enumerate(slots):
         where = f"slot {index}"
         if not isinstance(slot, EnergyPriceSlot):
-            raise SlotValidationError(f"{where}: expected EnergyPriceSlot, got {type(slot).__name__}")
+            raise SlotValidationError(
+                f"{where}: expected EnergyPriceSlot, got {type(slot).__name__}"
+            )
         if not _aware(slot.valid_from) or not _aware(slot.valid_to):
-            raise SlotValidationError(f"{where}: naive datetime (valid_from/valid_to need a tzinfo)")
+            raise SlotValidationError(
+                f"{where}: naive datetime (valid_from/valid_to need a tzinfo)"
+            )
         valid_from = slot.valid_from.astimezone(UTC)
         valid_to = slot.valid_to.astimezone(UTC)
         where = f"slot {index} ({valid_from.isoformat()})"
@@ -88,7 +95,7 @@ def validate_slots(
             )
         )
     checked.sort(key=lambda s: s.valid_from)
-    for before, after in zip(checked, checked[1:], strict=False):
+    for before, after in itertools.pairwise(checked):
         if after.valid_from == before.valid_from:
             raise SlotValidationError(f"duplicate slot at {after.valid_from.isoformat()}")
         if after.valid_from < before.valid_to:

@@ -1,0 +1,152 @@
+"""Composition root: builds every part, runs the loops in one TaskGroup, stops on a signal.
+
+Start-up order matters: plugins are deployed and loaded and the store is opened before any
+network traffic; what the store already knows is put into the retained MQTT state before the
+first fetch, so a restart during a provider outage still publishes prices.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import aiohttp
+import structlog
+
+from energyd import __version__
+from energyd.config import Settings
+from energyd.exceptions import ConfigError
+from energyd.handlers import register_commands
+from energyd.mqtt.client import MqttClient
+from energyd.mqtt.commands import CommandRouter
+from energyd.providers.loader import EnergyProviderLoader, init_energy_provider_loader
+from energyd.providers.management import ProviderManager
+from energyd.publishing import StatePublisher
+from energyd.scheduler import Scheduler
+from energyd.selection import resolve
+from energyd.service import PriceService
+from energyd.store import PriceStore
+
+__all__ = ["Components", "build", "check_providers", "run_daemon"]
+
+log = structlog.get_logger(__name__)
+
+#: How often old slots are pruned (``storage.retention_days``).
+PRUNE_EVERY = timedelta(hours=6)
+
+
+class _Shutdown(Exception):
+    """Control flow: a signal asked the daemon to stop (not an error)."""
+
+
+@dataclass(slots=True)
+class Components:
+    settings: Settings
+    loader: EnergyProviderLoader
+    store: PriceStore
+    service: PriceService
+    manager: ProviderManager
+
+
+def check_providers(settings: Settings, loader: EnergyProviderLoader) -> None:
+    """Raise :class:`ConfigError` when a loaded plugin rejects its configuration.
+
+    A plugin that failed to load is not a configuration error: the daemon reports it and runs
+    the other providers.
+    """
+    errors: dict[str, str] = {}
+    for spec in resolve(settings.energy):
+        plugin = loader.providers.get(spec.plugin_id)
+        if plugin is None:
+            continue
+        try:
+            found = plugin.validate_config(dict(spec.config))
+        except Exception as exc:  # a crashing validator is reported as the plugin's problem
+            log.error("plugin.validate_crashed", provider=spec.key, error=str(exc))
+            continue
+        for field, reason in found.items():
+            errors[f"energy.providers.{spec.key}.{field}"] = reason
+    if errors:
+        lines = "; ".join(f"{k}: {v}" for k, v in errors.items())
+        raise ConfigError(f"invalid provider configuration: {lines}", errors)
+
+
+@contextlib.asynccontextmanager
+async def build(settings: Settings) -> AsyncIterator[Components]:
+    """Open everything the CLI commands and the daemon share (no MQTT, no loops)."""
+    loader = init_energy_provider_loader(settings.config_dir)
+    check_providers(settings, loader)
+    async with contextlib.AsyncExitStack() as stack:
+        store = await stack.enter_async_context(PriceStore(settings.db_path))
+        session = await stack.enter_async_context(
+            aiohttp.ClientSession(
+                headers={"User-Agent": f"energyd/{__version__}"},
+                timeout=aiohttp.ClientTimeout(total=settings.refresh.http_timeout_seconds),
+            )
+        )
+        service = PriceService(settings, store, loader, session)
+        await service.start()
+        manager = ProviderManager(loader, store, on_change=service.plugins_changed)
+        yield Components(settings, loader, store, service, manager)
+
+
+async def _prune_loop(store: PriceStore, retention_days: int) -> None:
+    while True:
+        cutoff = datetime.now(UTC) - timedelta(days=retention_days)
+        removed = await store.prune(cutoff)
+        if removed:
+            log.info("store.pruned", slots=removed, before=cutoff.isoformat())
+        await asyncio.sleep(PRUNE_EVERY.total_seconds())
+
+
+async def _wait_for_signal() -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+    log.info("daemon.stopping")
+    raise _Shutdown
+
+
+async def run_daemon(settings: Settings, *, handle_signals: bool = True) -> None:
+    """Run until SIGTERM/SIGINT (or cancellation); unexpected errors propagate."""
+    async with build(settings) as parts:
+        router = CommandRouter()
+        mqtt = MqttClient(settings.mqtt, router)
+        publisher = StatePublisher(parts.service, mqtt)
+        scheduler = Scheduler(parts.service, publisher, settings.refresh)
+        register_commands(
+            router, parts.service, parts.manager, mqtt_connected=lambda: mqtt.connected
+        )
+        parts.service.add_listener(publisher.on_change)
+        parts.service.add_listener(scheduler.on_change)
+        await publisher.publish_all()
+        log.info(
+            "daemon.started",
+            version=__version__,
+            providers=[spec.key for spec in parts.service.specs()],
+            store=str(settings.db_path),
+            broker=f"{settings.mqtt.host}:{settings.mqtt.port}",
+        )
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(mqtt.run(), name="energyd.mqtt")
+                group.create_task(scheduler.run(), name="energyd.scheduler")
+                group.create_task(
+                    _prune_loop(parts.store, settings.storage.retention_days),
+                    name="energyd.retention",
+                )
+                if handle_signals:
+                    group.create_task(_wait_for_signal(), name="energyd.signals")
+        except* _Shutdown:
+            pass
+    log.info("daemon.stopped")

@@ -1,0 +1,195 @@
+"""The commands served on ``<base>/request/<command>``: argument models and handlers.
+
+Each handler is a thin adapter from a validated request to :class:`PriceService` or
+:class:`ProviderManager` (the same objects the CLI uses), so MQTT adds no logic of its own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import AwareDatetime, Field, model_validator
+
+from energyd.exceptions import (
+    CommandError,
+    ConfigError,
+    PluginNameError,
+    ProviderConfigError,
+    UnknownProviderError,
+)
+from energyd.mqtt.commands import CommandArgs, CommandRouter
+from energyd.mqtt.payloads import slot_json
+from energyd.providers.management import ProviderManager
+from energyd.records import FetchRun
+from energyd.service import PriceService
+
+__all__ = ["register_commands"]
+
+ACTOR = "mqtt"
+#: Longest window the ``prices`` command answers (keeps replies far below broker limits).
+MAX_PRICES_WINDOW = timedelta(days=31)
+
+
+class RefreshArgs(CommandArgs):
+    provider: str | None = Field(default=None, description="provider id; default: all running")
+
+
+class UpdateArgs(CommandArgs):
+    name: str = Field(description="plugin file name, e.g. octopus_agile_provider.py")
+
+
+class PricesArgs(CommandArgs):
+    provider: str | None = None
+    start: AwareDatetime | None = None
+    end: AwareDatetime | None = None
+    hours: float | None = Field(default=None, gt=0, le=MAX_PRICES_WINDOW.total_seconds() / 3600)
+
+    @model_validator(mode="after")
+    def _window(self) -> PricesArgs:
+        if self.end is not None and self.hours is not None:
+            raise ValueError("give end or hours, not both")
+        return self
+
+
+class SettingsSetArgs(CommandArgs):
+    key: str | None = None
+    value: Any = None
+    values: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> SettingsSetArgs:
+        if (self.key is None) == (self.values is None):
+            raise ValueError('give either "key" and "value", or "values": {key: value}')
+        return self
+
+    def changes(self) -> dict[str, Any]:
+        if self.values is not None:
+            return dict(self.values)
+        assert self.key is not None
+        return {self.key: self.value}
+
+
+class NoArgs(CommandArgs):
+    pass
+
+
+def run_json(run: FetchRun) -> dict[str, Any]:
+    return {
+        "provider": run.provider_id,
+        "region": run.region,
+        "outcome": run.outcome.value,
+        "slots": run.slots,
+        "duration_ms": run.duration_ms,
+        "error": run.error,
+        "error_type": run.error_type,
+    }
+
+
+def register_commands(
+    router: CommandRouter,
+    service: PriceService,
+    manager: ProviderManager,
+    *,
+    mqtt_connected: Callable[[], bool],
+) -> None:
+    """Add every command to ``router``."""
+
+    async def refresh(args: RefreshArgs) -> dict[str, Any]:
+        with _codes():
+            runs = await service.refresh(args.provider)
+        return {"runs": [run_json(run) for run in runs]}
+
+    async def providers_status(_: NoArgs) -> dict[str, Any]:
+        return await service.overview()
+
+    async def providers_update(args: UpdateArgs) -> dict[str, Any]:
+        with _codes():
+            record = await manager.update(args.name, ACTOR)
+        return record.as_json()
+
+    async def providers_update_all(_: NoArgs) -> dict[str, Any]:
+        records = await manager.update_all(ACTOR)
+        return {"updates": [record.as_json() for record in records]}
+
+    async def providers_reload(_: NoArgs) -> dict[str, Any]:
+        record = await manager.reload(ACTOR)
+        return record.as_json()
+
+    async def prices(args: PricesArgs) -> dict[str, Any]:
+        with _codes():
+            spec = service.spec(args.provider)
+        start = (args.start or datetime.now(UTC)).astimezone(UTC)
+        if args.end is not None:
+            end = args.end.astimezone(UTC)
+        else:
+            end = start + timedelta(hours=args.hours or 24)
+        if end <= start:
+            raise CommandError("invalid_argument", "end must be after start")
+        if end - start > MAX_PRICES_WINDOW:
+            raise CommandError(
+                "invalid_argument", f"window longer than {MAX_PRICES_WINDOW.days} days"
+            )
+        slots = await service.slots(spec, start, end)
+        meta = service.metadata(spec)
+        return {
+            "provider": spec.key,
+            "region": spec.region,
+            "currency": meta.currency if meta else None,
+            "start": _iso(start),
+            "end": _iso(end),
+            "slots": [slot_json(slot) for slot in slots],
+        }
+
+    async def settings_get(_: NoArgs) -> dict[str, Any]:
+        return service.settings_view()
+
+    async def settings_set(args: SettingsSetArgs) -> dict[str, Any]:
+        try:
+            await service.set_settings(args.changes())
+        except ProviderConfigError as exc:
+            raise CommandError("invalid_config", str(exc), exc.errors) from exc
+        except ConfigError as exc:
+            raise CommandError("invalid_setting", str(exc), exc.errors) from exc
+        runs = await service.refresh()
+        return {
+            "energy": service.settings_view()["energy"],
+            "runs": [run_json(run) for run in runs],
+        }
+
+    async def health(_: NoArgs) -> dict[str, Any]:
+        overview = await service.overview()
+        states = [p["health"]["state"] for p in overview["providers"]]
+        return {
+            "mqtt_connected": mqtt_connected(),
+            "store": str(service.store.path),
+            "providers": {p["id"]: p["health"] for p in overview["providers"]},
+            "ok": bool(states) and all(state == "ok" for state in states),
+        }
+
+    router.add("refresh", refresh, RefreshArgs)
+    router.add("providers/status", providers_status, NoArgs)
+    router.add("providers/update", providers_update, UpdateArgs)
+    router.add("providers/update-all", providers_update_all, NoArgs)
+    router.add("providers/reload", providers_reload, NoArgs)
+    router.add("prices", prices, PricesArgs)
+    router.add("settings/get", settings_get, NoArgs)
+    router.add("settings/set", settings_set, SettingsSetArgs)
+    router.add("health", health, NoArgs)
+
+
+@contextlib.contextmanager
+def _codes() -> Iterator[None]:
+    """Give the errors a client can act on their own stable codes."""
+    try:
+        yield
+    except PluginNameError as exc:
+        raise CommandError("invalid_name", str(exc)) from exc
+    except UnknownProviderError as exc:
+        raise CommandError("unknown_provider", str(exc)) from exc
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")

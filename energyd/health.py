@@ -1,0 +1,78 @@
+"""Provider health from what the daemon knows: pure, so every state is tested without I/O.
+
+- ``error``: the plugin did not load, its config is invalid, or nothing was ever fetched and
+  the last attempt failed.
+- ``stale``: no known price for now (known prices ran out) — automations must not trust it.
+- ``degraded``: a price for now is known, but the last fetch failed or prices that the market
+  has published (e.g. tomorrow after 16:00 UK) are still missing.
+- ``ok``: the last fetch worked and the store covers what the market has published.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from energyd.providers.base import HealthState
+from energyd.records import FetchOutcome, FetchRun
+
+__all__ = ["HealthReport", "assess"]
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True, slots=True)
+class HealthReport:
+    state: HealthState
+    message: str
+    last_success: datetime | None = None
+    last_attempt: datetime | None = None
+    last_error: str | None = None
+    covered_until: datetime | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "state": self.state.value,
+            "message": self.message,
+            "last_success": _iso(self.last_success),
+            "last_attempt": _iso(self.last_attempt),
+            "last_error": self.last_error,
+            "covered_until": _iso(self.covered_until),
+        }
+
+
+def assess(
+    now: datetime,
+    *,
+    problem: str | None,
+    has_current: bool,
+    covered_until: datetime | None,
+    expected_until: datetime,
+    last_run: FetchRun | None,
+    last_success: datetime | None,
+) -> HealthReport:
+    """Combine plugin/config problems, store coverage and the last fetch into one state."""
+    last_error = None
+    if last_run is not None and last_run.outcome is FetchOutcome.ERROR:
+        last_error = last_run.error
+    last_attempt = last_run.started_at if last_run is not None else None
+
+    def report(state: HealthState, message: str) -> HealthReport:
+        return HealthReport(state, message, last_success, last_attempt, last_error, covered_until)
+
+    if problem is not None:
+        return report(HealthState.ERROR, problem)
+    if not has_current:
+        if last_run is None:
+            return report(HealthState.UNKNOWN, "no fetch yet")
+        if last_success is None:
+            return report(HealthState.ERROR, f"no prices fetched yet: {last_error}")
+        return report(HealthState.STALE, "no known price for the current period")
+    if last_error is not None:
+        return report(HealthState.DEGRADED, f"last fetch failed: {last_error}")
+    if covered_until is None or covered_until < expected_until:
+        return report(HealthState.DEGRADED, "published prices not yet received")
+    return report(HealthState.OK, "prices current")

@@ -1,0 +1,106 @@
+"""Provider selection: which configured providers run, with which plugin, region and config.
+
+Also the runtime overrides that ``settings/set`` persists: a flat mapping of dotted keys
+(``energy.provider_id``, ``energy.providers.<id>.<key>``) laid over the file/env settings.
+Pure functions; the store persists the overrides, the daemon applies them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from energyd.config import EnergySettings
+from energyd.exceptions import ConfigError
+
+__all__ = ["ProviderSpec", "apply_overrides", "check_setting_key", "resolve"]
+
+_PROVIDER_KEY = re.compile(r"^energy\.providers\.([a-z0-9_]+)(?:\.([a-z0-9_]+))?$")
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderSpec:
+    """One provider that runs: ``key`` is the id in topics and the store."""
+
+    key: str
+    plugin_id: str
+    region: str
+    config: Mapping[str, Any] = field(default_factory=dict)
+    selected: bool = False
+
+
+def resolve(energy: EnergySettings) -> list[ProviderSpec]:
+    """The providers that run, selected one first, then by key."""
+    specs: list[ProviderSpec] = []
+    for key, entry in energy.active().items():
+        config = entry.plugin_config()
+        specs.append(
+            ProviderSpec(
+                key=key,
+                plugin_id=entry.plugin or key,
+                region=str(config.get("region") or ""),
+                config=config,
+                selected=key == energy.provider_id,
+            )
+        )
+    specs.sort(key=lambda spec: (not spec.selected, spec.key))
+    return specs
+
+
+def check_setting_key(key: str) -> None:
+    """Raise :class:`ConfigError` unless ``key`` is a setting that may be changed at run time."""
+    if key == "energy.provider_id" or _PROVIDER_KEY.match(key):
+        return
+    raise ConfigError(
+        f"{key!r} cannot be changed at run time "
+        "(allowed: energy.provider_id, energy.providers.<id>, energy.providers.<id>.<key>)",
+        {key: "not settable"},
+    )
+
+
+def apply_overrides(energy: EnergySettings, overrides: Mapping[str, Any]) -> EnergySettings:
+    """Lay ``overrides`` over ``energy`` and validate the result as a whole.
+
+    A ``None`` value under ``energy.providers.<id>.<key>`` removes that key; an object under
+    ``energy.providers.<id>`` replaces keys one by one (merge, not replace).
+    """
+    data = energy.model_dump(mode="python")
+    providers: dict[str, dict[str, Any]] = {
+        key: dict(value) for key, value in data["providers"].items()
+    }
+    for key in sorted(overrides):
+        value = overrides[key]
+        check_setting_key(key)
+        if key == "energy.provider_id":
+            data["provider_id"] = value
+            continue
+        match = _PROVIDER_KEY.match(key)
+        assert match is not None  # checked above
+        provider, field_name = match.group(1), match.group(2)
+        entry = providers.setdefault(provider, {})
+        if field_name is None:
+            if not isinstance(value, Mapping):
+                raise ConfigError(f"{key}: expected an object", {key: "expected an object"})
+            for sub_key, sub_value in value.items():
+                _set(entry, str(sub_key), sub_value)
+        else:
+            _set(entry, field_name, value)
+    data["providers"] = providers
+    try:
+        return EnergySettings.model_validate(data)
+    except ValidationError as exc:
+        errors = {
+            "energy." + ".".join(str(p) for p in err["loc"]): err["msg"] for err in exc.errors()
+        }
+        raise ConfigError("; ".join(f"{k}: {v}" for k, v in errors.items()), errors) from exc
+
+
+def _set(entry: dict[str, Any], key: str, value: Any) -> None:
+    if value is None:
+        entry.pop(key, None)
+    else:
+        entry[key] = value
