@@ -1,0 +1,496 @@
+"""Discover, deploy, version and (re)load ``*_provider.py`` plugin files.
+
+Two folders take part:
+
+- the *bundled* folder ships with energyd (``bundled_config/providers/energy`` in a checkout,
+  ``energyd/bundled/providers/energy`` in an installed wheel);
+- the *deployed* folder (``<config_dir>/providers/energy``) holds the files actually loaded.
+  It is filled from the bundled folder when empty and updated from it on request; a file that
+  exists only there is the operator's own ("local") plugin and is never touched.
+
+Loading never raises for a bad plugin: whatever goes wrong (syntax error, missing import,
+exception in ``__init__`` or ``get_metadata``, no provider class, duplicate provider id) turns
+into a ``load_error`` status for that file, and the other plugins load as usual.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import importlib.util
+import inspect
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType, ModuleType
+
+import structlog
+
+import energyd
+from energyd.exceptions import (
+    PluginLoadError,
+    PluginNameError,
+    ProviderError,
+    UnknownProviderError,
+)
+from energyd.providers.base import EnergyPriceProvider, EnergyProviderMetadata
+from energyd.providers.compat import install_import_aliases
+from energyd.records import PluginState, PluginStatus
+
+__all__ = [
+    "MODULE_PREFIX",
+    "PLUGIN_NAME",
+    "PROVIDER_ID",
+    "EnergyProviderLoader",
+    "bundled_plugin_dir",
+    "compare_versions",
+    "get_energy_provider_loader",
+    "init_energy_provider_loader",
+    "read_static_version",
+    "validate_plugin_name",
+]
+
+log = structlog.get_logger(__name__)
+
+PLUGIN_NAME = re.compile(r"^[a-z0-9_]+_provider\.py$")
+PROVIDER_ID = re.compile(r"^[a-z0-9_]+$")
+MODULE_PREFIX = "energyd_plugins"
+_MAX_ERROR_CHARS = 500
+_VERSION_LINE = re.compile(
+    r"""^__version__\s*(?::\s*str\s*)?=\s*(['"])([^'"\n]*)\1\s*(?:#.*)?$""", re.MULTILINE
+)
+_UPDATABLE = frozenset({PluginState.UPDATE_AVAILABLE, PluginState.NOT_INSTALLED})
+
+
+# -- pure helpers ---------------------------------------------------------------------------
+
+
+def bundled_plugin_dir() -> Path:
+    """Where the shipped plugin files live (installed wheel first, then the source checkout)."""
+    package = Path(energyd.__file__).resolve().parent
+    installed = package / "bundled" / "providers" / "energy"
+    if installed.is_dir():
+        return installed
+    return package.parent / "bundled_config" / "providers" / "energy"
+
+
+def validate_plugin_name(name: object) -> str:
+    """Return ``name`` when it is a bare ``[a-z0-9_]+_provider.py``; else PluginNameError."""
+    if isinstance(name, str) and PLUGIN_NAME.fullmatch(name):
+        return name
+    shown = name[:200] if isinstance(name, str) else type(name).__name__
+    raise PluginNameError(
+        f"refused plugin file name {shown!r}: must be a bare [a-z0-9_]+_provider.py"
+    )
+
+
+def _version_key(version: str) -> tuple[int, ...] | None:
+    parts = version.strip().removeprefix("v").split(".")
+    if all(part.isascii() and part.isdigit() for part in parts):
+        return tuple(int(part) for part in parts)
+    return None
+
+
+def compare_versions(left: str, right: str) -> int:
+    """-1, 0 or 1; numeric per dotted part when both parse (1.10.0 > 1.9.0), else as strings."""
+    left_key, right_key = _version_key(left), _version_key(right)
+    if left_key is not None and right_key is not None:
+        width = max(len(left_key), len(right_key))
+        a = left_key + (0,) * (width - len(left_key))
+        b = right_key + (0,) * (width - len(right_key))
+        return (a > b) - (a < b)
+    return (left > right) - (left < right)
+
+
+def read_static_version(path: Path) -> str | None:
+    """The module-level ``__version__ = "..."`` literal of a file, without importing it.
+
+    A file with a syntax error still yields the version from a plain ``__version__ = "..."``
+    line, so a broken deployed copy reports what it was meant to be.
+    """
+    try:
+        source = path.read_bytes()
+    except OSError:
+        return None
+    try:
+        tree = ast.parse(source, filename=path.name)
+    except (SyntaxError, ValueError):
+        # A file that does not parse may still say its version on a line of its own.
+        match = _VERSION_LINE.search(source.decode("utf-8", errors="replace"))
+        return match.group(2) if match else None
+    found: str | None = None
+    for node in tree.body:
+        if isinstance(node, ast.Assign):
+            targets = node.targets
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            targets = [node.target]
+        else:
+            continue
+        named = any(isinstance(t, ast.Name) and t.id == "__version__" for t in targets)
+        value = node.value
+        if named and isinstance(value, ast.Constant) and isinstance(value.value, str):
+            found = value.value
+    return found
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    line = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return line[:_MAX_ERROR_CHARS]
+
+
+def _plugin_files(directory: Path) -> list[str]:
+    """Sorted plugin file names in ``directory``; a missing folder holds none."""
+    try:
+        entries = list(directory.iterdir())
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        raise ProviderError(f"cannot list plugin folder {directory}: {exc}") from exc
+    return sorted(p.name for p in entries if PLUGIN_NAME.fullmatch(p.name) and p.is_file())
+
+
+def _fsync_dir(directory: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _atomic_copy(source: Path, target: Path) -> None:
+    """Copy ``source`` onto ``target``: temp file beside it, fsync, ``os.replace``."""
+    data = source.read_bytes()
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(target.parent)
+
+
+# -- loading one file -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Loaded:
+    """The outcome of loading one deployed file."""
+
+    file: str
+    module_name: str
+    provider: EnergyPriceProvider | None = None
+    metadata: EnergyProviderMetadata | None = None
+    error: str | None = None
+
+
+def _import_file(path: Path, module_name: str) -> ModuleType:
+    """Execute ``path`` as a fresh module (no bytecode cache: edits are always seen)."""
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None:
+        raise PluginLoadError(f"cannot build an import spec for {path.name}")
+    module = importlib.util.module_from_spec(spec)
+    code = compile(path.read_bytes(), str(path), "exec", dont_inherit=True)
+    sys.modules[module_name] = module
+    try:
+        exec(code, module.__dict__)
+    except BaseException:
+        if sys.modules.get(module_name) is module:
+            del sys.modules[module_name]
+        raise
+    return module
+
+
+def _provider_class(module: ModuleType, file: str) -> type[EnergyPriceProvider]:
+    """The one concrete EnergyPriceProvider subclass defined in ``module``."""
+    defined = [
+        obj
+        for obj in vars(module).values()
+        if isinstance(obj, type)
+        and issubclass(obj, EnergyPriceProvider)
+        and obj.__module__ == module.__name__
+    ]
+    concrete = [cls for cls in defined if not inspect.isabstract(cls)]
+    if len(concrete) == 1:
+        return concrete[0]
+    if concrete:
+        names = ", ".join(sorted(cls.__name__ for cls in concrete))
+        raise PluginLoadError(f"{file} defines several provider classes: {names}")
+    detail = ""
+    if defined:
+        missing = {cls.__name__: sorted(getattr(cls, "__abstractmethods__", ())) for cls in defined}
+        detail = " (abstract: " + "; ".join(f"{k} lacks {', '.join(v)}" for k, v in missing.items())
+        detail += ")"
+    raise PluginLoadError(f"{file} defines no concrete EnergyPriceProvider subclass{detail}")
+
+
+def _describe(provider: EnergyPriceProvider) -> EnergyProviderMetadata:
+    metadata = provider.get_metadata()
+    if not isinstance(metadata, EnergyProviderMetadata):
+        raise PluginLoadError(
+            f"get_metadata() returned {type(metadata).__name__}, not EnergyProviderMetadata"
+        )
+    if not isinstance(metadata.provider_id, str) or not PROVIDER_ID.fullmatch(metadata.provider_id):
+        raise PluginLoadError(f"provider_id {metadata.provider_id!r} is not [a-z0-9_]+")
+    if not isinstance(metadata.version, str):
+        raise PluginLoadError(f"version {metadata.version!r} is not a string")
+    return metadata
+
+
+def _load_file(path: Path) -> _Loaded:
+    module_name = f"{MODULE_PREFIX}.{path.stem}"
+    try:
+        module = _import_file(path, module_name)
+        try:
+            cls = _provider_class(module, path.name)
+            provider = cls()
+            metadata = _describe(provider)
+        except BaseException:
+            if sys.modules.get(module_name) is module:
+                del sys.modules[module_name]
+            raise
+    except (Exception, SystemExit) as exc:
+        error = _one_line(exc)
+        log.warning("plugin.load_failed", file=path.name, error=error, exc_info=exc)
+        return _Loaded(path.name, module_name, error=error)
+    return _Loaded(path.name, module_name, provider=provider, metadata=metadata)
+
+
+# -- the loader -----------------------------------------------------------------------------
+
+
+class EnergyProviderLoader:
+    """Owns the deployed plugin folder: deploy, load, report, update."""
+
+    def __init__(self, config_dir: Path, bundled_dir: Path | None = None) -> None:
+        self.deployed_dir: Path = Path(config_dir) / "providers" / "energy"
+        self.bundled_dir: Path = Path(bundled_dir) if bundled_dir else bundled_plugin_dir()
+        self._loaded: dict[str, _Loaded] = {}
+        self._providers: dict[str, EnergyPriceProvider] = {}
+        self._metadata: dict[str, EnergyProviderMetadata] = {}
+
+    # -- deploying ---------------------------------------------------------------------------
+
+    def deploy_bundled_if_empty(self) -> list[str]:
+        """Copy every bundled plugin when the deployed folder has none; return names copied."""
+        if _plugin_files(self.deployed_dir):
+            return []
+        if not self.bundled_dir.is_dir():
+            log.warning("plugin.bundled_missing", folder=str(self.bundled_dir))
+        try:
+            self.deployed_dir.mkdir(parents=True, exist_ok=True)
+            copied: list[str] = []
+            for name in _plugin_files(self.bundled_dir):
+                target = self.deployed_dir / name
+                if target.exists():
+                    continue
+                _atomic_copy(self.bundled_dir / name, target)
+                copied.append(name)
+        except OSError as exc:
+            raise ProviderError(f"deploying bundled plugins failed: {exc}") from exc
+        log.info("plugin.deployed", files=copied, folder=str(self.deployed_dir))
+        return copied
+
+    # -- loading -----------------------------------------------------------------------------
+
+    def load_all(self) -> None:
+        """(Re)import every deployed plugin file; a bad file becomes a load error, no more."""
+        files = _plugin_files(self.deployed_dir)
+        self._drop_modules()
+        install_import_aliases()
+        loaded: dict[str, _Loaded] = {}
+        providers: dict[str, EnergyPriceProvider] = {}
+        metadata: dict[str, EnergyProviderMetadata] = {}
+        owners: dict[str, str] = {}
+        for name in files:
+            result = _load_file(self.deployed_dir / name)
+            meta, provider = result.metadata, result.provider
+            if provider is not None and meta is not None:
+                owner = owners.get(meta.provider_id)
+                if owner is not None:
+                    error = f"PluginLoadError: provider_id {meta.provider_id!r} is already "
+                    error += f"provided by {owner}"
+                    log.warning("plugin.load_failed", file=name, error=error)
+                    sys.modules.pop(result.module_name, None)
+                    result = _Loaded(name, result.module_name, metadata=meta, error=error)
+                else:
+                    owners[meta.provider_id] = name
+                    providers[meta.provider_id] = provider
+                    metadata[meta.provider_id] = meta
+                    log.info(
+                        "plugin.loaded", file=name, provider=meta.provider_id, version=meta.version
+                    )
+            loaded[name] = result
+        self._loaded = loaded
+        self._providers = providers
+        self._metadata = metadata
+
+    def reload(self) -> None:
+        """Forget every loaded module and instance, then load the deployed folder again."""
+        self.load_all()
+
+    def _drop_modules(self) -> None:
+        for result in self._loaded.values():
+            sys.modules.pop(result.module_name, None)
+        self._loaded = {}
+        self._providers = {}
+        self._metadata = {}
+
+    # -- lookups -----------------------------------------------------------------------------
+
+    @property
+    def providers(self) -> Mapping[str, EnergyPriceProvider]:
+        """provider_id -> instance, for every plugin that loaded cleanly."""
+        return MappingProxyType(self._providers)
+
+    def get(self, provider_id: str) -> EnergyPriceProvider:
+        try:
+            return self._providers[provider_id]
+        except KeyError:
+            known = ", ".join(sorted(self._providers)) or "none"
+            raise UnknownProviderError(
+                f"no loaded energy provider {provider_id!r} (loaded: {known})"
+            ) from None
+
+    def metadata(self, provider_id: str) -> EnergyProviderMetadata:
+        """The metadata the plugin gave when it was loaded."""
+        self.get(provider_id)
+        return self._metadata[provider_id]
+
+    # -- status and versions -----------------------------------------------------------------
+
+    def _deployed_version(self, name: str) -> str | None:
+        result = self._loaded.get(name)
+        if result is not None and result.metadata is not None:
+            return result.metadata.version
+        return read_static_version(self.deployed_dir / name)
+
+    def _status_of(self, name: str, deployed: bool, bundled: bool) -> PluginStatus:
+        bundled_version = read_static_version(self.bundled_dir / name) if bundled else None
+        if not deployed:
+            return PluginStatus(name, PluginState.NOT_INSTALLED, bundled_version=bundled_version)
+        result = self._loaded.get(name)
+        meta = result.metadata if result else None
+        deployed_version = self._deployed_version(name)
+        if result is None:
+            error: str | None = "not loaded yet (added after the last reload)"
+        else:
+            error = result.error
+        if result is not None and result.error is not None:
+            state = PluginState.LOAD_ERROR
+        elif not bundled:
+            state = PluginState.LOCAL
+        elif bundled_version is not None and (
+            deployed_version is None or compare_versions(bundled_version, deployed_version) > 0
+        ):
+            state = PluginState.UPDATE_AVAILABLE
+        else:
+            state = PluginState.UP_TO_DATE
+        return PluginStatus(
+            file=name,
+            state=state,
+            provider_id=meta.provider_id if meta else None,
+            display_name=meta.display_name if meta else None,
+            deployed_version=deployed_version,
+            bundled_version=bundled_version,
+            error=error,
+        )
+
+    def status(self) -> list[PluginStatus]:
+        """One entry per plugin file in the bundled and deployed folders, by file name."""
+        deployed = set(_plugin_files(self.deployed_dir))
+        bundled = set(_plugin_files(self.bundled_dir))
+        return [
+            self._status_of(name, name in deployed, name in bundled)
+            for name in sorted(deployed | bundled)
+        ]
+
+    # -- updating ----------------------------------------------------------------------------
+
+    def _copy_bundled(self, name: str) -> None:
+        try:
+            self.deployed_dir.mkdir(parents=True, exist_ok=True)
+            _atomic_copy(self.bundled_dir / name, self.deployed_dir / name)
+        except OSError as exc:
+            raise ProviderError(f"copying {name} to {self.deployed_dir} failed: {exc}") from exc
+        log.info("plugin.copied", file=name, folder=str(self.deployed_dir))
+
+    def update(self, name: str) -> tuple[str | None, str | None]:
+        """Copy the bundled ``name`` over the deployed one and reload; (before, after)."""
+        name = validate_plugin_name(name)
+        if not (self.bundled_dir / name).is_file():
+            raise UnknownProviderError(f"no bundled plugin file {name!r}")
+        before = self._deployed_version(name) if (self.deployed_dir / name).exists() else None
+        try:
+            self._copy_bundled(name)
+        finally:
+            self.reload()
+        return before, self._deployed_version(name)
+
+    def _needs_update(self, entry: PluginStatus) -> bool:
+        if entry.state in _UPDATABLE:
+            return True
+        bundled = self.bundled_dir / entry.file
+        if entry.state is not PluginState.LOAD_ERROR or not bundled.is_file():
+            return False
+        # A broken copy of a bundled plugin is repaired, unless it already is the bundled file.
+        try:
+            return bundled.read_bytes() != (self.deployed_dir / entry.file).read_bytes()
+        except OSError:
+            return True
+
+    def pending_updates(self) -> list[str]:
+        """Bundled files that ``update_all`` would copy now."""
+        return [entry.file for entry in self.status() if self._needs_update(entry)]
+
+    def update_all(self) -> list[tuple[str, str | None, str | None]]:
+        """Update every bundled file that needs it; reload once; [(name, before, after)]."""
+        names = self.pending_updates()
+        if not names:
+            return []
+        befores: dict[str, str | None] = {}
+        try:
+            for name in names:
+                exists = (self.deployed_dir / name).exists()
+                befores[name] = self._deployed_version(name) if exists else None
+                self._copy_bundled(name)
+        finally:
+            self.reload()
+        return [(name, befores[name], self._deployed_version(name)) for name in names]
+
+
+# -- module-level access --------------------------------------------------------------------
+
+_loader: EnergyProviderLoader | None = None
+
+
+def init_energy_provider_loader(
+    config_dir: Path | str, bundled_dir: Path | None = None
+) -> EnergyProviderLoader:
+    """Create the process-wide loader, deploy bundled plugins if needed, load them."""
+    global _loader  # one loader per process, as the contract describes
+    loader = EnergyProviderLoader(Path(config_dir), bundled_dir)
+    loader.deploy_bundled_if_empty()
+    loader.load_all()
+    _loader = loader
+    return loader
+
+
+def get_energy_provider_loader() -> EnergyProviderLoader:
+    """The loader made by :func:`init_energy_provider_loader`; RuntimeError before that."""
+    if _loader is None:
+        raise RuntimeError(
+            "energy provider loader not initialised; call init_energy_provider_loader"
+        )
+    return _loader
