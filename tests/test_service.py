@@ -109,7 +109,8 @@ class TestFetch:
         """A fetch stores every slot of the market window and records the run."""
         (run,) = await rig.service.refresh()
         assert FetchOutcome.OK == run.outcome
-        assert run.window_start is not None and run.window_end is not None
+        assert run.window_start is not None
+        assert run.window_end is not None
         expected = (run.window_end - run.window_start) / timedelta(minutes=30)
         assert expected == run.slots
         stored = await rig.store.slots("configurable", "C", run.window_start, run.window_end)
@@ -120,7 +121,8 @@ class TestFetch:
         (first,) = await rig.service.refresh()
         await rig.service.set_settings({"energy.providers.configurable.price": 33.0})
         (second,) = await rig.service.refresh()
-        assert first.window_start is not None and first.window_end is not None
+        assert first.window_start is not None
+        assert first.window_end is not None
         stored = await rig.store.slots("configurable", "C", first.window_start, first.window_end)
         assert first.slots == len(stored)
         assert {33.0} == {slot.price_pence for slot in stored}
@@ -138,7 +140,8 @@ class TestFetch:
     async def test_bad_fetch_keeps_known_prices(self, rig: Rig, mode: str, error_type: str) -> None:
         """Garbage, a crash or a hang fails the fetch whole; known prices stay untouched."""
         (good,) = await rig.service.refresh()
-        assert good.window_start is not None and good.window_end is not None
+        assert good.window_start is not None
+        assert good.window_end is not None
         before = await rig.store.slots("configurable", "C", good.window_start, good.window_end)
         await use_mode(rig, mode)
         (bad,) = await rig.service.refresh()
@@ -146,7 +149,8 @@ class TestFetch:
         after = await rig.store.slots("configurable", "C", good.window_start, good.window_end)
         assert before == after
         last = await rig.store.last_fetch("configurable", "C")
-        assert last is not None and FetchOutcome.ERROR == last.outcome
+        assert last is not None
+        assert FetchOutcome.ERROR == last.outcome
 
     async def test_health_follows_fetches(self, rig: Rig) -> None:
         """Unknown before the first fetch, ok after it, degraded when the next one fails."""
@@ -199,7 +203,8 @@ class TestProblems:
         rig.loader.reload()
         spec = rig.service.spec()
         problem = rig.service.problem(spec)
-        assert problem is not None and "nope" in problem
+        assert problem is not None
+        assert "nope" in problem
         run = await rig.service.fetch(spec)
         assert FetchOutcome.ERROR == run.outcome
         assert HealthState.ERROR == (await rig.service.health(spec)).state
