@@ -125,9 +125,9 @@ def backoff_delay(
     random value in its upper half (never below ``minimum``)."""
     if failures <= 0:
         return 0.0
-    ceiling = min(maximum, minimum * 2 ** min(failures - 1, 30))
-    source = rng or random
-    return max(minimum, ceiling * (0.5 + 0.5 * source.random()))
+    ceiling = min(maximum, minimum * 2.0 ** min(failures - 1, 30))
+    jitter = rng.random() if rng is not None else random.random()
+    return max(minimum, ceiling * (0.5 + 0.5 * jitter))
 
 
 @dataclass(frozen=True, slots=True)

@@ -216,8 +216,8 @@ class Settings(BaseSettings):
 
     def redacted(self) -> dict[str, Any]:
         """The settings as plain JSON data, secrets replaced by ``"**********"``."""
-        data: dict[str, Any] = self.model_dump(mode="json")
-        return redact(data)
+        data: dict[str, Any] = redact(self.model_dump(mode="json"))
+        return data
 
 
 _SECRET_KEYS = re.compile(r"(password|token|api_key|apikey|secret)", re.IGNORECASE)

@@ -3,10 +3,10 @@
 - :mod:`energyd.mqtt.topics`    topic names under the base topic (pure)
 - :mod:`energyd.mqtt.payloads`  JSON payloads for the retained topics (pure)
 - :mod:`energyd.mqtt.commands`  request parsing, validation, routing and replies
-- :mod:`energyd.mqtt.client`    :class:`MqttPublisher`, the connection loop (aiomqtt)
+- :mod:`energyd.mqtt.client`    :class:`MqttClient`, the connection loop (aiomqtt)
 """
 
-from energyd.mqtt.client import MqttPublisher, MqttStats, backoff_delay
+from energyd.mqtt.client import MqttClient, MqttStats, backoff_delay
 from energyd.mqtt.commands import (
     MAX_REQUEST_BYTES,
     NO_TRANSACTION,
@@ -23,6 +23,7 @@ from energyd.mqtt.payloads import (
     minor_unit,
     price_payload,
     providers_payload,
+    slot_json,
     upcoming_payload,
 )
 from energyd.mqtt.topics import PriceKind, Topics
@@ -33,7 +34,7 @@ __all__ = [
     "CommandArgs",
     "CommandRouter",
     "ErrorCode",
-    "MqttPublisher",
+    "MqttClient",
     "MqttStats",
     "PriceKind",
     "Reply",
@@ -46,5 +47,6 @@ __all__ = [
     "parse_request",
     "price_payload",
     "providers_payload",
+    "slot_json",
     "upcoming_payload",
 ]

@@ -1,0 +1,452 @@
+"""The MQTT connection loop: retained state, availability and command requests.
+
+:class:`MqttClient` keeps one connection to the broker alive for the life of the daemon:
+
+- It connects with MQTT v5, a stable client id and a persistent session (``clean_start``
+  off, a session expiry interval), so the QoS 1 request subscription and the requests
+  published while the daemon was away survive a short disconnect or a broker restart.
+- ``<base>/status`` is ``online`` (retained) while connected; the will sets it to
+  ``offline`` when the connection dies, and a clean shutdown publishes ``offline`` itself.
+- Retained state (prices, provider status, discovery) is cached: :meth:`publish_retained`
+  works while disconnected, and every (re)connect re-publishes the whole cache.
+- Requests on ``<base>/request/<command>`` are answered on ``<base>/response/<command>``,
+  or on the MQTT v5 Response Topic with the Correlation Data copied back.
+- A dropped connection or a refused connect is logged and retried with exponential,
+  jittered backoff; anything unexpected propagates.
+
+Use it either as an async context manager (which runs :meth:`run` in a background task
+named ``energyd.mqtt``) or by running :meth:`run` in a task group of your own -- not both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import math
+import random
+import socket
+import ssl
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, Final, Self
+
+import aiomqtt
+import structlog
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from energyd.config import MqttSettings
+from energyd.exceptions import ConfigError
+from energyd.mqtt.commands import CommandRouter
+from energyd.mqtt.payloads import iso_utc
+from energyd.mqtt.topics import Topics, is_publishable_topic
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "MAX_CONCURRENT_REQUESTS",
+    "OFFLINE",
+    "ONLINE",
+    "SESSION_EXPIRY_SECONDS",
+    "MqttClient",
+    "MqttStats",
+    "backoff_delay",
+]
+
+DEFAULT_TIMEOUT: Final = 10.0
+"""Seconds any one network operation (publish, subscribe, CONNACK) may take."""
+SESSION_EXPIRY_SECONDS: Final = 3600
+"""How long the broker keeps our session (subscription + queued requests) while we are away."""
+MAX_CONCURRENT_REQUESTS: Final = 8
+ONLINE: Final = b"online"
+OFFLINE: Final = b"offline"
+
+_PAHO_CONNECT_TIMEOUT: Final = 5.0  # paho's own bound on opening the socket
+_PENDING_CALLS_THRESHOLD: Final = 64  # aiomqtt warns above this many calls in flight
+
+log = structlog.get_logger("energyd.mqtt")
+
+
+def backoff_delay(
+    attempt: int,
+    minimum: float,
+    maximum: float,
+    *,
+    uniform: Callable[[float, float], float] = random.uniform,
+) -> float:
+    """Seconds to wait before reconnect ``attempt`` (0 = first retry): exponential, jittered.
+
+    The ceiling doubles from ``minimum`` per attempt up to ``maximum``; the delay is drawn
+    from the upper half below the ceiling and never leaves ``[minimum, maximum]``.
+    """
+    high = max(maximum, minimum)
+    ceiling = min(high, minimum * 2 ** min(max(attempt, 0), 32))
+    return min(high, max(minimum, uniform(ceiling / 2, ceiling)))
+
+
+@dataclass(slots=True)
+class MqttStats:
+    """Counters for a ``/metrics`` endpoint; :attr:`MqttClient.stats` returns a copy."""
+
+    connects: int = 0
+    disconnects: int = 0
+    published: int = 0
+    publish_failures: int = 0
+    requests: int = 0
+    replies: int = 0
+    retained_topics: int = 0
+    last_error: str | None = None
+    connected_since: datetime | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        if self.connected_since is not None:
+            data["connected_since"] = iso_utc(self.connected_since)
+        return data
+
+
+class _State(enum.Enum):
+    NEW = "new"
+    RUNNING = "running"
+    CLOSED = "closed"
+
+
+def _tls_context(settings: MqttSettings) -> ssl.SSLContext | None:
+    if not settings.tls:
+        return None
+    cafile = str(settings.ca_file.expanduser()) if settings.ca_file else None
+    try:
+        context = ssl.create_default_context(cafile=cafile)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(
+            f"mqtt.ca_file {cafile}: cannot load: {exc}", {"mqtt.ca_file": str(exc)}
+        ) from exc
+    if settings.tls_insecure:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def _properties(packet_type: int) -> Properties:
+    # paho's Properties is not annotated
+    return Properties(packet_type)  # type: ignore[no-untyped-call]
+
+
+def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    first = group.exceptions[0]
+    return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
+
+
+class MqttClient:
+    """One broker connection: retained state, ``<base>/status`` and command requests."""
+
+    def __init__(
+        self,
+        settings: MqttSettings,
+        router: CommandRouter,
+        *,
+        on_connect: Callable[[], Awaitable[None]] | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_concurrent_requests: int = MAX_CONCURRENT_REQUESTS,
+    ) -> None:
+        if timeout <= 0 or max_concurrent_requests < 1:
+            raise ValueError("timeout must be > 0 and max_concurrent_requests >= 1")
+        self.topics = Topics(settings.base_topic)
+        self._settings = settings
+        self._router = router
+        self._on_connect = on_connect
+        self._timeout = timeout
+        self._max_requests = max_concurrent_requests
+        self._tls = _tls_context(settings)
+        self._retained: dict[str, bytes] = {}  # what the broker should hold
+        self._cleared: set[str] = set()  # retained topics still to be emptied
+        self._sent: dict[str, bytes] = {}  # what this connection has published
+        self._retained_lock = asyncio.Lock()
+        self._client: aiomqtt.Client | None = None
+        self._ready = asyncio.Event()
+        self._stats = MqttStats()
+        self._state = _State.NEW
+        self._running = False
+        self._task: asyncio.Task[None] | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        if self._state is not _State.NEW:
+            raise RuntimeError(f"MqttClient is {self._state.value}; it can be entered once")
+        self._state = _State.RUNNING
+        self._task = asyncio.create_task(self.run(), name="energyd.mqtt")
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._state = _State.CLOSED
+        task, self._task = self._task, None
+        if task is None:
+            return
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise
+
+    @property
+    def connected(self) -> bool:
+        """Whether a connection to the broker is up right now."""
+        return self._client is not None
+
+    async def wait_ready(self) -> None:
+        """Wait until connected, subscribed, ``online`` and the retained cache re-published."""
+        await self._ready.wait()
+
+    @property
+    def stats(self) -> MqttStats:
+        return replace(self._stats, retained_topics=len(self._retained))
+
+    # -- retained state ------------------------------------------------------------------
+
+    async def publish_retained(self, topic: str, payload: bytes) -> None:
+        """Make ``payload`` the retained value of ``topic``, now or on the next connect.
+
+        Never raises for a broker problem: the value stays cached and goes out again on
+        reconnect. An unchanged payload is not re-sent on the same connection.
+        """
+        if not is_publishable_topic(topic):
+            raise ValueError(f"cannot publish to topic {topic!r}")
+        self._retained[topic] = bytes(payload)
+        self._cleared.discard(topic)
+        await self._sync_now(topic)
+
+    async def clear_retained(self, topic: str) -> None:
+        """Remove the retained value of ``topic`` (an empty retained message) and forget it."""
+        if not is_publishable_topic(topic):
+            raise ValueError(f"cannot publish to topic {topic!r}")
+        self._retained.pop(topic, None)
+        self._cleared.add(topic)
+        await self._sync_now(topic)
+
+    async def _sync_now(self, topic: str) -> None:
+        async with self._retained_lock:
+            client = self._client
+            if client is None:
+                return
+            try:
+                await self._sync(client, topic)
+            except (aiomqtt.MqttError, TimeoutError) as exc:
+                log.info("mqtt.publish_deferred", topic=topic, error=str(exc))
+
+    async def _sync(self, client: aiomqtt.Client, topic: str) -> None:
+        """Bring the broker's retained value of ``topic`` in line with the cache."""
+        wanted = self._retained.get(topic)
+        if wanted is None:
+            if topic in self._cleared:
+                await self._publish(client, topic, b"", retain=True)
+                self._cleared.discard(topic)
+                self._sent.pop(topic, None)
+            return
+        if self._sent.get(topic) == wanted:
+            return
+        await self._publish(client, topic, wanted, retain=True)
+        self._sent[topic] = wanted
+
+    async def _republish_all(self, client: aiomqtt.Client) -> None:
+        async with self._retained_lock:
+            self._sent.clear()
+            for topic in list(self._cleared):
+                await self._sync(client, topic)
+            for topic in list(self._retained):
+                await self._sync(client, topic)
+
+    # -- the loop --------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Connect, serve and reconnect until cancelled; publishes ``offline`` on the way out."""
+        if self._running:
+            raise RuntimeError("MqttClient.run() is already running")
+        self._running = True
+        attempt = 0
+        try:
+            while True:
+                connects = self._stats.connects
+                error: BaseException | None = None
+                try:
+                    await self._session()
+                except* (aiomqtt.MqttError, TimeoutError) as group:
+                    error = _first_leaf(group)
+                connected = self._stats.connects != connects
+                attempt = 0 if connected else attempt + 1
+                delay = backoff_delay(
+                    attempt,
+                    self._settings.reconnect_min_seconds,
+                    self._settings.reconnect_max_seconds,
+                )
+                message = (str(error) or type(error).__name__) if error else "session ended"
+                self._stats.last_error = message
+                log.warning(
+                    "mqtt.disconnected", error=message, was_connected=connected, retry_in=delay
+                )
+                await asyncio.sleep(delay)
+        finally:
+            self._running = False
+
+    def _new_client(self) -> aiomqtt.Client:
+        settings = self._settings
+        properties = _properties(PacketTypes.CONNECT)
+        properties.SessionExpiryInterval = SESSION_EXPIRY_SECONDS
+        password = settings.password.get_secret_value() if settings.password else None
+        client = aiomqtt.Client(
+            settings.host,
+            settings.port,
+            username=settings.username,
+            password=password,
+            identifier=settings.client_id,
+            protocol=aiomqtt.ProtocolVersion.V5,
+            will=aiomqtt.Will(self.topics.status(), OFFLINE, qos=1, retain=True),
+            clean_start=False,
+            properties=properties,
+            keepalive=settings.keepalive,
+            # No aiomqtt timeouts: on Python 3.11 its asyncio.wait_for() can swallow a
+            # cancellation that coincides with the awaited reply (a shutdown that never
+            # ends). Every wait is bounded with asyncio.timeout() here instead.
+            timeout=math.inf,
+            tls_context=self._tls,
+            socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
+        )
+        client.pending_calls_threshold = _PENDING_CALLS_THRESHOLD
+        return client
+
+    async def _session(self) -> None:
+        """One connection, from connect to the error that ends it (or cancellation)."""
+        settings = self._settings
+        client = self._new_client()
+        log.info(
+            "mqtt.connecting", host=settings.host, port=settings.port, client_id=settings.client_id
+        )
+        # Only the socket connect (paho, 5 s) is bounded inside aiomqtt; the CONNACK wait is
+        # bounded here (see _new_client for why aiomqtt's own timeouts are off).
+        async with asyncio.timeout(_PAHO_CONNECT_TIMEOUT + self._timeout):
+            await client.__aenter__()
+        try:
+            self._client = client
+            self._stats.connects += 1
+            self._stats.connected_since = datetime.now(UTC)
+            try:
+                await self._serve(client)
+            except asyncio.CancelledError:
+                await self._say_offline(client)
+                raise
+            finally:
+                self._client = None
+                self._ready.clear()
+                self._sent.clear()
+                self._stats.disconnects += 1
+                self._stats.connected_since = None
+        finally:
+            await self._disconnect(client)
+
+    async def _disconnect(self, client: aiomqtt.Client) -> None:
+        """A clean DISCONNECT (so no will) when still connected; a no-op after a drop."""
+        try:
+            async with asyncio.timeout(self._timeout):
+                await client.__aexit__(None, None, None)
+        except (aiomqtt.MqttError, TimeoutError) as exc:
+            log.info("mqtt.disconnect_failed", error=str(exc) or type(exc).__name__)
+
+    async def _serve(self, client: aiomqtt.Client) -> None:
+        async with asyncio.timeout(self._timeout):
+            await client.subscribe(
+                self.topics.request_filter(),
+                options=SubscribeOptions(qos=1, retainHandling=SubscribeOptions.RETAIN_DO_NOT_SEND),
+                timeout=math.inf,
+            )
+        await self._publish(client, self.topics.status(), ONLINE, retain=True)
+        await self._republish_all(client)
+        if self._on_connect is not None:
+            await self._on_connect()
+        self._ready.set()
+        log.info("mqtt.connected", retained=len(self._retained), commands=self._router.names())
+        await self._serve_requests(client)
+
+    async def _serve_requests(self, client: aiomqtt.Client) -> None:
+        slots = asyncio.Semaphore(self._max_requests)
+        async with asyncio.TaskGroup() as group:
+            async for message in client.messages:
+                command = self.topics.command_of(message.topic.value)
+                if command is None or message.retain:
+                    log.debug("mqtt.ignored", topic=message.topic.value, retain=message.retain)
+                    continue
+                await slots.acquire()
+                group.create_task(
+                    self._answer(client, command, message, slots), name="energyd.mqtt.command"
+                )
+
+    async def _answer(
+        self,
+        client: aiomqtt.Client,
+        command: str,
+        message: aiomqtt.Message,
+        slots: asyncio.Semaphore,
+    ) -> None:
+        try:
+            self._stats.requests += 1
+            reply = await self._router.dispatch(command, bytes(message.payload))
+            topic, properties = self._reply_route(command, message.properties)
+            await self._publish(client, topic, reply.to_bytes(), properties=properties)
+            self._stats.replies += 1
+        except (aiomqtt.MqttError, TimeoutError) as exc:
+            log.warning("command.reply_failed", command=command, error=str(exc))
+        finally:
+            slots.release()
+
+    def _reply_route(
+        self, command: str, request: Properties | None
+    ) -> tuple[str, Properties | None]:
+        """The reply's topic and properties: the v5 Response Topic when given and valid."""
+        response_topic = getattr(request, "ResponseTopic", None)
+        if not response_topic:
+            return self.topics.response(command), None
+        if not is_publishable_topic(response_topic):
+            log.warning("command.bad_response_topic", command=command, topic=response_topic)
+            return self.topics.response(command), None
+        properties = None
+        correlation = getattr(request, "CorrelationData", None)
+        if correlation is not None:
+            properties = _properties(PacketTypes.PUBLISH)
+            properties.CorrelationData = correlation
+        return response_topic, properties
+
+    async def _publish(
+        self,
+        client: aiomqtt.Client,
+        topic: str,
+        payload: bytes,
+        *,
+        retain: bool = False,
+        properties: Properties | None = None,
+    ) -> None:
+        """QoS 1 publish under a timeout, counted in :attr:`stats`."""
+        try:
+            async with asyncio.timeout(self._timeout):
+                await client.publish(
+                    topic, payload, qos=1, retain=retain, properties=properties, timeout=math.inf
+                )
+        except (aiomqtt.MqttError, TimeoutError):
+            self._stats.publish_failures += 1
+            raise
+        self._stats.published += 1
+
+    async def _say_offline(self, client: aiomqtt.Client) -> None:
+        try:
+            await self._publish(client, self.topics.status(), OFFLINE, retain=True)
+        except (aiomqtt.MqttError, TimeoutError) as exc:
+            log.warning("mqtt.offline_failed", error=str(exc))
+        else:
+            log.info("mqtt.offline")

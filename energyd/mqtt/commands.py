@@ -1,0 +1,327 @@
+"""Command requests and replies (model: zigbee2mqtt's request/response topics).
+
+A request is a JSON object published on ``<base>/request/<command>``; the reply goes to
+``<base>/response/<command>`` (or the MQTT v5 Response Topic) and always has this shape::
+
+    {"status": "ok" | "error", "data": ..., "error": null | {"code", "message", "details"?},
+     "transaction": <echoed when the request carried one>}
+
+Error codes are stable: ``payload_too_large``, ``invalid_encoding``, ``invalid_json``,
+``invalid_payload``, ``unknown_command``, ``invalid_argument`` (parsing and validation),
+whatever a handler's :class:`~energyd.exceptions.CommandError` says, ``failed`` (an
+:class:`~energyd.exceptions.EnergydError` from the handler) and ``internal_error`` (a bug;
+logged with its traceback, never sent).
+
+Parsing and validation are pure; :meth:`CommandRouter.dispatch` adds the handler call.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final, Literal, TypeAlias, TypeVar, overload
+
+import structlog
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from energyd.exceptions import CommandError, EnergydError
+from energyd.mqtt.payloads import dumps
+
+__all__ = [
+    "MAX_REQUEST_BYTES",
+    "NO_TRANSACTION",
+    "CommandArgs",
+    "CommandRouter",
+    "ErrorCode",
+    "Reply",
+    "Request",
+    "parse_request",
+]
+
+MAX_REQUEST_BYTES: Final = 64 * 1024
+
+log = structlog.get_logger("energyd.mqtt.commands")
+
+JsonScalar: TypeAlias = str | int | float | bool | None
+
+
+class ErrorCode(enum.StrEnum):
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    INVALID_ENCODING = "invalid_encoding"
+    INVALID_JSON = "invalid_json"
+    INVALID_PAYLOAD = "invalid_payload"
+    UNKNOWN_COMMAND = "unknown_command"
+    INVALID_ARGUMENT = "invalid_argument"
+    FAILED = "failed"
+    INTERNAL_ERROR = "internal_error"
+
+
+class _NoTransaction(enum.Enum):
+    """The request carried no ``transaction``: the reply has no such key."""
+
+    TOKEN = enum.auto()
+
+    def __repr__(self) -> str:
+        return "NO_TRANSACTION"
+
+
+NO_TRANSACTION: Final = _NoTransaction.TOKEN
+Transaction: TypeAlias = JsonScalar | _NoTransaction
+
+
+class CommandArgs(BaseModel):
+    """Base of command argument models: unknown keys are an error, instances are frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """One reply; build with :meth:`ok` or :meth:`error`."""
+
+    status: Literal["ok", "error"]
+    data: Any = None
+    error_code: str | None = None
+    error_message: str | None = None
+    error_details: Any = None
+    transaction: Transaction = NO_TRANSACTION
+
+    @classmethod
+    def ok(cls, data: Any = None, transaction: Transaction = NO_TRANSACTION) -> Reply:
+        return cls("ok", data=data, transaction=transaction)
+
+    @classmethod
+    def error(
+        cls,
+        code: str,
+        message: str,
+        details: Any = None,
+        transaction: Transaction = NO_TRANSACTION,
+    ) -> Reply:
+        return cls(
+            "error",
+            error_code=code,
+            error_message=message,
+            error_details=details,
+            transaction=transaction,
+        )
+
+    @classmethod
+    def from_command_error(
+        cls, exc: CommandError, transaction: Transaction = NO_TRANSACTION
+    ) -> Reply:
+        return cls.error(exc.code, exc.message, exc.details, transaction)
+
+    def to_dict(self) -> dict[str, Any]:
+        error: dict[str, Any] | None = None
+        if self.status == "error":
+            error = {"code": self.error_code, "message": self.error_message}
+            if self.error_details is not None:
+                error["details"] = self.error_details
+        reply: dict[str, Any] = {"status": self.status, "data": self.data, "error": error}
+        if self.transaction is not NO_TRANSACTION:
+            reply["transaction"] = self.transaction
+        return reply
+
+    def to_bytes(self) -> bytes:
+        return dumps(self.to_dict())
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """A parsed request: its arguments (``transaction`` removed) and the transaction."""
+
+    args: dict[str, Any]
+    transaction: Transaction = NO_TRANSACTION
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def parse_request(payload: bytes) -> Request:
+    """Decode a raw request payload; raise :class:`CommandError` with a stable code.
+
+    An empty (or all-whitespace) payload is ``{}``. Errors here come before the transaction
+    is known, so their replies carry none.
+    """
+    if len(payload) > MAX_REQUEST_BYTES:
+        raise CommandError(
+            ErrorCode.PAYLOAD_TOO_LARGE,
+            f"request is {len(payload)} bytes; the limit is {MAX_REQUEST_BYTES}",
+            {"size": len(payload), "limit": MAX_REQUEST_BYTES},
+        )
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CommandError(
+            ErrorCode.INVALID_ENCODING,
+            f"request is not UTF-8: {exc.reason}",
+        ) from exc
+    if not text.strip():
+        return Request({})
+    try:
+        value = json.loads(text, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError) as exc:
+        raise CommandError(
+            ErrorCode.INVALID_JSON,
+            f"request is not valid JSON: {exc}",
+        ) from exc
+    if not isinstance(value, dict):
+        raise CommandError(
+            ErrorCode.INVALID_PAYLOAD,
+            f"request must be a JSON object, not {_json_type(value)}",
+        )
+    if "transaction" not in value:
+        return Request(value)
+    transaction = value.pop("transaction")
+    if isinstance(transaction, dict | list):
+        raise CommandError(
+            ErrorCode.INVALID_ARGUMENT,
+            "transaction must be a JSON scalar",
+            {"transaction": f"must be a scalar, not {_json_type(transaction)}"},
+        )
+    return Request(value, transaction)
+
+
+def _json_type(value: object) -> str:
+    match value:
+        case None:
+            return "null"
+        case bool():
+            return "a boolean"
+        case int() | float():
+            return "a number"
+        case str():
+            return "a string"
+        case list():
+            return "an array"
+        case _:
+            return "an object"
+
+
+def validation_details(exc: ValidationError) -> dict[str, str]:
+    """``{"field.path": "reason"}`` from a pydantic error; ``(root)`` for whole-object errors."""
+    details: dict[str, str] = {}
+    for err in exc.errors(include_url=False):
+        key = ".".join(str(part) for part in err["loc"]) or "(root)"
+        details.setdefault(key, err["msg"])
+    return details
+
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+Handler: TypeAlias = Callable[[Any], Awaitable[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Route:
+    handler: Handler
+    args_model: type[BaseModel] | None
+
+
+class CommandRouter:
+    """Command name -> async handler; :meth:`dispatch` turns a raw request into a reply."""
+
+    def __init__(self) -> None:
+        self._routes: dict[str, _Route] = {}
+
+    @overload
+    def add(
+        self, name: str, handler: Callable[[ModelT], Awaitable[Any]], args_model: type[ModelT]
+    ) -> None: ...
+
+    @overload
+    def add(
+        self,
+        name: str,
+        handler: Callable[[dict[str, Any]], Awaitable[Any]],
+        args_model: None = None,
+    ) -> None: ...
+
+    def add(self, name: str, handler: Handler, args_model: type[BaseModel] | None = None) -> None:
+        """Register ``handler`` for ``name`` (``a-z``-style levels separated by ``/``).
+
+        With ``args_model`` the handler gets a validated instance (unknown keys refused
+        when the model derives from :class:`CommandArgs`); without, the argument dict.
+        """
+        levels = name.split("/")
+        if not name or any(not level or set(level) & set("+#\x00") for level in levels):
+            raise ValueError(f"command name {name!r}: non-empty '/'-separated levels, no wildcards")
+        if name in self._routes:
+            raise ValueError(f"command {name!r} is already registered")
+        self._routes[name] = _Route(handler, args_model)
+
+    def names(self) -> list[str]:
+        return sorted(self._routes)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._routes
+
+    async def dispatch(self, command: str, payload: bytes) -> Reply:
+        """Parse, validate and run one request; never raises (except on cancellation)."""
+        bound = log.bind(command=command)
+        bound.debug("command.received", size=len(payload))
+        try:
+            request = parse_request(payload)
+        except CommandError as exc:
+            bound.warning("command.failed", code=exc.code, error=exc.message)
+            return Reply.from_command_error(exc)
+        transaction = request.transaction
+        route = self._routes.get(command)
+        if route is None:
+            bound.warning("command.failed", code=ErrorCode.UNKNOWN_COMMAND.value)
+            return Reply.error(
+                ErrorCode.UNKNOWN_COMMAND,
+                f"unknown command {command!r}",
+                {"commands": self.names()},
+                transaction,
+            )
+        reply = await self._run(route, request, bound)
+        try:
+            reply.to_bytes()
+        except (TypeError, ValueError):
+            bound.exception("command.failed", code=ErrorCode.INTERNAL_ERROR.value)
+            message = "the command produced a reply that is not JSON"
+            return Reply.error(ErrorCode.INTERNAL_ERROR, message, None, transaction)
+        return reply
+
+    @staticmethod
+    async def _run(route: _Route, request: Request, bound: Any) -> Reply:
+        transaction = request.transaction
+        args: Any = request.args
+        if route.args_model is not None:
+            try:
+                args = route.args_model.model_validate(request.args)
+            except ValidationError as exc:
+                details = validation_details(exc)
+                bound.warning("command.failed", code=ErrorCode.INVALID_ARGUMENT.value)
+                return Reply.error(
+                    ErrorCode.INVALID_ARGUMENT, "invalid arguments", details, transaction
+                )
+        try:
+            data = await route.handler(args)
+        except CommandError as exc:
+            bound.warning("command.failed", code=exc.code, error=exc.message)
+            return Reply.from_command_error(exc, transaction)
+        except EnergydError as exc:
+            bound.warning("command.failed", code=ErrorCode.FAILED.value, error=str(exc))
+            message = str(exc) or type(exc).__name__
+            return Reply.error(ErrorCode.FAILED, message, _failure_details(exc), transaction)
+        except Exception:
+            bound.exception("command.failed", code=ErrorCode.INTERNAL_ERROR.value)
+            return Reply.error(
+                ErrorCode.INTERNAL_ERROR, "internal error; see the daemon log", None, transaction
+            )
+        bound.debug("command.answered")
+        return Reply.ok(data, transaction)
+
+
+def _failure_details(exc: EnergydError) -> dict[str, Any]:
+    """The error type, plus the per-field reasons config errors carry."""
+    details: dict[str, Any] = {"type": type(exc).__name__}
+    errors = getattr(exc, "errors", None)
+    if isinstance(errors, Mapping) and errors:
+        details["errors"] = dict(errors)
+    return details

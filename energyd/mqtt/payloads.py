@@ -1,0 +1,162 @@
+"""JSON payloads for the retained price and provider topics (pure; no I/O).
+
+Prices are published in minor currency units per kWh (``price``, e.g. pence) and in major
+units (``price_major``, e.g. GBP/kWh, the unit Home Assistant's Energy dashboard wants).
+A missing price is ``null`` with ``"available": false`` -- never ``0``, so an automation
+cannot mistake "no data" for "free power". Datetimes are ISO 8601 UTC with a ``Z``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping
+from datetime import UTC, date, datetime
+from typing import Any
+
+from energyd.providers.base import EnergyPriceSlot
+
+__all__ = [
+    "DEFAULT_CURRENCY",
+    "dumps",
+    "iso_utc",
+    "minor_unit",
+    "price_payload",
+    "providers_payload",
+    "slot_json",
+    "upcoming_payload",
+]
+
+DEFAULT_CURRENCY = "GBP"
+MINOR_DIGITS = 4  # 18.2910 p/kWh: finer than any tariff quotes
+MAJOR_DIGITS = MINOR_DIGITS + 2
+
+_MINOR_SYMBOLS: Mapping[str, str] = {"GBP": "p", "EUR": "c", "USD": "c"}
+
+
+def minor_unit(currency: str) -> str:
+    """The minor-unit symbol of ``currency`` (``p`` for GBP, ``c`` for EUR and USD)."""
+    return _MINOR_SYMBOLS.get(currency.upper(), "minor")
+
+
+def iso_utc(moment: datetime) -> str:
+    """``2024-05-01T22:30:00Z``; naive datetimes are refused."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"naive datetime {moment!r}: energyd only handles aware datetimes")
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _rounded(value: float | None, digits: int) -> float | None:
+    if value is None or not math.isfinite(value):
+        return None
+    return round(value, digits)
+
+
+def price_payload(
+    provider_id: str,
+    region: str,
+    slot: EnergyPriceSlot | None,
+    *,
+    now: datetime,
+    currency: str = DEFAULT_CURRENCY,
+) -> dict[str, Any]:
+    """The self-describing payload of one price topic (``current`` or ``next``).
+
+    ``currency`` is only used when ``slot`` is ``None``; a slot carries its own.
+    """
+    code = slot.currency if slot is not None else currency
+    payload: dict[str, Any] = {
+        "provider": provider_id,
+        "region": region,
+        "available": False,
+        "valid_from": None,
+        "valid_to": None,
+        "price": None,
+        "unit": f"{minor_unit(code)}/kWh",
+        "currency": code,
+        "price_major": None,
+        "unit_major": f"{code}/kWh",
+        "price_exc_vat": None,
+        "updated_at": iso_utc(now),
+    }
+    if slot is None:
+        return payload
+    price = _rounded(slot.price_pence, MINOR_DIGITS)
+    payload.update(
+        available=price is not None,
+        valid_from=iso_utc(slot.valid_from),
+        valid_to=iso_utc(slot.valid_to),
+        price=price,
+        price_major=_rounded(slot.price_major, MAJOR_DIGITS),
+        price_exc_vat=_rounded(slot.price_pence_exc_vat, MINOR_DIGITS),
+    )
+    return payload
+
+
+def upcoming_payload(
+    provider_id: str,
+    region: str,
+    slots: Iterable[EnergyPriceSlot],
+    *,
+    now: datetime,
+    currency: str = DEFAULT_CURRENCY,
+) -> dict[str, Any]:
+    """The compact series of every slot not yet over at ``now``, in time order.
+
+    ``currency`` is only used when there are no slots. Slots in different currencies are
+    refused (``ValueError``): one ``unit`` must describe every price in the list.
+    """
+    iso_utc(now)  # refuse a naive ``now`` before comparing with it
+    remaining = sorted((s for s in slots if s.valid_to > now), key=lambda s: s.valid_from)
+    currencies = {s.currency for s in remaining}
+    if len(currencies) > 1:
+        raise ValueError(f"slots of {provider_id}/{region} mix currencies {sorted(currencies)}")
+    code = currencies.pop() if currencies else currency
+    return {
+        "provider": provider_id,
+        "region": region,
+        "unit": f"{minor_unit(code)}/kWh",
+        "currency": code,
+        "count": len(remaining),
+        "updated_at": iso_utc(now),
+        "slots": [slot_json(s) for s in remaining],
+    }
+
+
+def slot_json(slot: EnergyPriceSlot) -> dict[str, Any]:
+    """One slot, compactly: ``{"start", "end", "price"}`` (minor units per kWh)."""
+    return {
+        "start": iso_utc(slot.valid_from),
+        "end": iso_utc(slot.valid_to),
+        "price": _rounded(slot.price_pence, MINOR_DIGITS),
+    }
+
+
+def providers_payload(
+    statuses: list[dict[str, Any]] | Mapping[str, Any], *, now: datetime | None = None
+) -> dict[str, Any]:
+    """Wrap what the caller built with ``updated_at`` (``now``; the current time if omitted).
+
+    A list of per-provider dicts becomes ``{"providers": [...], "count": n}``; a mapping
+    (an overview with its own ``providers`` key) is kept as it is.
+    """
+    stamp = iso_utc(now if now is not None else datetime.now(UTC))
+    if isinstance(statuses, Mapping):
+        return {**statuses, "updated_at": stamp}
+    return {"providers": statuses, "count": len(statuses), "updated_at": stamp}
+
+
+def _default(value: object) -> str:
+    if isinstance(value, datetime):
+        return iso_utc(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def dumps(obj: object) -> bytes:
+    """Compact UTF-8 JSON; aware datetimes become ISO 8601 UTC, NaN/Infinity are refused."""
+    text = json.dumps(
+        obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_default
+    )
+    return text.encode("utf-8")

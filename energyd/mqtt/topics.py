@@ -1,0 +1,90 @@
+"""Topic names under the configurable base topic (pure; no I/O).
+
+::
+
+    <base>/status                                  online | offline (retained; the will)
+    <base>/providers                               plugin status and health (retained JSON)
+    <base>/prices/<provider_id>/<region>/current   the slot now (retained)
+    <base>/prices/<provider_id>/<region>/next      the next slot (retained)
+    <base>/prices/<provider_id>/<region>/upcoming  all known slots from now on (retained)
+    <base>/request/<command>  ->  <base>/response/<command>
+
+A command may contain ``/`` (``providers/status``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+__all__ = ["PriceKind", "Topics", "is_publishable_topic"]
+
+PriceKind = Literal["current", "next", "upcoming"]
+_PRICE_KINDS: frozenset[str] = frozenset(get_args(PriceKind))
+
+_ONLINE_STATUS = "status"
+_REQUEST = "request"
+_RESPONSE = "response"
+
+
+def is_publishable_topic(topic: str) -> bool:
+    """Whether ``topic`` can be published to: non-empty, no wildcards, no NUL."""
+    return bool(topic) and not any(char in topic for char in "+#\x00")
+
+
+def _segment(value: str, what: str) -> str:
+    """One topic level taken from data (a provider id, a region): no ``/`` or wildcards."""
+    if not value or "/" in value or not is_publishable_topic(value):
+        raise ValueError(f"{what} {value!r} cannot be used as one MQTT topic level")
+    return value
+
+
+def _command(command: str) -> str:
+    if not is_publishable_topic(command) or command.startswith("/") or command.endswith("/"):
+        raise ValueError(f"command {command!r} is not a valid command name")
+    if "" in command.split("/"):
+        raise ValueError(f"command {command!r} has an empty level")
+    return command
+
+
+@dataclass(frozen=True, slots=True)
+class Topics:
+    """Every topic energyd publishes to or listens on, for one base topic."""
+
+    base: str = "energyd"
+
+    def __post_init__(self) -> None:
+        if not is_publishable_topic(self.base) or self.base != self.base.strip("/"):
+            raise ValueError(f"base topic {self.base!r}: non-empty, no wildcards, no edge '/'")
+
+    def status(self) -> str:
+        return f"{self.base}/{_ONLINE_STATUS}"
+
+    def providers(self) -> str:
+        return f"{self.base}/providers"
+
+    def price(self, provider_id: str, region: str, kind: PriceKind) -> str:
+        if kind not in _PRICE_KINDS:
+            raise ValueError(f"price kind {kind!r} is not one of {sorted(_PRICE_KINDS)}")
+        provider = _segment(provider_id, "provider id")
+        return f"{self.base}/prices/{provider}/{_segment(region, 'region')}/{kind}"
+
+    def request(self, command: str) -> str:
+        return f"{self.base}/{_REQUEST}/{_command(command)}"
+
+    def response(self, command: str) -> str:
+        """Where the reply to ``command`` goes (any command that arrived is accepted)."""
+        if not command or not is_publishable_topic(command):
+            raise ValueError(f"command {command!r} cannot be part of a topic")
+        return f"{self.base}/{_RESPONSE}/{command}"
+
+    def request_filter(self) -> str:
+        return f"{self.base}/{_REQUEST}/#"
+
+    def command_of(self, topic: str) -> str | None:
+        """The command a request topic names, or ``None`` if ``topic`` is not a request."""
+        prefix = f"{self.base}/{_REQUEST}/"
+        if not topic.startswith(prefix):
+            return None
+        command = topic[len(prefix) :]
+        return command or None

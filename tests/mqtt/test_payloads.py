@@ -1,0 +1,200 @@
+"""JSON payloads of the retained price and provider topics."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from energyd.mqtt.payloads import (
+    dumps,
+    iso_utc,
+    minor_unit,
+    price_payload,
+    providers_payload,
+    slot_json,
+    upcoming_payload,
+)
+from energyd.providers.base import EnergyPriceSlot
+
+NOW = datetime(2024, 5, 1, 12, 10, tzinfo=UTC)
+
+
+def slot(start_minute: int, price: float, currency: str = "GBP") -> EnergyPriceSlot:
+    start = datetime(2024, 5, 1, 12, 0, tzinfo=UTC) + timedelta(minutes=start_minute)
+    return EnergyPriceSlot(start, start + timedelta(minutes=30), price, currency)
+
+
+class TestPricePayload:
+    def test_slot(self) -> None:
+        """A slot becomes a self-describing payload in minor and major units."""
+        start = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+        current = EnergyPriceSlot(
+            start, start + timedelta(minutes=30), 18.291, "GBP", price_pence_exc_vat=17.42
+        )
+        expected = {
+            "provider": "octopus_agile",
+            "region": "C",
+            "available": True,
+            "valid_from": "2024-05-01T12:00:00Z",
+            "valid_to": "2024-05-01T12:30:00Z",
+            "price": 18.291,
+            "unit": "p/kWh",
+            "currency": "GBP",
+            "price_major": 0.18291,
+            "unit_major": "GBP/kWh",
+            "price_exc_vat": 17.42,
+            "updated_at": "2024-05-01T12:10:00Z",
+        }
+        assert expected == price_payload("octopus_agile", "C", current, now=NOW)
+
+    def test_missing_slot_is_null_not_zero(self) -> None:
+        """No slot gives the same keys with null prices and available false."""
+        payload = price_payload("octopus_agile", "C", None, now=NOW)
+        expected = {
+            "provider": "octopus_agile",
+            "region": "C",
+            "available": False,
+            "valid_from": None,
+            "valid_to": None,
+            "price": None,
+            "unit": "p/kWh",
+            "currency": "GBP",
+            "price_major": None,
+            "unit_major": "GBP/kWh",
+            "price_exc_vat": None,
+            "updated_at": "2024-05-01T12:10:00Z",
+        }
+        assert expected == payload
+
+    def test_same_keys_either_way(self) -> None:
+        """Available and missing payloads have the same keys."""
+        full = price_payload("p", "C", slot(0, 10.0), now=NOW)
+        empty = price_payload("p", "C", None, now=NOW)
+        assert sorted(full) == sorted(empty)
+
+    def test_rounding(self) -> None:
+        """Prices are rounded to 4 decimals in minor units, 6 in major units."""
+        payload = price_payload("p", "C", slot(0, 18.29123456), now=NOW)
+        assert (18.2912, 0.182912) == (payload["price"], payload["price_major"])
+
+    def test_negative_price_kept(self) -> None:
+        """Negative prices (Agile plunge pricing) are published as they are."""
+        assert -2.5 == price_payload("p", "C", slot(0, -2.5), now=NOW)["price"]
+
+    def test_currency_units(self) -> None:
+        """A EUR slot is in c/kWh and EUR/kWh."""
+        payload = price_payload("p", "NL", slot(0, 25.0, "EUR"), now=NOW)
+        expected = ("c/kWh", "EUR", "EUR/kWh")
+        assert expected == (payload["unit"], payload["currency"], payload["unit_major"])
+
+    def test_currency_when_missing(self) -> None:
+        """Without a slot the given currency names the units."""
+        payload = price_payload("p", "NL", None, now=NOW, currency="EUR")
+        assert ("c/kWh", "EUR/kWh") == (payload["unit"], payload["unit_major"])
+
+    def test_naive_now_refused(self) -> None:
+        """A naive timestamp is an error, not a guess."""
+        with pytest.raises(ValueError, match="naive"):
+            price_payload("p", "C", None, now=datetime(2024, 5, 1, 12, 0))
+
+
+class TestUpcomingPayload:
+    def test_series(self) -> None:
+        """Slots still to come are listed compactly, in time order; past ones dropped."""
+        slots = [slot(60, 20.0), slot(-30, 5.0), slot(0, 10.0), slot(30, 15.12345)]
+        expected = {
+            "provider": "octopus_agile",
+            "region": "C",
+            "unit": "p/kWh",
+            "currency": "GBP",
+            "count": 3,
+            "updated_at": "2024-05-01T12:10:00Z",
+            "slots": [
+                {"start": "2024-05-01T12:00:00Z", "end": "2024-05-01T12:30:00Z", "price": 10.0},
+                {"start": "2024-05-01T12:30:00Z", "end": "2024-05-01T13:00:00Z", "price": 15.1235},
+                {"start": "2024-05-01T13:00:00Z", "end": "2024-05-01T13:30:00Z", "price": 20.0},
+            ],
+        }
+        assert expected == upcoming_payload("octopus_agile", "C", slots, now=NOW)
+
+    def test_empty(self) -> None:
+        """No slots gives an empty list and a count of zero."""
+        payload = upcoming_payload("p", "C", [], now=NOW)
+        assert (0, [], "p/kWh") == (payload["count"], payload["slots"], payload["unit"])
+
+    def test_mixed_currencies_refused(self) -> None:
+        """One unit must describe every price in the list."""
+        with pytest.raises(ValueError, match="mix currencies"):
+            upcoming_payload("p", "C", [slot(0, 1.0), slot(30, 1.0, "EUR")], now=NOW)
+
+    def test_two_days_of_quarter_hours_stays_small(self) -> None:
+        """48 hours of 15-minute slots stay well below Home Assistant's 16 KiB attribute cap."""
+        start = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+        slots = [
+            EnergyPriceSlot(
+                start + timedelta(minutes=15 * i), start + timedelta(minutes=15 * (i + 1)), 12.3456
+            )
+            for i in range(192)
+        ]
+        assert len(dumps(upcoming_payload("p", "C", slots, now=start))) < 16_384
+
+
+class TestProvidersPayload:
+    def test_wraps(self) -> None:
+        """The per-provider dicts are wrapped with a count and a timestamp."""
+        statuses = [{"provider": "octopus_agile", "health": "ok"}]
+        expected = {"providers": statuses, "count": 1, "updated_at": "2024-05-01T12:10:00Z"}
+        assert expected == providers_payload(statuses, now=NOW)
+
+    def test_mapping_kept(self) -> None:
+        """An overview mapping keeps its own keys and gains updated_at."""
+        overview = {"selected": "octopus_agile", "providers": [], "plugins": []}
+        expected = {**overview, "updated_at": "2024-05-01T12:10:00Z"}
+        assert expected == providers_payload(overview, now=NOW)
+
+    def test_now_defaults_to_the_clock(self) -> None:
+        """Without now, updated_at is the current time."""
+        before = datetime.now(UTC).replace(microsecond=0)
+        stamp = providers_payload([])["updated_at"]
+        after = datetime.now(UTC)
+        assert before <= datetime.fromisoformat(stamp) <= after
+
+
+class TestHelpers:
+    def test_slot_json(self) -> None:
+        """One slot in the compact form the upcoming series uses."""
+        expected = {"start": "2024-05-01T12:00:00Z", "end": "2024-05-01T12:30:00Z", "price": 1.5}
+        assert expected == slot_json(slot(0, 1.5))
+
+    def test_iso_utc_converts_offsets(self) -> None:
+        """Aware datetimes in other zones are written in UTC with a Z."""
+        moment = datetime(2024, 5, 1, 13, 0, tzinfo=timezone(timedelta(hours=1)))
+        assert "2024-05-01T12:00:00Z" == iso_utc(moment)
+
+    @pytest.mark.parametrize(
+        ("currency", "expected"), [("GBP", "p"), ("EUR", "c"), ("usd", "c"), ("SEK", "minor")]
+    )
+    def test_minor_unit(self, currency: str, expected: str) -> None:
+        """Minor-unit symbols per currency."""
+        assert expected == minor_unit(currency)
+
+    def test_dumps_compact_utf8(self) -> None:
+        """dumps writes compact UTF-8 JSON, not ASCII escapes."""
+        assert '{"a":[1,2],"b":"£"}'.encode() == dumps({"a": [1, 2], "b": "£"})
+
+    def test_dumps_datetimes(self) -> None:
+        """Aware datetimes are serialised as ISO 8601 UTC."""
+        assert b'{"at":"2024-05-01T12:10:00Z"}' == dumps({"at": NOW})
+
+    @pytest.mark.parametrize("value", [float("nan"), float("inf"), object()])
+    def test_dumps_refuses_non_json(self, value: object) -> None:
+        """NaN, infinities and arbitrary objects are not silently written."""
+        with pytest.raises((TypeError, ValueError)):
+            dumps({"v": value})
+
+    def test_round_trip(self) -> None:
+        """A price payload survives dumps and json.loads unchanged."""
+        payload = price_payload("p", "C", slot(0, 10.5), now=NOW)
+        assert payload == json.loads(dumps(payload))

@@ -1,0 +1,94 @@
+"""Topic names and request-topic parsing."""
+
+from __future__ import annotations
+
+import pytest
+
+from energyd.mqtt.topics import Topics, is_publishable_topic
+
+
+class TestNames:
+    def test_status_and_providers(self) -> None:
+        """Status and providers sit directly under the base topic."""
+        topics = Topics("energyd")
+        assert ("energyd/status", "energyd/providers") == (topics.status(), topics.providers())
+
+    def test_price_kinds(self) -> None:
+        """Each price kind has its own topic under provider and region."""
+        topics = Topics("home/energyd")
+        expected = [
+            "home/energyd/prices/octopus_agile/C/current",
+            "home/energyd/prices/octopus_agile/C/next",
+            "home/energyd/prices/octopus_agile/C/upcoming",
+        ]
+        actual = [topics.price("octopus_agile", "C", k) for k in ("current", "next", "upcoming")]
+        assert expected == actual
+
+    def test_default_base(self) -> None:
+        """The base topic defaults to energyd."""
+        assert "energyd/status" == Topics().status()
+
+    def test_request_response_and_filter(self) -> None:
+        """A command (with '/' in it) maps to its request and response topics."""
+        topics = Topics("e")
+        expected = ("e/request/providers/status", "e/response/providers/status", "e/request/#")
+        actual = (
+            topics.request("providers/status"),
+            topics.response("providers/status"),
+            topics.request_filter(),
+        )
+        assert expected == actual
+
+
+class TestRefused:
+    @pytest.mark.parametrize("base", ["", "a/#", "a/+/b", "/energyd", "energyd/"])
+    def test_bad_base(self, base: str) -> None:
+        """A base topic that is empty, has wildcards or edge slashes is refused."""
+        with pytest.raises(ValueError, match="base topic"):
+            Topics(base)
+
+    @pytest.mark.parametrize(("provider", "region"), [("a/b", "C"), ("x", "+"), ("", "C")])
+    def test_bad_price_levels(self, provider: str, region: str) -> None:
+        """Provider ids and regions must each be one plain topic level."""
+        with pytest.raises(ValueError, match="one MQTT topic level"):
+            Topics().price(provider, region, "current")
+
+    def test_bad_price_kind(self) -> None:
+        """Only current, next and upcoming are price kinds."""
+        with pytest.raises(ValueError, match="price kind"):
+            Topics().price("p", "C", "yesterday")  # type: ignore[arg-type]
+
+    @pytest.mark.parametrize("command", ["", "/a", "a/", "a//b", "a/#", "+"])
+    def test_bad_request_command(self, command: str) -> None:
+        """A request topic is only built for a well-formed command name."""
+        with pytest.raises(ValueError, match="command"):
+            Topics().request(command)
+
+    def test_publishable(self) -> None:
+        """Wildcards, NUL and the empty string cannot be published to."""
+        expected = [True, False, False, False, False]
+        actual = [is_publishable_topic(t) for t in ("a/b", "a/+", "#", "", "a\x00")]
+        assert expected == actual
+
+
+class TestCommandOf:
+    @pytest.mark.parametrize(
+        ("topic", "expected"),
+        [
+            ("energyd/request/ping", "ping"),
+            ("energyd/request/providers/status", "providers/status"),
+            ("energyd/request/", None),
+            ("energyd/response/ping", None),
+            ("energyd/requestping", None),
+            ("other/request/ping", None),
+            ("energyd-2/request/ping", None),
+        ],
+    )
+    def test_command_of(self, topic: str, expected: str | None) -> None:
+        """Only topics under <base>/request/ name a command."""
+        assert expected == Topics("energyd").command_of(topic)
+
+    def test_round_trip(self) -> None:
+        """command_of undoes request."""
+        topics = Topics("a/b")
+        assert "x/y" == topics.command_of(topics.request("x/y"))

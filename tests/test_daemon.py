@@ -1,0 +1,334 @@
+"""The whole daemon against a real mosquitto and a local Octopus-shaped API server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from energyd.app import run_daemon
+from energyd.clock import slot_floor
+from energyd.config import Settings, load_settings
+from tests.support.broker import Collector, MosquittoBroker, collect, free_port
+from tests.support.fake_octopus import STATE, FakeOctopusState, make_app
+from tests.support.octopus_data import default_price
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class FakeApi:
+    url: str
+    state: FakeOctopusState
+
+
+@pytest.fixture
+async def fake_api() -> AsyncIterator[FakeApi]:
+    app = make_app()
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield FakeApi(f"http://127.0.0.1:{port}", app[STATE])
+    finally:
+        await runner.cleanup()
+
+
+def daemon_settings(tmp_path: Path, port: int, base_topic: str, base_url: str) -> Settings:
+    return load_settings(
+        None,
+        config_dir=tmp_path / "config",
+        energy={
+            "provider_id": "octopus_agile",
+            "providers": {
+                "octopus_agile": {
+                    "region": "C",
+                    "base_url": base_url,
+                    "retry_base_seconds": 0.01,
+                    "retry_budget_seconds": 1,
+                }
+            },
+        },
+        mqtt={
+            "host": "127.0.0.1",
+            "port": port,
+            "base_topic": base_topic,
+            "client_id": f"{base_topic}-daemon",
+            "reconnect_min_seconds": 0.05,
+            "reconnect_max_seconds": 0.5,
+        },
+        refresh={"retry_min_seconds": 5, "fetch_timeout_seconds": 10},
+    )
+
+
+@contextlib.asynccontextmanager
+async def running(settings: Settings) -> AsyncIterator[asyncio.Task[None]]:
+    task = asyncio.create_task(run_daemon(settings, handle_signals=False), name="test.daemon")
+    try:
+        yield task
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, 10)
+
+
+def payload(message: Any) -> Any:
+    return json.loads(bytes(message.payload))
+
+
+async def ask(client: Collector, base: str, command: str, body: str) -> dict[str, Any]:
+    """Send a JSON request with a fresh transaction and wait for the reply echoing it."""
+    marker = os.urandom(4).hex()
+    data = json.loads(body)
+    data["transaction"] = marker
+    await client.publish(f"{base}/request/{command}", json.dumps(data))
+    message = await client.wait_for(
+        f"{base}/response/{command}", lambda m: payload(m).get("transaction") == marker
+    )
+    reply: dict[str, Any] = payload(message)
+    return reply
+
+
+def current_price(region: str) -> float:
+    return default_price(region, slot_floor(datetime.now(UTC), 30))
+
+
+class TestPrices:
+    async def test_current_price_matches_the_api(
+        self, tmp_path: Path, mosquitto: MosquittoBroker, base_topic: str, fake_api: FakeApi
+    ) -> None:
+        """Within seconds of start the current slot's value_inc_vat is retained on MQTT."""
+        settings = daemon_settings(tmp_path, mosquitto.port, base_topic, fake_api.url)
+        async with running(settings), collect(mosquitto.port, f"{base_topic}/#") as client:
+            current = await client.wait_for(
+                f"{base_topic}/prices/octopus_agile/C/current",
+                lambda m: payload(m)["available"],
+                within=10,
+            )
+            body = payload(current)
+            assert current_price("C") == body["price"]
+            assert ("p/kWh", "GBP", "GBP/kWh") == (
+                body["unit"],
+                body["currency"],
+                body["unit_major"],
+            )
+            assert round(current_price("C") / 100, 6) == body["price_major"]
+            status = await client.wait_for(f"{base_topic}/status", lambda m: m.retain or True)
+            assert b"online" == bytes(status.payload)
+            nxt = await client.wait_for(
+                f"{base_topic}/prices/octopus_agile/C/next", lambda m: payload(m)["available"]
+            )
+            assert body["valid_to"] == payload(nxt)["valid_from"]
+            upcoming = await client.wait_for(
+                f"{base_topic}/prices/octopus_agile/C/upcoming", lambda m: payload(m)["count"] > 0
+            )
+            assert body["valid_from"] == payload(upcoming)["slots"][0]["start"]
+            providers = await client.wait_for(
+                f"{base_topic}/providers",
+                lambda m: payload(m)["providers"][0]["health"]["state"] in ("ok", "degraded"),
+            )
+            plugins = payload(providers)["plugins"]
+            assert ["octopus_agile_provider.py"] == [p["file"] for p in plugins]
+            assert "up_to_date" == plugins[0]["status"]
+        assert any("period_from" in r for r in fake_api.state.requests)
+
+    async def test_restart_publishes_stored_prices_during_an_outage(
+        self, tmp_path: Path, mosquitto: MosquittoBroker, base_topic: str, fake_api: FakeApi
+    ) -> None:
+        """After a restart with the provider unreachable, stored prices are still published."""
+        settings = daemon_settings(tmp_path, mosquitto.port, base_topic, fake_api.url)
+        topic = f"{base_topic}/prices/octopus_agile/C/current"
+        async with running(settings), collect(mosquitto.port, topic) as client:
+            await client.wait_for(topic, lambda m: payload(m)["available"], within=10)
+        dead = f"http://127.0.0.1:{free_port()}"
+        offline = daemon_settings(tmp_path, mosquitto.port, base_topic, dead)
+        restarted = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        async with running(offline), collect(mosquitto.port, f"{base_topic}/#") as client:
+            fresh = await client.wait_for(
+                topic, lambda m: payload(m)["updated_at"] >= restarted, within=10
+            )
+            assert current_price("C") == payload(fresh)["price"]
+            refresh = await ask(client, base_topic, "refresh", "{}")
+            assert "ProviderConnectionError" == refresh["data"]["runs"][0]["error_type"]
+            health = await client.wait_for(
+                f"{base_topic}/providers",
+                lambda m: payload(m)["providers"][0]["health"]["last_error"] is not None,
+                within=10,
+            )
+            assert "degraded" == payload(health)["providers"][0]["health"]["state"]
+            still = await ask(client, base_topic, "prices", '{"hours": 1}')
+            assert current_price("C") == still["data"]["slots"][0]["price"]
+
+
+class TestCommands:
+    async def test_refresh_status_and_errors(
+        self, tmp_path: Path, mosquitto: MosquittoBroker, base_topic: str, fake_api: FakeApi
+    ) -> None:
+        """refresh, providers/status and malformed requests are each answered."""
+        settings = daemon_settings(tmp_path, mosquitto.port, base_topic, fake_api.url)
+        async with running(settings), collect(mosquitto.port, f"{base_topic}/#") as client:
+            await client.wait_for(f"{base_topic}/status", within=10)
+            refresh = await ask(client, base_topic, "refresh", "{}")
+            assert "ok" == refresh["status"]
+            assert ["ok"] == [run["outcome"] for run in refresh["data"]["runs"]]
+            status = await ask(client, base_topic, "providers/status", "{}")
+            assert "octopus_agile" == status["data"]["providers"][0]["id"]
+            bad = await ask(client, base_topic, "providers/update", '{"name": "../x_provider.py"}')
+            assert ("error", "invalid_name") == (bad["status"], bad["error"]["code"])
+            unknown = await ask(client, base_topic, "refresh", '{"provider": "nope"}')
+            assert "unknown_provider" == unknown["error"]["code"]
+            wrong = await ask(client, base_topic, "prices", '{"hours": "many"}')
+            assert "invalid_argument" == wrong["error"]["code"]
+            await client.publish(f"{base_topic}/request/health", b"{not json")
+            broken = await client.wait_for(
+                f"{base_topic}/response/health", lambda m: payload(m)["status"] == "error"
+            )
+            assert "invalid_json" == payload(broken)["error"]["code"]
+            health = await ask(client, base_topic, "health", "{}")
+            assert health["data"]["mqtt_connected"] is True
+
+    async def test_prices_window(
+        self, tmp_path: Path, mosquitto: MosquittoBroker, base_topic: str, fake_api: FakeApi
+    ) -> None:
+        """The prices command answers a window from the store."""
+        settings = daemon_settings(tmp_path, mosquitto.port, base_topic, fake_api.url)
+        current = f"{base_topic}/prices/octopus_agile/C/current"
+        async with running(settings), collect(mosquitto.port, f"{base_topic}/#") as client:
+            await client.wait_for(current, lambda m: payload(m)["available"], within=10)
+            reply = await ask(client, base_topic, "prices", '{"hours": 2}')
+            slots = reply["data"]["slots"]
+            assert 4 <= len(slots) <= 5
+            assert current_price("C") == slots[0]["price"]
+
+    async def test_settings_set_moves_region(
+        self, tmp_path: Path, mosquitto: MosquittoBroker, base_topic: str, fake_api: FakeApi
+    ) -> None:
+        """Changing the region publishes the new region's prices and clears the old topics;
+        the change survives a restart; a region the plugin refuses changes nothing."""
+        settings = daemon_settings(tmp_path, mosquitto.port, base_topic, fake_api.url)
+        old = f"{base_topic}/prices/octopus_agile/C/current"
+        new = f"{base_topic}/prices/octopus_agile/J/current"
+        async with running(settings), collect(mosquitto.port, f"{base_topic}/#") as client:
+            await client.wait_for(old, lambda m: payload(m)["available"], within=10)
+            refused = await ask(
+                client,
+                base_topic,
+                "settings/set",
+                '{"key": "energy.providers.octopus_agile.region", "value": "Z"}',
+            )
+            assert "invalid_config" == refused["error"]["code"]
+            assert "energy.providers.octopus_agile.region" in refused["error"]["details"]
+            reply = await ask(
+                client,
+                base_topic,
+                "settings/set",
+                '{"key": "energy.providers.octopus_agile.region", "value": "J"}',
+            )
+            assert "ok" == reply["status"], reply
+            moved = await client.wait_for(new, lambda m: payload(m)["available"], within=10)
+            assert current_price("J") == payload(moved)["price"]
+            await client.wait_for(old, lambda m: m.payload == b"")
+            got = await ask(client, base_topic, "settings/get", "{}")
+            assert "J" == got["data"]["energy"]["providers"]["octopus_agile"]["region"]
+        async with running(settings), collect(mosquitto.port, new) as client:
+            again = await client.wait_for(new, lambda m: not m.retain, within=10)
+            assert "J" == payload(again)["region"]
+
+
+class TestBroker:
+    async def test_broker_restart_republishes_retained_state(
+        self, tmp_path: Path, broker: MosquittoBroker, base_topic: str, fake_api: FakeApi
+    ) -> None:
+        """After the broker restarts (state lost), the daemon re-publishes everything."""
+        settings = daemon_settings(tmp_path, broker.port, base_topic, fake_api.url)
+        topic = f"{base_topic}/prices/octopus_agile/C/current"
+        async with running(settings):
+            async with collect(broker.port, topic) as client:
+                await client.wait_for(topic, lambda m: payload(m)["available"], within=10)
+            broker.stop()
+            broker.start(forget=True)
+            async with collect(broker.port, f"{base_topic}/#") as client:
+                back = await client.wait_for(topic, lambda m: payload(m)["available"], within=15)
+                assert current_price("C") == payload(back)["price"]
+                await client.wait_for_payload(f"{base_topic}/status", b"online", within=15)
+
+
+class TestProcess:
+    async def test_sigterm_publishes_offline_and_exits_zero(
+        self, tmp_path: Path, mosquitto: MosquittoBroker, base_topic: str, fake_api: FakeApi
+    ) -> None:
+        """`energyd run` stops on SIGTERM within seconds, exit 0, offline retained."""
+        config = tmp_path / "energyd.toml"
+        config.write_text(
+            f'config_dir = "{tmp_path / "config"}"\n'
+            "[energy.providers.octopus_agile]\n"
+            f'region = "C"\nbase_url = "{fake_api.url}"\n'
+            f'[mqtt]\nhost = "127.0.0.1"\nport = {mosquitto.port}\n'
+            f'base_topic = "{base_topic}"\nclient_id = "{base_topic}-proc"\n'
+        )
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ENERGYD_")}
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "energyd",
+            "--config",
+            str(config),
+            "run",
+            cwd=ROOT,
+            env=env,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            async with collect(mosquitto.port, f"{base_topic}/#") as client:
+                await client.wait_for(
+                    f"{base_topic}/prices/octopus_agile/C/current",
+                    lambda m: payload(m)["available"],
+                    within=15,
+                )
+                process.send_signal(signal.SIGTERM)
+                async with asyncio.timeout(10):
+                    code = await process.wait()
+                assert 0 == code
+                await client.wait_for_payload(f"{base_topic}/status", b"offline")
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+        assert process.stderr is not None
+        log = (await process.stderr.read()).decode()
+        assert "daemon.stopped" in log
+
+    async def test_invalid_config_exits_2(self, tmp_path: Path) -> None:
+        """check-config names the bad key and exits 2."""
+        config = tmp_path / "bad.toml"
+        config.write_text(
+            f'config_dir = "{tmp_path}"\n[energy.providers.octopus_agile]\nregion = "Z"\n'
+        )
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "energyd",
+            "--config",
+            str(config),
+            "check-config",
+            cwd=ROOT,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        _, err = await asyncio.wait_for(process.communicate(), 30)
+        assert 2 == process.returncode
+        assert "energy.providers.octopus_agile.region" in err.decode()
