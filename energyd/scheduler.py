@@ -17,6 +17,7 @@ import structlog
 
 from energyd.clock import FetchPlan, next_boundary, plan_fetch
 from energyd.config import RefreshSettings
+from energyd.exceptions import StoreError
 from energyd.publishing import StatePublisher, current_and_next
 from energyd.records import FetchOutcome
 from energyd.selection import ProviderSpec
@@ -68,11 +69,15 @@ class Scheduler:
 
     async def fetch_loop(self) -> None:
         while True:
-            now = datetime.now(UTC)
+            now = _now()
             due: list[ProviderSpec] = []
             next_due: datetime | None = None
             for spec in self._service.specs():
-                plan = await self._plan(spec, now)
+                try:
+                    plan = await self._plan(spec, now)
+                except StoreError as exc:
+                    log.error("scheduler.plan_failed", provider=spec.key, error=str(exc))
+                    plan = FetchPlan(now + timedelta(seconds=MAX_SLEEP), "store-error")
                 if plan.due_at <= now:
                     log.debug("scheduler.fetch_due", provider=spec.key, reason=plan.reason)
                     due.append(spec)
@@ -101,12 +106,18 @@ class Scheduler:
 
     async def _fetch(self, spec: ProviderSpec) -> None:
         attempts = self._attempts.setdefault(spec.key, _Attempts())
-        run = await self._service.fetch(spec, "schedule")
-        now = datetime.now(UTC)
+        ok = False
+        covered: datetime | None = None
+        try:
+            run = await self._service.fetch(spec, "schedule")
+            ok = run.outcome is FetchOutcome.OK
+            covered = await self._service.store.coverage_end(spec.key, spec.region, _now())
+        except StoreError as exc:  # disk full, locked: keep serving, try again later
+            log.error("scheduler.store_failed", provider=spec.key, error=str(exc))
+        now = _now()
         attempts.last_attempt = now
-        covered = await self._service.store.coverage_end(spec.key, spec.region, now)
         expected = self._service.calendar(spec).expected_coverage_end(now)
-        if run.outcome is FetchOutcome.OK and covered is not None and covered >= expected:
+        if ok and covered is not None and covered >= expected:
             attempts.failures = 0
         else:
             attempts.failures += 1
@@ -122,9 +133,14 @@ class Scheduler:
 
     async def boundary_loop(self) -> None:
         while True:
-            now = datetime.now(UTC)
-            await self._publisher.publish_prices(now=now)
-            await _sleep_until(await self._next_boundary(now) + BOUNDARY_GRACE, self._wake_publish)
+            now = _now()
+            try:
+                await self._publisher.publish_prices(now=now)
+                boundary = await self._next_boundary(now)
+            except StoreError as exc:  # what was published stays retained; try again soon
+                log.error("scheduler.publish_failed", error=str(exc))
+                boundary = now + timedelta(seconds=MAX_SLEEP)
+            await _sleep_until(boundary + BOUNDARY_GRACE, self._wake_publish)
 
     async def _next_boundary(self, now: datetime) -> datetime:
         candidates: list[datetime] = []
@@ -140,10 +156,14 @@ class Scheduler:
         return min(candidates, default=next_boundary(now, 30))
 
 
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
 async def _sleep_until(deadline: datetime | None, wake: asyncio.Event) -> None:
     """Sleep until the wall clock reaches ``deadline`` or ``wake`` is set (then clear it)."""
     while not wake.is_set():
-        now = datetime.now(UTC)
+        now = _now()
         remaining = MAX_SLEEP if deadline is None else (deadline - now).total_seconds()
         if remaining <= 0:
             return
