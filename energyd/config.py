@@ -136,6 +136,12 @@ class MqttSettings(_Section):
             raise ValueError("must be a non-empty topic without wildcards")
         return value
 
+    @model_validator(mode="after")
+    def _reconnect_ordered(self) -> MqttSettings:
+        if self.reconnect_max_seconds < self.reconnect_min_seconds:
+            raise ValueError("reconnect_max_seconds must be >= reconnect_min_seconds")
+        return self
+
     @field_validator("client_id")
     @classmethod
     def _client_id(cls, value: str) -> str:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.support.broker import MosquittoBroker, find_mosquitto
+from tests.support.fake_octopus import RunningFake, serve
 
 
 def _binary() -> str:
@@ -47,3 +48,10 @@ def broker(tmp_path: Path) -> Iterator[MosquittoBroker]:
 def base_topic() -> str:
     """A topic prefix no other test uses."""
     return f"energyd-test-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+async def fake_api() -> AsyncIterator[RunningFake]:
+    """A local Octopus-shaped API (deterministic prices) on a free loopback port."""
+    async with serve() as running:
+        yield running

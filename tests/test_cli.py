@@ -6,37 +6,22 @@ import asyncio
 import json
 import os
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from aiohttp import web
 
-from tests.support.fake_octopus import make_app
+from tests.support.fake_octopus import RunningFake
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
-async def api_url() -> AsyncIterator[str]:
-    runner = web.AppRunner(make_app())
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        await runner.cleanup()
-
-
-@pytest.fixture
-def config(tmp_path: Path, api_url: str) -> Path:
+def config(tmp_path: Path, fake_api: RunningFake) -> Path:
     path = tmp_path / "energyd.toml"
     path.write_text(
         f'config_dir = "{tmp_path / "config"}"\n'
         "[energy.providers.octopus_agile]\n"
-        f'region = "C"\nbase_url = "{api_url}"\n'
+        f'region = "C"\nbase_url = "{fake_api.url}"\n'
         '[mqtt]\npassword = "hunter2"\n'
     )
     return path

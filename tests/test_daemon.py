@@ -9,42 +9,18 @@ import os
 import signal
 import sys
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-
-import pytest
-from aiohttp import web
 
 from energyd.app import run_daemon
 from energyd.clock import slot_floor
 from energyd.config import Settings, load_settings
 from tests.support.broker import Collector, MosquittoBroker, collect, free_port
-from tests.support.fake_octopus import STATE, FakeOctopusState, make_app
+from tests.support.fake_octopus import RunningFake
 from tests.support.octopus_data import default_price
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@dataclass
-class FakeApi:
-    url: str
-    state: FakeOctopusState
-
-
-@pytest.fixture
-async def fake_api() -> AsyncIterator[FakeApi]:
-    app = make_app()
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield FakeApi(f"http://127.0.0.1:{port}", app[STATE])
-    finally:
-        await runner.cleanup()
 
 
 def daemon_settings(tmp_path: Path, port: int, base_topic: str, base_url: str) -> Settings:
@@ -108,7 +84,7 @@ def current_price(region: str) -> float:
 
 class TestPrices:
     async def test_current_price_matches_the_api(
-        self, tmp_path: Path, mosquitto: MosquittoBroker, base_topic: str, fake_api: FakeApi
+        self, tmp_path: Path, mosquitto: MosquittoBroker, base_topic: str, fake_api: RunningFake
     ) -> None:
         """Within seconds of start the current slot's value_inc_vat is retained on MQTT."""
         settings = daemon_settings(tmp_path, mosquitto.port, base_topic, fake_api.url)
@@ -146,7 +122,7 @@ class TestPrices:
         assert any("period_from" in r for r in fake_api.state.requests)
 
     async def test_restart_publishes_stored_prices_during_an_outage(
-        self, tmp_path: Path, mosquitto: MosquittoBroker, base_topic: str, fake_api: FakeApi
+        self, tmp_path: Path, mosquitto: MosquittoBroker, base_topic: str, fake_api: RunningFake
     ) -> None:
         """After a restart with the provider unreachable, stored prices are still published."""
         settings = daemon_settings(tmp_path, mosquitto.port, base_topic, fake_api.url)
@@ -175,7 +151,7 @@ class TestPrices:
 
 class TestCommands:
     async def test_refresh_status_and_errors(
-        self, tmp_path: Path, mosquitto: MosquittoBroker, base_topic: str, fake_api: FakeApi
+        self, tmp_path: Path, mosquitto: MosquittoBroker, base_topic: str, fake_api: RunningFake
     ) -> None:
         """refresh, providers/status and malformed requests are each answered."""
         settings = daemon_settings(tmp_path, mosquitto.port, base_topic, fake_api.url)
@@ -201,7 +177,7 @@ class TestCommands:
             assert health["data"]["mqtt_connected"] is True
 
     async def test_prices_window(
-        self, tmp_path: Path, mosquitto: MosquittoBroker, base_topic: str, fake_api: FakeApi
+        self, tmp_path: Path, mosquitto: MosquittoBroker, base_topic: str, fake_api: RunningFake
     ) -> None:
         """The prices command answers a window from the store."""
         settings = daemon_settings(tmp_path, mosquitto.port, base_topic, fake_api.url)
@@ -214,7 +190,7 @@ class TestCommands:
             assert current_price("C") == slots[0]["price"]
 
     async def test_settings_set_moves_region(
-        self, tmp_path: Path, mosquitto: MosquittoBroker, base_topic: str, fake_api: FakeApi
+        self, tmp_path: Path, mosquitto: MosquittoBroker, base_topic: str, fake_api: RunningFake
     ) -> None:
         """Changing the region publishes the new region's prices and clears the old topics;
         the change survives a restart; a region the plugin refuses changes nothing."""
@@ -250,7 +226,7 @@ class TestCommands:
 
 class TestBroker:
     async def test_broker_restart_republishes_retained_state(
-        self, tmp_path: Path, broker: MosquittoBroker, base_topic: str, fake_api: FakeApi
+        self, tmp_path: Path, broker: MosquittoBroker, base_topic: str, fake_api: RunningFake
     ) -> None:
         """After the broker restarts (state lost), the daemon re-publishes everything."""
         settings = daemon_settings(tmp_path, broker.port, base_topic, fake_api.url)
@@ -268,7 +244,7 @@ class TestBroker:
 
 class TestProcess:
     async def test_sigterm_publishes_offline_and_exits_zero(
-        self, tmp_path: Path, mosquitto: MosquittoBroker, base_topic: str, fake_api: FakeApi
+        self, tmp_path: Path, mosquitto: MosquittoBroker, base_topic: str, fake_api: RunningFake
     ) -> None:
         """`energyd run` stops on SIGTERM within seconds, exit 0, offline retained."""
         config = tmp_path / "energyd.toml"

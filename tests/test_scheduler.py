@@ -16,7 +16,6 @@ from pathlib import Path
 import aiohttp
 import pytest
 import time_machine
-from aiohttp import web
 
 from energyd.config import Settings, load_settings
 from energyd.mqtt.client import MqttClient
@@ -28,7 +27,7 @@ from energyd.scheduler import Scheduler
 from energyd.service import PriceService
 from energyd.store import PriceStore
 from tests.support.broker import MosquittoBroker, collect
-from tests.support.fake_octopus import make_app
+from tests.support.fake_octopus import make_app, serve
 from tests.support.octopus_data import default_price, uk_publish_horizon
 
 LONDON_1630 = datetime(2026, 11, 25, 16, 30, tzinfo=UTC)
@@ -43,19 +42,6 @@ class Horizon:
     def __call__(self, now: datetime) -> datetime:
         full = uk_publish_horizon(now)
         return full - timedelta(days=1) if self.late else full
-
-
-@contextlib.asynccontextmanager
-async def fake_api(horizon: Callable[[datetime], datetime]) -> AsyncIterator[str]:
-    runner = web.AppRunner(make_app(horizon=horizon))
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        await runner.cleanup()
 
 
 def settings_for(tmp_path: Path, url: str, port: int, base_topic: str) -> Settings:
@@ -115,8 +101,8 @@ class TestLatePrices:
         horizon = Horizon(late=True)
         tomorrow_23 = datetime(2026, 11, 26, 23, 0, tzinfo=UTC)
         with time_machine.travel(LONDON_1630, tick=True):
-            async with fake_api(horizon) as url:
-                settings = settings_for(tmp_path, url, mosquitto.port, base_topic)
+            async with serve(make_app(horizon=horizon)) as api:
+                settings = settings_for(tmp_path, api.url, mosquitto.port, base_topic)
                 async with scheduler_running(settings) as store:
 
                     async def covered_today() -> bool:
@@ -157,8 +143,8 @@ class TestBoundaries:
         boundary = moment.replace(second=0, microsecond=0) + timedelta(minutes=1)
         topic = f"{base_topic}/prices/octopus_agile/C/current"
         with time_machine.travel(moment, tick=True):
-            async with fake_api(uk_publish_horizon) as url:
-                settings = settings_for(tmp_path, url, mosquitto.port, base_topic)
+            async with serve(make_app(horizon=uk_publish_horizon)) as api:
+                settings = settings_for(tmp_path, api.url, mosquitto.port, base_topic)
                 async with scheduler_running(settings), collect(mosquitto.port, topic) as client:
                     stamp = boundary.isoformat().replace("+00:00", "Z")
                     message = await client.wait_for(

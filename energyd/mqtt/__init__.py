@@ -6,7 +6,7 @@
 - :mod:`energyd.mqtt.client`    :class:`MqttClient`, the connection loop (aiomqtt)
 """
 
-from energyd.mqtt.client import MqttClient, MqttStats, backoff_delay
+from energyd.mqtt.client import MqttClient, MqttStats
 from energyd.mqtt.commands import (
     MAX_REQUEST_BYTES,
     NO_TRANSACTION,
@@ -40,7 +40,6 @@ __all__ = [
     "Reply",
     "Request",
     "Topics",
-    "backoff_delay",
     "dumps",
     "iso_utc",
     "minor_unit",

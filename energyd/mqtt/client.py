@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import enum
 import math
-import random
 import socket
 import ssl
 from collections.abc import Awaitable, Callable
@@ -38,6 +37,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from energyd.clock import backoff_delay
 from energyd.config import MqttSettings
 from energyd.exceptions import ConfigError
 from energyd.mqtt.commands import CommandRouter
@@ -52,7 +52,6 @@ __all__ = [
     "SESSION_EXPIRY_SECONDS",
     "MqttClient",
     "MqttStats",
-    "backoff_delay",
 ]
 
 DEFAULT_TIMEOUT: Final = 10.0
@@ -67,23 +66,6 @@ _PAHO_CONNECT_TIMEOUT: Final = 5.0  # paho's own bound on opening the socket
 _PENDING_CALLS_THRESHOLD: Final = 64  # aiomqtt warns above this many calls in flight
 
 log = structlog.get_logger("energyd.mqtt")
-
-
-def backoff_delay(
-    attempt: int,
-    minimum: float,
-    maximum: float,
-    *,
-    uniform: Callable[[float, float], float] = random.uniform,
-) -> float:
-    """Seconds to wait before reconnect ``attempt`` (0 = first retry): exponential, jittered.
-
-    The ceiling doubles from ``minimum`` per attempt up to ``maximum``; the delay is drawn
-    from the upper half below the ceiling and never leaves ``[minimum, maximum]``.
-    """
-    high = max(maximum, minimum)
-    ceiling = min(high, minimum * 2 ** min(max(attempt, 0), 32))
-    return min(high, max(minimum, uniform(ceiling / 2, ceiling)))
 
 
 @dataclass(slots=True)
@@ -284,7 +266,7 @@ class MqttClient:
                 connected = self._stats.connects != connects
                 attempt = 0 if connected else attempt + 1
                 delay = backoff_delay(
-                    attempt,
+                    attempt + 1,
                     self._settings.reconnect_min_seconds,
                     self._settings.reconnect_max_seconds,
                 )

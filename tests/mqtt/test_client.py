@@ -14,7 +14,7 @@ import pytest
 
 from energyd.config import MqttSettings
 from energyd.exceptions import ConfigError
-from energyd.mqtt.client import MqttClient, backoff_delay
+from energyd.mqtt.client import MqttClient
 from energyd.mqtt.commands import CommandRouter
 from energyd.mqtt.topics import Topics
 from tests.support.broker import MosquittoBroker, collect, unique_id
@@ -438,25 +438,3 @@ class TestSetup:
         settings = MqttSettings(username="u", password="hunter2")  # type: ignore[arg-type]
         client = MqttClient(settings, make_router())
         assert "hunter2" not in repr(vars(client))
-
-
-class TestBackoff:
-    @pytest.mark.parametrize("attempt", [0, 1, 2, 5, 50, 10_000])
-    def test_bounds(self, attempt: int) -> None:
-        """Delays stay within [minimum, maximum] whatever the draw."""
-        for pick in (min, max):
-            delay = backoff_delay(attempt, 1.0, 60.0, uniform=pick)
-            assert 1.0 <= delay <= 60.0
-
-    def test_doubles_to_the_ceiling(self) -> None:
-        """The ceiling doubles per attempt until the maximum."""
-        ceilings = [backoff_delay(a, 1.0, 10.0, uniform=lambda lo, hi: hi) for a in range(6)]
-        assert [1.0, 2.0, 4.0, 8.0, 10.0, 10.0] == ceilings
-
-    def test_jitter_in_upper_half(self) -> None:
-        """The delay is drawn from the upper half below the ceiling."""
-        assert 4.0 == backoff_delay(3, 1.0, 60.0, uniform=lambda lo, hi: lo)
-
-    def test_max_below_min(self) -> None:
-        """A maximum below the minimum means the minimum."""
-        assert 5.0 == backoff_delay(3, 5.0, 1.0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -9,10 +10,10 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 
 from energyd.exceptions import ProviderConnectionError, ProviderNotFoundError
-from tests.support.fake_octopus import STATE, FakeOctopusState, make_app
+from tests.support.fake_octopus import FakeOctopusState, make_app
+from tests.support.fake_octopus import serve as serve_fake
 from tests.support.octopus_data import (
     agile_day_bounds,
     default_price,
@@ -34,32 +35,19 @@ class Served:
     provider: Any
 
 
-async def _serve(app: web.Application) -> tuple[web.AppRunner, str]:
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    return runner, f"http://127.0.0.1:{port}"
-
-
 @pytest.fixture
 async def serve() -> AsyncIterator[Callable[..., Any]]:
     """Start a fake Octopus server (``make_app(**kwargs)``) and an attached provider."""
-    runners: list[web.AppRunner] = []
-    async with aiohttp.ClientSession() as session:
+    async with contextlib.AsyncExitStack() as stack:
+        session = await stack.enter_async_context(aiohttp.ClientSession())
 
         async def start(**kwargs: Any) -> Served:
-            app = make_app(**kwargs)
-            runner, base_url = await _serve(app)
-            runners.append(runner)
+            running = await stack.enter_async_context(serve_fake(make_app(**kwargs)))
             provider = octopus_agile().OctopusAgileProvider()
             provider.attach(session, timeout=5.0)
-            return Served(base_url, app[STATE], session, provider)
+            return Served(running.url, running.state, session, provider)
 
         yield start
-        for runner in runners:
-            await runner.cleanup()
 
 
 class TestPluginAgainstFakeServer:
@@ -138,8 +126,8 @@ class TestPluginAgainstFakeServer:
     async def test_server_gone(self, serve: Any) -> None:
         """Nothing listening on the port: ProviderConnectionError."""
         served = await serve()
-        runner, base_url = await _serve(make_app())
-        await runner.cleanup()
+        async with serve_fake() as gone:
+            base_url = gone.url
         config = {**FAST, "tariff_code": "E-1R-AGILE-24-10-01-C", "base_url": base_url}
         config["retry_attempts"] = 2
 

@@ -19,9 +19,10 @@ then set ``base_url = "http://127.0.0.1:8080"`` for the octopus_agile provider.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -41,7 +42,7 @@ from tests.support.octopus_data import (
     unit_rate_row,
 )
 
-__all__ = ["STATE", "FakeOctopusState", "main", "make_app"]
+__all__ = ["STATE", "FakeOctopusState", "RunningFake", "main", "make_app", "serve"]
 
 PriceFunction = Callable[[str, datetime], float]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -204,6 +205,28 @@ def make_app(
         "/v1/products/{code}/electricity-tariffs/{tariff}/standard-unit-rates/", fake.unit_rates
     )
     return app
+
+
+@dataclass
+class RunningFake:
+    """A fake API served on loopback: its base URL and its request/fault state."""
+
+    url: str
+    state: FakeOctopusState
+
+
+@contextlib.asynccontextmanager
+async def serve(app: web.Application | None = None) -> AsyncIterator[RunningFake]:
+    """Serve ``app`` (default: ``make_app()``) on 127.0.0.1 and an ephemeral port."""
+    app = app or make_app()
+    runner = web.AppRunner(app)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        port = runner.addresses[0][1]
+        yield RunningFake(f"http://127.0.0.1:{port}", app[STATE])
+    finally:
+        await runner.cleanup()
 
 
 def main(argv: Sequence[str] | None = None) -> None:
