@@ -39,13 +39,19 @@ from energyd.exceptions import ConfigError
 
 __all__ = [
     "CONFIG_ENV",
+    "DEFAULT_LEVELS",
     "EnergySettings",
+    "HomeAssistantSettings",
+    "HttpSettings",
+    "LevelBand",
     "LogSettings",
     "MqttSettings",
+    "PricesSettings",
     "ProviderSettings",
     "RefreshSettings",
     "Settings",
     "StorageSettings",
+    "WindowSettings",
     "load_settings",
     "redact",
 ]
@@ -179,6 +185,99 @@ class LogSettings(_Section):
     format: Literal["auto", "console", "json"] = "auto"
 
 
+_HHMM = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+
+
+class LevelBand(_Section):
+    """A price level: prices below ``below`` (minor units per kWh) and above the previous band.
+    The last band has no ``below`` and takes everything above."""
+
+    name: str
+    below: float | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _ID.match(value):
+            raise ValueError("must be lower-case letters, digits and underscores")
+        return value
+
+
+DEFAULT_LEVELS = (
+    LevelBand(name="negative", below=0.0),
+    LevelBand(name="cheap", below=12.0),
+    LevelBand(name="normal", below=20.0),
+    LevelBand(name="expensive"),
+)
+
+
+class WindowSettings(_Section):
+    """A standing window, re-computed whenever prices change and published retained.
+
+    ``earliest`` / ``latest`` are local times of the provider's market ("HH:MM"); a ``latest``
+    at or before ``earliest`` means the next day. Without them the window is any time in the
+    next 24 hours.
+    """
+
+    name: str
+    provider: str | None = Field(default=None, description="default: energy.provider_id")
+    minutes: int = Field(gt=0, le=24 * 60)
+    earliest: str | None = None
+    latest: str | None = None
+    contiguous: bool = True
+    mode: Literal["cheapest", "most_expensive"] = "cheapest"
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _ID.match(value):
+            raise ValueError("must be lower-case letters, digits and underscores")
+        return value
+
+    @field_validator("earliest", "latest")
+    @classmethod
+    def _clock(cls, value: str | None) -> str | None:
+        if value is not None and not _HHMM.match(value):
+            raise ValueError('must be a local time "HH:MM"')
+        return value
+
+
+class PricesSettings(_Section):
+    levels: tuple[LevelBand, ...] = DEFAULT_LEVELS
+    windows: tuple[WindowSettings, ...] = ()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PricesSettings:
+        if not self.levels:
+            raise ValueError("levels: at least one band")
+        bounds = [band.below for band in self.levels[:-1]]
+        if any(bound is None for bound in bounds) or self.levels[-1].below is not None:
+            raise ValueError("levels: every band but the last needs `below`; the last has none")
+        numbers = [b for b in bounds if b is not None]
+        if numbers != sorted(numbers) or len(set(numbers)) != len(numbers):
+            raise ValueError("levels: `below` must increase from band to band")
+        names = [w.name for w in self.windows]
+        if len(set(names)) != len(names):
+            raise ValueError("windows: names must be unique")
+        return self
+
+
+class HomeAssistantSettings(_Section):
+    """MQTT discovery for Home Assistant (prefix: ``mqtt.discovery_prefix``)."""
+
+    discovery: bool = True
+    device_name: str = "energyd"
+
+
+class HttpSettings(_Section):
+    """The HTTP server (health, metrics, management API, status page)."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(default=8765, ge=0, le=65535)
+    token: SecretStr | None = None
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="ENERGYD_",
@@ -195,6 +294,9 @@ class Settings(BaseSettings):
     storage: StorageSettings = StorageSettings()
     refresh: RefreshSettings = RefreshSettings()
     log: LogSettings = LogSettings()
+    prices: PricesSettings = PricesSettings()
+    homeassistant: HomeAssistantSettings = HomeAssistantSettings()
+    http: HttpSettings = HttpSettings()
 
     @classmethod
     def settings_customise_sources(
