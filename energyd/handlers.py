@@ -9,10 +9,11 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import AwareDatetime, Field, StringConstraints, model_validator
 
+from energyd.derived import window_payload
 from energyd.exceptions import (
     CommandError,
     ConfigError,
@@ -21,7 +22,8 @@ from energyd.exceptions import (
     UnknownProviderError,
 )
 from energyd.mqtt.commands import CommandArgs, CommandRouter
-from energyd.mqtt.payloads import slot_json
+from energyd.mqtt.payloads import minor_unit, slot_json
+from energyd.prices import find_window, window_period
 from energyd.providers.management import ProviderManager
 from energyd.records import FetchRun
 from energyd.service import PriceService
@@ -74,6 +76,25 @@ class SettingsSetArgs(CommandArgs):
 
 class NoArgs(CommandArgs):
     pass
+
+
+_HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+
+
+class CheapestArgs(CommandArgs):
+    provider: str | None = None
+    minutes: int = Field(gt=0, le=24 * 60)
+    earliest: AwareDatetime | Annotated[str, StringConstraints(pattern=_HHMM)] | None = None
+    latest: AwareDatetime | Annotated[str, StringConstraints(pattern=_HHMM)] | None = None
+    contiguous: bool = True
+    mode: Literal["cheapest", "most_expensive"] = "cheapest"
+
+    @model_validator(mode="after")
+    def _same_kind(self) -> CheapestArgs:
+        kinds = {type(v) for v in (self.earliest, self.latest) if v is not None}
+        if len(kinds) > 1:
+            raise ValueError('earliest and latest: both "HH:MM" or both ISO datetimes')
+        return self
 
 
 def run_json(run: FetchRun) -> dict[str, Any]:
@@ -143,6 +164,47 @@ def register_commands(
             "slots": [slot_json(slot) for slot in slots],
         }
 
+    async def cheapest(args: CheapestArgs) -> dict[str, Any]:
+        with _codes():
+            spec = service.spec(args.provider)
+        now = datetime.now(UTC)
+        calendar = service.calendar(spec)
+        if isinstance(args.earliest, datetime) or isinstance(args.latest, datetime):
+            start = args.earliest if isinstance(args.earliest, datetime) else now
+            end = args.latest if isinstance(args.latest, datetime) else start + timedelta(days=1)
+            period = (start.astimezone(UTC), end.astimezone(UTC))
+        else:
+            period = window_period(now, calendar, args.earliest, args.latest)
+        if period[1] <= period[0] or period[1] - period[0] > MAX_PRICES_WINDOW:
+            raise CommandError("invalid_argument", "the period must be positive and under 31 days")
+        slots = await service.slots(spec, *period)
+        window = find_window(
+            slots,
+            args.minutes,
+            *period,
+            contiguous=args.contiguous,
+            mode=args.mode,
+            not_before=now,
+        )
+        meta = service.metadata(spec)
+        currency = meta.currency if meta else "GBP"
+        head = {
+            "provider": spec.key,
+            "region": spec.region,
+            "unit": f"{minor_unit(currency)}/kWh",
+            "currency": currency,
+        }
+        return window_payload(
+            head,
+            name=None,
+            window=window,
+            mode=args.mode,
+            minutes=args.minutes,
+            contiguous=args.contiguous,
+            period=period,
+            now=None,
+        )
+
     async def settings_get(_: NoArgs) -> dict[str, Any]:
         return service.settings_view()
 
@@ -175,6 +237,7 @@ def register_commands(
     router.add("providers/update-all", providers_update_all, NoArgs)
     router.add("providers/reload", providers_reload, NoArgs)
     router.add("prices", prices, PricesArgs)
+    router.add("cheapest", cheapest, CheapestArgs)
     router.add("settings/get", settings_get, NoArgs)
     router.add("settings/set", settings_set, SettingsSetArgs)
     router.add("health", health, NoArgs)

@@ -1,17 +1,23 @@
-"""Turns what the store knows into retained MQTT state (current, next, upcoming, providers).
+"""Turns what the store knows into retained MQTT state.
 
-The MQTT client keeps every retained payload and re-sends it after a reconnect, so this module
-only says what the state is; it never worries about the connection.
+Per provider/region: ``current``, ``next``, ``upcoming`` and the derived figures of
+:mod:`energyd.derived`; daemon-wide: ``providers`` and ``settings``. The MQTT client keeps
+every retained payload and re-sends it after a reconnect, so this module only says what the
+state is; it never worries about the connection.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import structlog
 
+from energyd.config import PricesSettings, WindowSettings
+from energyd.derived import derive
 from energyd.mqtt.client import MqttClient
 from energyd.mqtt.payloads import dumps, price_payload, providers_payload, upcoming_payload
+from energyd.prices import Window
 from energyd.providers.base import EnergyPriceSlot
 from energyd.selection import ProviderSpec
 from energyd.service import PriceService
@@ -25,7 +31,7 @@ UPCOMING_HORIZON = timedelta(days=3)
 
 
 def current_and_next(
-    slots: list[EnergyPriceSlot], now: datetime
+    slots: Sequence[EnergyPriceSlot], now: datetime
 ) -> tuple[EnergyPriceSlot | None, EnergyPriceSlot | None]:
     """The slot containing ``now`` and the one after it (ascending ``slots``)."""
     current = next((slot for slot in slots if slot.contains(now)), None)
@@ -35,14 +41,25 @@ def current_and_next(
 
 
 class StatePublisher:
-    def __init__(self, service: PriceService, mqtt: MqttClient) -> None:
+    def __init__(
+        self, service: PriceService, mqtt: MqttClient, prices: PricesSettings | None = None
+    ) -> None:
         self._service = service
         self._mqtt = mqtt
         self._topics = mqtt.topics
-        self._published: set[tuple[str, str]] = set()
+        self._prices = prices or PricesSettings()
+        #: Topics published per (provider key, region), to clear them when it stops running.
+        self._published: dict[tuple[str, str], set[str]] = {}
+        #: Standing windows last chosen per (provider key, region); a started one is kept.
+        self._windows: dict[tuple[str, str], dict[str, Window | None]] = {}
+
+    def windows_for(self, key: str) -> list[WindowSettings]:
+        """The standing windows computed for provider ``key``."""
+        selected = self._service.energy.provider_id
+        return [w for w in self._prices.windows if (w.provider or selected) == key]
 
     async def publish_prices(self, key: str | None = None, now: datetime | None = None) -> None:
-        """Publish current / next / upcoming for one provider key, or for all of them."""
+        """Publish every price topic for one provider key, or for all of them."""
         now = now or datetime.now(UTC)
         specs = self._service.specs()
         if key is not None:
@@ -51,23 +68,42 @@ class StatePublisher:
             await self._publish_spec(spec, now)
 
     async def _publish_spec(self, spec: ProviderSpec, now: datetime) -> None:
-        slots = await self._service.slots(spec, now, now + UPCOMING_HORIZON)
+        calendar = self._service.calendar(spec)
+        meta = self._service.metadata(spec)
+        currency = meta.currency if meta is not None else "GBP"
+        today_start = calendar.day_bounds(calendar.local_date(now))[0]
+        slots = await self._service.slots(spec, today_start, now + UPCOMING_HORIZON)
         current, following = current_and_next(slots, now)
         upcoming = [slot for slot in slots if slot.valid_to > now]
         topic = self._topics.price
-        await self._mqtt.publish_retained(
-            topic(spec.key, spec.region, "current"),
-            dumps(price_payload(spec.key, spec.region, current, now=now)),
+        messages = {
+            topic(spec.key, spec.region, "current"): price_payload(
+                spec.key, spec.region, current, now=now, currency=currency
+            ),
+            topic(spec.key, spec.region, "next"): price_payload(
+                spec.key, spec.region, following, now=now, currency=currency
+            ),
+            topic(spec.key, spec.region, "upcoming"): upcoming_payload(
+                spec.key, spec.region, upcoming, now=now, currency=currency
+            ),
+        }
+        derived = derive(
+            provider=spec.key,
+            region=spec.region,
+            currency=currency,
+            slots=slots,
+            calendar=calendar,
+            levels=self._prices.levels,
+            windows=self.windows_for(spec.key),
+            previous=self._windows.get((spec.key, spec.region), {}),
+            now=now,
         )
-        await self._mqtt.publish_retained(
-            topic(spec.key, spec.region, "next"),
-            dumps(price_payload(spec.key, spec.region, following, now=now)),
-        )
-        await self._mqtt.publish_retained(
-            topic(spec.key, spec.region, "upcoming"),
-            dumps(upcoming_payload(spec.key, spec.region, upcoming, now=now)),
-        )
-        self._published.add((spec.key, spec.region))
+        self._windows[(spec.key, spec.region)] = derived.windows
+        for name, payload in derived.payloads.items():
+            messages[self._topics.figure(spec.key, spec.region, name)] = payload
+        for name, body in messages.items():
+            await self._mqtt.publish_retained(name, dumps(body))
+        self._published.setdefault((spec.key, spec.region), set()).update(messages)
 
     async def publish_providers(self, now: datetime | None = None) -> None:
         overview = await self._service.overview(now)
@@ -75,17 +111,32 @@ class StatePublisher:
             self._topics.providers(), dumps(providers_payload(overview, now=now))
         )
 
+    async def publish_settings(self) -> None:
+        """The selected provider and each provider's region (state of the HA selects)."""
+        providers = {}
+        for spec in self._service.specs():
+            meta = self._service.metadata(spec)
+            providers[spec.key] = {
+                "plugin": spec.plugin_id,
+                "region": spec.region,
+                "regions": list(meta.supported_regions) if meta is not None else [],
+                "enabled": True,
+            }
+        body = {"provider_id": self._service.energy.provider_id, "providers": providers}
+        await self._mqtt.publish_retained(self._topics.settings(), dumps(body))
+
     async def publish_all(self, now: datetime | None = None) -> None:
         """Everything, and clear the retained topics of providers/regions no longer running."""
         now = now or datetime.now(UTC)
         running = {(spec.key, spec.region) for spec in self._service.specs()}
-        for key, region in sorted(self._published - running):
-            for kind in ("current", "next", "upcoming"):
-                await self._mqtt.clear_retained(self._topics.price(key, region, kind))
-            self._published.discard((key, region))
-            log.info("mqtt.prices_removed", provider=key, region=region)
+        for gone in sorted(set(self._published) - running):
+            for name in sorted(self._published.pop(gone)):
+                await self._mqtt.clear_retained(name)
+            self._windows.pop(gone, None)
+            log.info("mqtt.prices_removed", provider=gone[0], region=gone[1])
         await self.publish_prices(now=now)
         await self.publish_providers(now)
+        await self.publish_settings()
 
     async def on_change(self, key: str | None) -> None:
         """Service listener: prices of ``key`` changed, or (None) anything did."""

@@ -3,62 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from energyd.app import run_daemon
 from energyd.clock import slot_floor
-from energyd.config import Settings, load_settings
 from tests.support.broker import Collector, MosquittoBroker, collect, free_port
+from tests.support.daemon import daemon_settings, running
 from tests.support.fake_octopus import RunningFake
 from tests.support.octopus_data import default_price
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def daemon_settings(tmp_path: Path, port: int, base_topic: str, base_url: str) -> Settings:
-    return load_settings(
-        None,
-        config_dir=tmp_path / "config",
-        energy={
-            "provider_id": "octopus_agile",
-            "providers": {
-                "octopus_agile": {
-                    "region": "C",
-                    "base_url": base_url,
-                    "retry_base_seconds": 0.01,
-                    "retry_budget_seconds": 1,
-                }
-            },
-        },
-        mqtt={
-            "host": "127.0.0.1",
-            "port": port,
-            "base_topic": base_topic,
-            "client_id": f"{base_topic}-daemon",
-            "reconnect_min_seconds": 0.05,
-            "reconnect_max_seconds": 0.5,
-        },
-        refresh={"retry_min_seconds": 5, "fetch_timeout_seconds": 10},
-    )
-
-
-@contextlib.asynccontextmanager
-async def running(settings: Settings) -> AsyncIterator[asyncio.Task[None]]:
-    task = asyncio.create_task(run_daemon(settings, handle_signals=False), name="test.daemon")
-    try:
-        yield task
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.wait_for(task, 10)
 
 
 def payload(message: Any) -> Any:
@@ -147,6 +106,43 @@ class TestPrices:
             assert "degraded" == payload(health)["providers"][0]["health"]["state"]
             still = await ask(client, base_topic, "prices", '{"hours": 1}')
             assert current_price("C") == still["data"]["slots"][0]["price"]
+
+
+class TestFigures:
+    async def test_derived_topics_and_cheapest(
+        self, tmp_path: Path, mosquitto: MosquittoBroker, base_topic: str, fake_api: RunningFake
+    ) -> None:
+        """Stats, level, windows, Predbat, EMHASS and settings are retained; cheapest answers."""
+        settings = daemon_settings(
+            tmp_path,
+            mosquitto.port,
+            base_topic,
+            fake_api.url,
+            prices={"windows": [{"name": "next_2h", "minutes": 120}]},
+        )
+        prefix = f"{base_topic}/prices/octopus_agile/C"
+        async with running(settings), collect(mosquitto.port, f"{base_topic}/#") as client:
+            stats = await client.wait_for(
+                f"{prefix}/stats/today", lambda m: payload(m)["count"] > 0, within=10
+            )
+            assert payload(stats)["min"] <= current_price("C") <= payload(stats)["max"]
+            level = await client.wait_for(f"{prefix}/level", lambda m: payload(m)["price"])
+            assert current_price("C") == payload(level)["price"]
+            window = await client.wait_for(
+                f"{prefix}/windows/next_2h", lambda m: payload(m)["available"]
+            )
+            assert 4 == len(payload(window)["slots"])
+            predbat = await client.wait_for(f"{prefix}/predbat", lambda m: payload(m)["raw_today"])
+            assert payload(predbat)["raw_today"][0]["value"] is not None
+            emhass = await client.wait_for(f"{prefix}/emhass", lambda m: payload(m)["prices"])
+            assert round(current_price("C") / 100, 6) == payload(emhass)["prices"][0]
+            chosen = await client.wait_for(f"{base_topic}/settings")
+            assert "C" == payload(chosen)["providers"]["octopus_agile"]["region"]
+            reply = await ask(client, base_topic, "cheapest", '{"minutes": 120}')
+            assert "ok" == reply["status"], reply
+            assert payload(window)["start"] == reply["data"]["start"]
+            odd = await ask(client, base_topic, "cheapest", '{"minutes": 60, "earliest": "25:00"}')
+            assert "invalid_argument" == odd["error"]["code"]
 
 
 class TestCommands:

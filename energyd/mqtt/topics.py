@@ -7,6 +7,10 @@
     <base>/prices/<provider_id>/<region>/current   the slot now (retained)
     <base>/prices/<provider_id>/<region>/next      the next slot (retained)
     <base>/prices/<provider_id>/<region>/upcoming  all known slots from now on (retained)
+    <base>/prices/<provider_id>/<region>/<figure>  derived figures: today, tomorrow,
+                                                   stats/<period>, level, windows/<name>,
+                                                   predbat, emhass (retained)
+    <base>/settings                                selected provider and regions (retained)
     <base>/request/<command>  ->  <base>/response/<command>
 
 A command may contain ``/`` (``providers/status``).
@@ -68,6 +72,19 @@ class Topics:
             raise ValueError(f"price kind {kind!r} is not one of {sorted(_PRICE_KINDS)}")
         provider = _segment(provider_id, "provider id")
         return f"{self.base}/prices/{provider}/{_segment(region, 'region')}/{kind}"
+
+    def figure(self, provider_id: str, region: str, name: str) -> str:
+        """A derived-figure topic, e.g. ``name="stats/today"`` or ``"windows/overnight"``."""
+        levels = name.split("/")
+        if not 1 <= len(levels) <= 2:
+            raise ValueError(f"figure {name!r}: one or two topic levels")
+        for level in levels:
+            _segment(level, "figure")
+        provider = _segment(provider_id, "provider id")
+        return f"{self.base}/prices/{provider}/{_segment(region, 'region')}/{name}"
+
+    def settings(self) -> str:
+        return f"{self.base}/settings"
 
     def request(self, command: str) -> str:
         return f"{self.base}/{_REQUEST}/{_command(command)}"

@@ -1,0 +1,106 @@
+"""The derived topics of one provider/region, laid out from the figures (pure)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from energyd.clock import MarketCalendar
+from energyd.config import DEFAULT_LEVELS, WindowSettings
+from energyd.derived import derive
+from energyd.providers.base import EnergyPriceSlot, EnergyProviderMetadata
+from tests.support.octopus_data import default_price
+
+AGILE = MarketCalendar.from_metadata(
+    EnergyProviderMetadata(
+        provider_id="octopus_agile",
+        display_name="Agile",
+        version="1",
+        market_timezone="Europe/London",
+        publish_time_local="16:00",
+        day_start_local="23:00",
+    )
+)
+OVERNIGHT = WindowSettings(name="overnight", minutes=180, earliest="00:00", latest="07:00")
+
+
+def days(first: date, count: int) -> list[EnergyPriceSlot]:
+    start = AGILE.day_bounds(first)[0]
+    end = AGILE.day_bounds(first + timedelta(days=count - 1))[1]
+    slots = []
+    moment = start
+    while moment < end:
+        slots.append(
+            EnergyPriceSlot(moment, moment + timedelta(minutes=30), default_price("C", moment))
+        )
+        moment += timedelta(minutes=30)
+    return slots
+
+
+def run(slots: list[EnergyPriceSlot], now: datetime) -> dict[str, dict]:  # type: ignore[type-arg]
+    return derive(
+        provider="octopus_agile",
+        region="C",
+        currency="GBP",
+        slots=slots,
+        calendar=AGILE,
+        levels=DEFAULT_LEVELS,
+        windows=[OVERNIGHT],
+        previous={},
+        now=now,
+    ).payloads
+
+
+class TestDays:
+    def test_today_and_tomorrow(self) -> None:
+        """Both local days are laid out; tomorrow is complete once all 48 slots are known."""
+        now = datetime(2026, 11, 25, 17, 10, tzinfo=UTC)
+        payloads = run(days(date(2026, 11, 25), 2), now)
+        assert (48, True) == (payloads["today"]["count"], payloads["today"]["complete"])
+        assert (48, True) == (payloads["tomorrow"]["count"], payloads["tomorrow"]["complete"])
+        assert "2026-11-26" == payloads["tomorrow"]["date"]
+
+    def test_tomorrow_unknown(self) -> None:
+        """Before tomorrow is published its topic is empty and not complete."""
+        now = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+        payloads = run(days(date(2026, 11, 25), 1), now)
+        assert ([], False) == (payloads["tomorrow"]["slots"], payloads["tomorrow"]["complete"])
+        assert payloads["stats/tomorrow"]["min"] is None
+
+    @pytest.mark.parametrize(("day", "count"), [(date(2026, 3, 29), 46), (date(2026, 10, 25), 50)])
+    def test_clock_change_days(self, day: date, count: int) -> None:
+        """Today has 46 or 50 half-hours on the clock-change days."""
+        now = AGILE.day_bounds(day)[0] + timedelta(hours=12)
+        payloads = run(days(day, 1), now)
+        assert count == payloads["today"]["count"]
+        assert count == len(payloads["predbat"]["raw_today"])
+        assert payloads["today"]["complete"]
+
+
+class TestFigures:
+    def test_stats_level_and_consumer_shapes(self) -> None:
+        """Stats match the slots; level, Predbat and EMHASS shapes carry the same prices."""
+        now = datetime(2026, 11, 25, 17, 10, tzinfo=UTC)
+        slots = days(date(2026, 11, 25), 2)
+        payloads = run(slots, now)
+        today = [s.price_pence for s in slots[:48]]
+        assert min(today) == payloads["stats/today"]["min"]
+        assert max(today) == payloads["stats/today"]["max"]
+        current = next(s for s in slots if s.contains(now))
+        assert current.price_pence == payloads["level"]["price"]
+        assert ("expensive" if current.price_pence >= 20 else "normal") == payloads["level"][
+            "level"
+        ]
+        assert {"start", "end", "value"} == set(payloads["predbat"]["raw_today"][0])
+        assert round(current.price_pence / 100, 6) == payloads["emhass"]["prices"][0]
+        assert 30 == payloads["emhass"]["step_minutes"]
+
+    def test_overnight_window(self) -> None:
+        """The overnight window lies between 00:00 and 07:00 UK time tomorrow."""
+        now = datetime(2026, 11, 25, 17, 10, tzinfo=UTC)
+        window = run(days(date(2026, 11, 25), 2), now)["windows/overnight"]
+        assert window["available"]
+        assert "2026-11-26T00:00:00Z" <= window["start"] < window["end"] <= "2026-11-26T07:00:00Z"
+        assert 6 == len(window["slots"])
+        assert window["active"] is False
