@@ -23,6 +23,7 @@ from energyd.exceptions import ConfigError
 from energyd.handlers import register_commands
 from energyd.mqtt.client import MqttClient
 from energyd.mqtt.commands import CommandRouter
+from energyd.notify import SystemdNotifier
 from energyd.providers.loader import EnergyProviderLoader, init_energy_provider_loader
 from energyd.providers.management import ProviderManager
 from energyd.publishing import StatePublisher
@@ -103,7 +104,7 @@ async def _prune_loop(store: PriceStore, retention_days: int) -> None:
         await asyncio.sleep(PRUNE_EVERY.total_seconds())
 
 
-async def _wait_for_signal() -> None:
+async def _wait_for_signal(notifier: SystemdNotifier) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -114,6 +115,7 @@ async def _wait_for_signal() -> None:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
     log.info("daemon.stopping")
+    notifier.stopping()
     raise _Shutdown
 
 
@@ -122,13 +124,24 @@ async def run_daemon(settings: Settings, *, handle_signals: bool = True) -> None
     async with build(settings) as parts:
         router = CommandRouter()
         mqtt = MqttClient(settings.mqtt, router)
-        publisher = StatePublisher(parts.service, mqtt)
+        publisher = StatePublisher(parts.service, mqtt, settings.prices)
         scheduler = Scheduler(parts.service, publisher, settings.refresh)
         register_commands(
             router, parts.service, parts.manager, mqtt_connected=lambda: mqtt.connected
         )
         parts.service.add_listener(publisher.on_change)
         parts.service.add_listener(scheduler.on_change)
+        notifier = SystemdNotifier()
+
+        async def _status(_key: str | None) -> None:
+            if notifier.enabled:  # `systemctl status` shows each provider's health
+                states = [
+                    f"{spec.key}: {(await parts.service.health(spec)).state.value}"
+                    for spec in parts.service.specs()
+                ]
+                notifier.status(", ".join(states))
+
+        parts.service.add_listener(_status)
         await publisher.publish_all()
         log.info(
             "daemon.started",
@@ -137,6 +150,7 @@ async def run_daemon(settings: Settings, *, handle_signals: bool = True) -> None
             store=str(settings.db_path),
             broker=f"{settings.mqtt.host}:{settings.mqtt.port}",
         )
+        notifier.ready(status=f"started: {len(parts.service.specs())} provider(s)")
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(mqtt.run(), name="energyd.mqtt")
@@ -145,8 +159,9 @@ async def run_daemon(settings: Settings, *, handle_signals: bool = True) -> None
                     _prune_loop(parts.store, settings.storage.retention_days),
                     name="energyd.retention",
                 )
+                group.create_task(notifier.watchdog_loop(), name="energyd.watchdog")
                 if handle_signals:
-                    group.create_task(_wait_for_signal(), name="energyd.signals")
+                    group.create_task(_wait_for_signal(notifier), name="energyd.signals")
         except* _Shutdown:
             pass
     log.info("daemon.stopped")
