@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -21,6 +21,7 @@ from energyd import __version__
 from energyd.config import Settings
 from energyd.exceptions import ConfigError
 from energyd.handlers import register_commands
+from energyd.homeassistant import DiscoveryPublisher
 from energyd.mqtt.client import MqttClient
 from energyd.mqtt.commands import CommandRouter
 from energyd.notify import SystemdNotifier
@@ -104,16 +105,21 @@ async def _prune_loop(store: PriceStore, retention_days: int) -> None:
         await asyncio.sleep(PRUNE_EVERY.total_seconds())
 
 
-async def _wait_for_signal(notifier: SystemdNotifier) -> None:
+@contextlib.contextmanager
+def _stop_on_signals(stop: asyncio.Event) -> Iterator[None]:
+    """SIGTERM / SIGINT set ``stop`` (installed before READY=1, so no signal is lost)."""
     loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     try:
-        await stop.wait()
+        yield
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
+
+
+async def _until(stop: asyncio.Event, notifier: SystemdNotifier) -> None:
+    await stop.wait()
     log.info("daemon.stopping")
     notifier.stopping()
     raise _Shutdown
@@ -121,17 +127,30 @@ async def _wait_for_signal(notifier: SystemdNotifier) -> None:
 
 async def run_daemon(settings: Settings, *, handle_signals: bool = True) -> None:
     """Run until SIGTERM/SIGINT (or cancellation); unexpected errors propagate."""
-    async with build(settings) as parts:
+    stop = asyncio.Event()
+    notifier = SystemdNotifier()
+    async with contextlib.AsyncExitStack() as stack:
+        if handle_signals:
+            stack.enter_context(_stop_on_signals(stop))
+        parts = await stack.enter_async_context(build(settings))
         router = CommandRouter()
         mqtt = MqttClient(settings.mqtt, router)
         publisher = StatePublisher(parts.service, mqtt, settings.prices)
         scheduler = Scheduler(parts.service, publisher, settings.refresh)
+        discovery = DiscoveryPublisher(
+            parts.service,
+            mqtt,
+            publisher,
+            mqtt_settings=settings.mqtt,
+            ha=settings.homeassistant,
+            prices=settings.prices,
+        )
         register_commands(
             router, parts.service, parts.manager, mqtt_connected=lambda: mqtt.connected
         )
         parts.service.add_listener(publisher.on_change)
+        parts.service.add_listener(discovery.on_change)
         parts.service.add_listener(scheduler.on_change)
-        notifier = SystemdNotifier()
 
         async def _status(_key: str | None) -> None:
             if notifier.enabled:  # `systemctl status` shows each provider's health
@@ -142,6 +161,9 @@ async def run_daemon(settings: Settings, *, handle_signals: bool = True) -> None
                 notifier.status(", ".join(states))
 
         parts.service.add_listener(_status)
+        if settings.homeassistant.discovery:
+            await mqtt.add_subscription(discovery.status_topic, discovery.on_ha_status)
+        await discovery.publish()
         await publisher.publish_all()
         log.info(
             "daemon.started",
@@ -160,8 +182,7 @@ async def run_daemon(settings: Settings, *, handle_signals: bool = True) -> None
                     name="energyd.retention",
                 )
                 group.create_task(notifier.watchdog_loop(), name="energyd.watchdog")
-                if handle_signals:
-                    group.create_task(_wait_for_signal(notifier), name="energyd.signals")
+                group.create_task(_until(stop, notifier), name="energyd.signals")
         except* _Shutdown:
             pass
     log.info("daemon.stopped")

@@ -11,6 +11,8 @@
   works while disconnected, and every (re)connect re-publishes the whole cache.
 - Requests on ``<base>/request/<command>`` are answered on ``<base>/response/<command>``,
   or on the MQTT v5 Response Topic with the Correlation Data copied back.
+- Other topics (Home Assistant's ``homeassistant/status``) can be followed with
+  :meth:`add_subscription`; :meth:`republish` sends cached retained state again on demand.
 - A dropped connection or a refused connect is logged and retried with exponential,
   jittered backoff; anything unexpected propagates.
 
@@ -25,7 +27,7 @@ import enum
 import math
 import socket
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from types import TracebackType
@@ -50,6 +52,7 @@ __all__ = [
     "OFFLINE",
     "ONLINE",
     "SESSION_EXPIRY_SECONDS",
+    "MessageHandler",
     "MqttClient",
     "MqttStats",
 ]
@@ -66,6 +69,9 @@ _PAHO_CONNECT_TIMEOUT: Final = 5.0  # paho's own bound on opening the socket
 _PENDING_CALLS_THRESHOLD: Final = 64  # aiomqtt warns above this many calls in flight
 
 log = structlog.get_logger("energyd.mqtt")
+
+MessageHandler = Callable[[str, bytes], Awaitable[None]]
+"""Called with the topic and payload of a message on an :meth:`MqttClient.add_subscription`."""
 
 
 @dataclass(slots=True)
@@ -146,6 +152,7 @@ class MqttClient:
         self._cleared: set[str] = set()  # retained topics still to be emptied
         self._sent: dict[str, bytes] = {}  # what this connection has published
         self._retained_lock = asyncio.Lock()
+        self._subscriptions: dict[str, MessageHandler] = {}  # topic filter -> handler
         self._client: aiomqtt.Client | None = None
         self._ready = asyncio.Event()
         self._stats = MqttStats()
@@ -246,6 +253,79 @@ class MqttClient:
                 await self._sync(client, topic)
             for topic in list(self._retained):
                 await self._sync(client, topic)
+
+    async def republish(self, topics: Iterable[str] | None = None) -> None:
+        """Send the retained values of ``topics`` (default: all, in that order) again now.
+
+        Even when unchanged: for a consumer that wants state again (Home Assistant coming
+        ``online``). Topics without a retained value are skipped. A no-op while disconnected,
+        since every connect re-sends the whole cache; never raises for a broker problem.
+        """
+        async with self._retained_lock:
+            client = self._client
+            if client is None:
+                return
+            chosen = list(self._retained) if topics is None else list(topics)
+            try:
+                for topic in chosen:
+                    if topic in self._retained:
+                        self._sent.pop(topic, None)
+                        await self._sync(client, topic)
+            except (aiomqtt.MqttError, TimeoutError) as exc:
+                log.info("mqtt.republish_deferred", error=str(exc))
+
+    # -- other subscriptions ---------------------------------------------------------------
+
+    async def add_subscription(self, topic_filter: str, handler: MessageHandler) -> None:
+        """Follow ``topic_filter`` too: subscribed (QoS 1, retained messages delivered) on
+        every connect, each message handed to ``await handler(topic, payload)``.
+
+        Handlers run as tasks beside the command handlers (same concurrency bound); one that
+        raises is logged and the connection goes on. Request topics stay commands: a filter
+        that could match one is refused, as is a filter given twice.
+        """
+        try:
+            aiomqtt.Wildcard(topic_filter)
+        except ValueError as exc:
+            raise ValueError(f"topic filter {topic_filter!r}: {exc}") from exc
+        if self._overlaps_requests(topic_filter):
+            raise ValueError(f"topic filter {topic_filter!r} overlaps the request topics")
+        if topic_filter in self._subscriptions:
+            raise ValueError(f"topic filter {topic_filter!r} is already subscribed")
+        self._subscriptions[topic_filter] = handler
+        client = self._client
+        if client is not None:  # connected: now; otherwise (or on failure) at the next connect
+            try:
+                await self._subscribe(client, topic_filter)
+            except (aiomqtt.MqttError, TimeoutError) as exc:
+                log.info("mqtt.subscribe_deferred", topic=topic_filter, error=str(exc))
+
+    def _overlaps_requests(self, topic_filter: str) -> bool:
+        """Whether ``topic_filter`` can match some ``<base>/request/<command>`` topic."""
+        prefix = [*self.topics.base.split("/"), "request"]
+        levels = topic_filter.split("/")
+        for index, level in enumerate(prefix):
+            if index >= len(levels):
+                return False
+            if levels[index] == "#":
+                return True
+            if levels[index] not in ("+", level):
+                return False
+        return len(levels) > len(prefix)
+
+    async def _subscribe(self, client: aiomqtt.Client, topic_filter: str) -> None:
+        async with asyncio.timeout(self._timeout):
+            await client.subscribe(topic_filter, options=SubscribeOptions(qos=1), timeout=math.inf)
+
+    async def _deliver(
+        self, handler: MessageHandler, topic: str, payload: bytes, slots: asyncio.Semaphore
+    ) -> None:
+        try:
+            await handler(topic, payload)
+        except Exception:
+            log.exception("mqtt.handler_failed", topic=topic)
+        finally:
+            slots.release()
 
     # -- the loop --------------------------------------------------------------------------
 
@@ -349,6 +429,8 @@ class MqttClient:
                 options=SubscribeOptions(qos=1, retainHandling=SubscribeOptions.RETAIN_DO_NOT_SEND),
                 timeout=math.inf,
             )
+        for topic_filter in list(self._subscriptions):
+            await self._subscribe(client, topic_filter)
         await self._publish(client, self.topics.status(), ONLINE, retain=True)
         await self._republish_all(client)
         if self._on_connect is not None:
@@ -362,6 +444,19 @@ class MqttClient:
         async with asyncio.TaskGroup() as group:
             async for message in client.messages:
                 command = self.topics.command_of(message.topic.value)
+                handlers = [
+                    handler
+                    for topic_filter, handler in self._subscriptions.items()
+                    if command is None and message.topic.matches(topic_filter)
+                ]
+                for handler in handlers:
+                    await slots.acquire()
+                    group.create_task(
+                        self._deliver(handler, message.topic.value, bytes(message.payload), slots),
+                        name="energyd.mqtt.subscription",
+                    )
+                if handlers:
+                    continue
                 if command is None or message.retain:
                     log.debug("mqtt.ignored", topic=message.topic.value, retain=message.retain)
                     continue

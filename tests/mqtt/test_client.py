@@ -438,3 +438,154 @@ class TestSetup:
         settings = MqttSettings(username="u", password="hunter2")  # type: ignore[arg-type]
         client = MqttClient(settings, make_router())
         assert "hunter2" not in repr(vars(client))
+
+
+class Inbox:
+    """What a subscription handler received, with a wait that ends in a timeout."""
+
+    def __init__(self, *, fail_first: bool = False) -> None:
+        self.messages: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
+        self._fail_first = fail_first
+
+    async def __call__(self, topic: str, payload: bytes) -> None:
+        if self._fail_first:
+            self._fail_first = False
+            raise RuntimeError("handler bug")
+        await self.messages.put((topic, payload))
+
+    async def next(self) -> tuple[str, bytes]:
+        async with asyncio.timeout(5):
+            return await self.messages.get()
+
+
+class TestSubscriptions:
+    async def test_messages_and_retained_delivered(
+        self, mosquitto: MosquittoBroker, base_topic: str
+    ) -> None:
+        """A followed topic's retained value arrives at connect, then each new message."""
+        ha_status = f"{base_topic}-ha/status"
+        inbox = Inbox()
+        async with collect(mosquitto.port) as client:
+            await client.publish(ha_status, b"offline", retain=True)
+            publisher = MqttClient(settings_for(mosquitto.port, base_topic), make_router())
+            await publisher.add_subscription(ha_status, inbox)
+            async with publisher:
+                first = await inbox.next()
+                await client.publish(ha_status, b"online")
+                second = await inbox.next()
+            await client.publish(ha_status, b"", retain=True)  # clean up
+        assert [(ha_status, b"offline"), (ha_status, b"online")] == [first, second]
+
+    async def test_wildcard_filter(self, mosquitto: MosquittoBroker, base_topic: str) -> None:
+        """A filter with wildcards hands over each matching topic with its payload."""
+        inbox = Inbox()
+        async with (
+            running(settings_for(mosquitto.port, base_topic)) as publisher,
+            collect(mosquitto.port) as client,
+        ):
+            await publisher.add_subscription(f"{base_topic}-ha/device/+/config", inbox)
+            await client.publish(f"{base_topic}-ha/device/a/config", b"{}")
+            received = await inbox.next()
+        assert (f"{base_topic}-ha/device/a/config", b"{}") == received
+
+    async def test_added_while_connected(self, mosquitto: MosquittoBroker, base_topic: str) -> None:
+        """A subscription added on a live connection works at once."""
+        ha_status = f"{base_topic}-ha/status"
+        inbox = Inbox()
+        async with (
+            running(settings_for(mosquitto.port, base_topic)) as publisher,
+            collect(mosquitto.port) as client,
+        ):
+            await publisher.add_subscription(ha_status, inbox)
+            await client.publish(ha_status, b"online")
+            received = await inbox.next()
+        assert (ha_status, b"online") == received
+
+    async def test_resubscribed_after_broker_restart(
+        self, broker: MosquittoBroker, base_topic: str
+    ) -> None:
+        """After a broker that forgot every session comes back, the topic is followed again."""
+        ha_status = f"{base_topic}-ha/status"
+        inbox = Inbox()
+        publisher = MqttClient(settings_for(broker.port, base_topic), make_router())
+        await publisher.add_subscription(ha_status, inbox)
+        async with publisher:
+            async with asyncio.timeout(10):
+                await publisher.wait_ready()
+            broker.stop()
+            await eventually(lambda: not publisher.connected)
+            broker.start(forget=True)
+            await eventually(lambda: publisher.stats.connects == 2)
+            async with asyncio.timeout(10):
+                await publisher.wait_ready()
+            async with collect(broker.port) as client:
+                await client.publish(ha_status, b"online")
+                received = await inbox.next()
+        assert (ha_status, b"online") == received
+
+    async def test_failing_handler_does_not_stop_the_loop(
+        self, mosquitto: MosquittoBroker, base_topic: str
+    ) -> None:
+        """A handler that raises is logged; commands and later messages still go through."""
+        ha_status = f"{base_topic}-ha/status"
+        topics = Topics(base_topic)
+        inbox = Inbox(fail_first=True)
+        async with (
+            running(settings_for(mosquitto.port, base_topic)) as publisher,
+            collect(mosquitto.port, f"{base_topic}/response/#") as client,
+        ):
+            await publisher.add_subscription(ha_status, inbox)
+            await client.publish(ha_status, b"first")
+            await client.publish(topics.request("ping"), b"")
+            reply = await client.wait_for(topics.response("ping"))
+            await client.publish(ha_status, b"second")
+            received = await inbox.next()
+        assert (ha_status, b"second") == received
+        assert "pong" == decoded(reply.payload)["data"]
+        assert 1 == publisher.stats.connects
+
+    @pytest.mark.parametrize(
+        "topic_filter",
+        ["#", "{base}/#", "{base}/request/#", "+/request/ping", "{base}/+/+", "a/#/b", ""],
+    )
+    async def test_refused_filters(self, base_topic: str, topic_filter: str) -> None:
+        """Filters that could catch requests, or are not valid filters, are refused."""
+        publisher = MqttClient(MqttSettings(base_topic=base_topic), make_router())
+        with pytest.raises(ValueError, match="filter"):
+            await publisher.add_subscription(topic_filter.format(base=base_topic), Inbox())
+
+    async def test_allowed_filters(self, base_topic: str) -> None:
+        """Filters beside the request topics are accepted; the same filter twice is not."""
+        publisher = MqttClient(MqttSettings(base_topic=base_topic), make_router())
+        for topic_filter in ("homeassistant/status", f"{base_topic}/+", f"{base_topic}/x/#"):
+            await publisher.add_subscription(topic_filter, Inbox())
+        with pytest.raises(ValueError, match="already"):
+            await publisher.add_subscription("homeassistant/status", Inbox())
+
+
+class TestRepublish:
+    async def test_unchanged_state_sent_again(
+        self, mosquitto: MosquittoBroker, base_topic: str
+    ) -> None:
+        """republish() sends cached retained values again, the chosen ones or all."""
+        providers = f"{base_topic}/providers"
+        price = f"{base_topic}/prices/p/C/current"
+        async with (
+            running(settings_for(mosquitto.port, base_topic)) as publisher,
+            collect(mosquitto.port, providers, price) as client,
+        ):
+            await publisher.publish_retained(providers, b"a")
+            await publisher.publish_retained(price, b"1")
+            await publisher.republish([providers, f"{base_topic}/not-cached"])
+            await client.wait_count(providers, 2)
+            await publisher.republish()
+            await client.wait_count(providers, 3)
+            await client.wait_count(price, 2)
+        assert ([b"a"] * 3, [b"1"] * 2) == (client.payloads(providers), client.payloads(price))
+
+    async def test_no_op_while_disconnected(self, base_topic: str) -> None:
+        """Without a connection there is nothing to do (the next connect sends everything)."""
+        publisher = MqttClient(MqttSettings(base_topic=base_topic), make_router())
+        await publisher.publish_retained(f"{base_topic}/providers", b"a")
+        await publisher.republish()
+        assert (0, 0) == (publisher.stats.published, publisher.stats.publish_failures)

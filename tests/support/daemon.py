@@ -17,11 +17,10 @@ __all__ = ["daemon_settings", "running"]
 def daemon_settings(
     tmp_path: Path, port: int, base_topic: str, base_url: str, **extra: Any
 ) -> Settings:
-    """Settings for a daemon on ``port`` under ``base_topic`` fetching from ``base_url``."""
-    return load_settings(
-        None,
-        config_dir=tmp_path / "config",
-        energy={
+    """Settings for a daemon on ``port`` under ``base_topic`` fetching from ``base_url``;
+    ``extra`` sections are merged key by key over these."""
+    sections: dict[str, Any] = {
+        "energy": {
             "provider_id": "octopus_agile",
             "providers": {
                 "octopus_agile": {
@@ -32,7 +31,7 @@ def daemon_settings(
                 }
             },
         },
-        mqtt={
+        "mqtt": {
             "host": "127.0.0.1",
             "port": port,
             "base_topic": base_topic,
@@ -40,9 +39,12 @@ def daemon_settings(
             "reconnect_min_seconds": 0.05,
             "reconnect_max_seconds": 0.5,
         },
-        refresh={"retry_min_seconds": 5, "fetch_timeout_seconds": 10},
-        **extra,
-    )
+        "refresh": {"retry_min_seconds": 5, "fetch_timeout_seconds": 10},
+    }
+    for name, value in extra.items():
+        merged = sections.get(name)
+        sections[name] = {**merged, **value} if isinstance(merged, dict) else value
+    return load_settings(None, config_dir=tmp_path / "config", **sections)
 
 
 @contextlib.asynccontextmanager

@@ -1,0 +1,517 @@
+"""Home Assistant MQTT discovery: the retained device configs (pure; no I/O).
+
+One *device-based* discovery payload per device, at ``<prefix>/device/<object_id>/config``:
+
+- the daemon, object id ``energyd`` (the ``instance``): what is daemon-wide -- the *Active
+  provider* select and the *Update provider plugins* button -- exists once, not once per
+  provider;
+- each running provider, object id ``energyd_<provider key>``, linked to the daemon device
+  (``via_device``): its prices, level, rank, standing windows, health and controls.
+
+Every entity reads a retained topic the daemon already publishes (no state of its own) and
+goes unavailable with ``<base>/status``. Unique ids are ``<device object id>_<component id>``:
+built from the instance, the provider key and the entity only -- never from a region or a
+time -- so history survives a region change and a restart. A provider's topics do contain its
+region, so its config must be rebuilt (and re-published) when the region changes.
+
+Templates are null-safe: a JSON ``null`` (or a missing key) renders ``None``, which Home
+Assistant takes as *unknown* -- never ``0``. Prices are published in the major currency per
+kWh (``GBP/kWh``, what the Energy dashboard wants), ``monetary`` without a state class.
+
+Attributes: only the ``current`` and ``next`` price sensors have a ``json_attributes_topic``
+(``<base>/prices/<p>/<r>/current`` and ``.../next``): fixed keys, well under a kilobyte.
+Series stay on their own topics (``upcoming``, ``today``, ``tomorrow``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from energyd.mqtt.payloads import dumps
+from energyd.mqtt.topics import PriceKind, Topics
+
+__all__ = [
+    "HEALTH_STATES",
+    "MINOR_PER_MAJOR",
+    "ORIGIN_NAME",
+    "DeviceEntities",
+    "component_removal",
+    "daemon_discovery_topic",
+    "discovery_messages",
+    "discovery_topic",
+    "provider_key_of",
+    "removal_messages",
+    "with_removed_components",
+]
+
+ORIGIN_NAME: Final = "energyd"
+DEFAULT_INSTANCE: Final = "energyd"
+HEALTH_STATES: Final = ("ok", "degraded", "stale", "error", "unknown")
+MINOR_PER_MAJOR: Final = 100  # p -> GBP, c -> EUR / USD
+PRICE_PRECISION: Final = 4  # suggested_display_precision of GBP/kWh figures
+QOS: Final = 1
+
+_OBJECT_ID = re.compile(r"^[a-zA-Z0-9_-]+$")
+_ID_PART = re.compile(r"^[a-zA-Z0-9_]+$")  # no '-': keeps "<instance>_<key>" unambiguous
+# A select option goes into its command template inside a JSON string: no quote, backslash
+# or control character can be allowed there.
+_SAFE_OPTION = re.compile(r'^[^"\\\x00-\x1f]+$')
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceEntities:
+    """What one running provider's device shows: names, units, choices, windows."""
+
+    provider_key: str
+    region: str
+    plugin_display_name: str
+    plugin_version: str | None = None
+    currency: str = "GBP"
+    #: The plugin's supported regions (options of the *Region* select; none: no select).
+    regions: tuple[str, ...] = ()
+    #: The configured level band names (options of the *Price level* enum sensor).
+    levels: tuple[str, ...] = ()
+    #: Names of the standing windows computed for this provider.
+    windows: tuple[str, ...] = ()
+
+
+def _id_part(value: str, what: str) -> str:
+    if not _ID_PART.match(value):
+        raise ValueError(f"{what} {value!r}: only letters, digits and '_' can go in an id")
+    return value
+
+
+def _object_id(value: str) -> str:
+    if not _OBJECT_ID.match(value):
+        raise ValueError(f"object id {value!r}: only [a-zA-Z0-9_-]")
+    return value
+
+
+def _device_topic(prefix: str, object_id: str) -> str:
+    if not prefix or any(char in prefix for char in "+#\x00") or prefix != prefix.strip("/"):
+        raise ValueError(f"discovery prefix {prefix!r}: non-empty, no wildcards, no edge '/'")
+    return f"{prefix}/device/{_object_id(object_id)}/config"
+
+
+def _daemon_id(instance: str) -> str:
+    return _id_part(instance, "instance")
+
+
+def _provider_id(provider_key: str, instance: str) -> str:
+    return f"{_daemon_id(instance)}_{_id_part(provider_key, 'provider key')}"
+
+
+def daemon_discovery_topic(prefix: str, *, instance: str = DEFAULT_INSTANCE) -> str:
+    """``<prefix>/device/energyd/config``: the daemon's own device."""
+    return _device_topic(prefix, _daemon_id(instance))
+
+
+def discovery_topic(prefix: str, provider_key: str, *, instance: str = DEFAULT_INSTANCE) -> str:
+    """``<prefix>/device/energyd_<provider_key>/config``: one provider's device."""
+    return _device_topic(prefix, _provider_id(provider_key, instance))
+
+
+def provider_key_of(prefix: str, topic: str, *, instance: str = DEFAULT_INSTANCE) -> str | None:
+    """The provider key a discovery topic of ours names, or ``None`` (any other topic).
+
+    For a start-up sweep: subscribe to ``<prefix>/device/+/config`` and empty the retained
+    configs of providers that no longer run.
+    """
+    head, tail = f"{prefix}/device/{_daemon_id(instance)}_", "/config"
+    if not (topic.startswith(head) and topic.endswith(tail)):
+        return None
+    key = topic[len(head) : -len(tail)]
+    return key if _ID_PART.match(key) else None
+
+
+# -- templates ---------------------------------------------------------------------------
+
+
+def _value(key: str) -> str:
+    """The JSON value of ``key``; ``null`` or missing renders ``None`` (unknown)."""
+    return f"{{{{ value_json.get('{key}') }}}}"
+
+
+def _minor_to_major(key: str) -> str:
+    """A minor-unit figure (p/kWh) in major units (GBP/kWh); anything but a number: unknown."""
+    return (
+        f"{{% set v = value_json.get('{key}') %}}"
+        f"{{{{ (v / {MINOR_PER_MAJOR}) | round(6) if v is number else None }}}}"
+    )
+
+
+def _on_off(key: str) -> str:
+    return f"{{{{ 'ON' if value_json.get('{key}') else 'OFF' }}}}"
+
+
+def _provider_entry(provider_key: str, expression: str) -> str:
+    """``expression`` (over ``p``, this provider's entry in ``<base>/providers``), or ``None``."""
+    return (
+        f"{{% for p in value_json.get('providers') or [] if p.get('id') == '{provider_key}' %}}"
+        f"{expression}{{% else %}}None{{% endfor %}}"
+    )
+
+
+def _settings_region(provider_key: str) -> str:
+    return (
+        "{{ ((value_json.get('providers') or {}).get('"
+        + provider_key
+        + "') or {}).get('region') }}"
+    )
+
+
+def _set_command(key: str) -> str:
+    """The ``settings/set`` request a select sends: ``{"key": ..., "value": "<option>"}``."""
+    return f'{{"key": "{key}", "value": "{{{{ value }}}}"}}'
+
+
+def _safe_options(values: Iterable[str]) -> list[str]:
+    return [value for value in dict.fromkeys(values) if _SAFE_OPTION.match(value)]
+
+
+# -- components ----------------------------------------------------------------------------
+
+
+def _monetary(name: str, unique_id: str, topic: str, template: str, unit: str) -> dict[str, Any]:
+    return {
+        "p": "sensor",
+        "name": name,
+        "unique_id": unique_id,
+        "state_topic": topic,
+        "value_template": template,
+        "device_class": "monetary",
+        "unit_of_measurement": unit,
+        "suggested_display_precision": PRICE_PRECISION,
+    }
+
+
+def _timestamp(name: str, unique_id: str, topic: str, template: str) -> dict[str, Any]:
+    return {
+        "p": "sensor",
+        "name": name,
+        "unique_id": unique_id,
+        "state_topic": topic,
+        "value_template": template,
+        "device_class": "timestamp",
+    }
+
+
+def _price_components(
+    entities: DeviceEntities, topics: Topics, uid: str
+) -> dict[str, dict[str, Any]]:
+    key, region = entities.provider_key, entities.region
+    unit = f"{entities.currency}/kWh"
+    components: dict[str, dict[str, Any]] = {}
+    kinds: tuple[tuple[PriceKind, str], ...] = (
+        ("current", "Current price"),
+        ("next", "Next price"),
+    )
+    for kind, name in kinds:
+        topic = topics.price(key, region, kind)
+        component = _monetary(name, f"{uid}_{kind}_price", topic, _value("price_major"), unit)
+        component["json_attributes_topic"] = topic
+        components[f"{kind}_price"] = component
+    for period in ("today", "tomorrow"):
+        topic = topics.figure(key, region, f"stats/{period}")
+        for figure in ("min", "max", "mean"):
+            component_id = f"{period}_{figure}_price"
+            name = f"{period.capitalize()} {figure} price"
+            components[component_id] = _monetary(
+                name, f"{uid}_{component_id}", topic, _minor_to_major(figure), unit
+            )
+    components["current_rank"] = {
+        "p": "sensor",
+        "name": "Current rank today",
+        "unique_id": f"{uid}_current_rank",
+        "state_topic": topics.figure(key, region, "stats/today"),
+        "value_template": _value("current_rank"),
+        "state_class": "measurement",
+        "icon": "mdi:podium",
+    }
+    if entities.levels:
+        components["price_level"] = {
+            "p": "sensor",
+            "name": "Price level",
+            "unique_id": f"{uid}_price_level",
+            "state_topic": topics.figure(key, region, "level"),
+            "value_template": _value("level"),
+            "device_class": "enum",
+            "options": list(dict.fromkeys(entities.levels)),
+            "icon": "mdi:gauge",
+        }
+    components["tomorrow_available"] = {
+        "p": "binary_sensor",
+        "name": "Tomorrow available",
+        "unique_id": f"{uid}_tomorrow_available",
+        "state_topic": topics.figure(key, region, "tomorrow"),
+        "value_template": _on_off("complete"),
+        "icon": "mdi:calendar-check",
+    }
+    return components
+
+
+def _window_components(
+    entities: DeviceEntities, topics: Topics, uid: str
+) -> dict[str, dict[str, Any]]:
+    components: dict[str, dict[str, Any]] = {}
+    for window in dict.fromkeys(entities.windows):
+        _id_part(window, "window name")
+        topic = topics.figure(entities.provider_key, entities.region, f"windows/{window}")
+        label = window.replace("_", " ").capitalize()
+        base_id = f"window_{window}"
+        for edge in ("start", "end"):
+            components[f"{base_id}_{edge}"] = _timestamp(
+                f"{label} window {edge}", f"{uid}_{base_id}_{edge}", topic, _value(edge)
+            )
+        components[f"{base_id}_active"] = {
+            "p": "binary_sensor",
+            "name": f"In {label.lower()} window",
+            "unique_id": f"{uid}_{base_id}_active",
+            "state_topic": topic,
+            "value_template": _on_off("active"),
+            "icon": "mdi:timer-sand",
+        }
+    return components
+
+
+def _health_components(
+    entities: DeviceEntities, topics: Topics, uid: str
+) -> dict[str, dict[str, Any]]:
+    key = entities.provider_key
+    topic = topics.providers()
+    problem = (
+        "{% set s = (p.get('health') or {}).get('state') %}"
+        "{{ 'None' if s in (none, 'unknown') else ('OFF' if s == 'ok' else 'ON') }}"
+    )
+    diagnostic = {"entity_category": "diagnostic", "state_topic": topic}
+    return {
+        "health": {
+            "p": "sensor",
+            "name": "Health",
+            "unique_id": f"{uid}_health",
+            "value_template": _provider_entry(key, "{{ (p.get('health') or {}).get('state') }}"),
+            "device_class": "enum",
+            "options": list(HEALTH_STATES),
+            "icon": "mdi:heart-pulse",
+            **diagnostic,
+        },
+        "problem": {
+            "p": "binary_sensor",
+            "name": "Problem",
+            "unique_id": f"{uid}_problem",
+            "value_template": _provider_entry(key, problem),
+            "device_class": "problem",
+            **diagnostic,
+        },
+        "last_success": {
+            "p": "sensor",
+            "name": "Last successful fetch",
+            "unique_id": f"{uid}_last_success",
+            "value_template": _provider_entry(
+                key, "{{ (p.get('health') or {}).get('last_success') }}"
+            ),
+            "device_class": "timestamp",
+            **diagnostic,
+        },
+        "plugin_version": {
+            "p": "sensor",
+            "name": "Plugin version",
+            "unique_id": f"{uid}_plugin_version",
+            "value_template": _provider_entry(key, "{{ p.get('version') }}"),
+            "icon": "mdi:puzzle",
+            **diagnostic,
+        },
+    }
+
+
+def _control_components(
+    entities: DeviceEntities, topics: Topics, uid: str
+) -> dict[str, dict[str, Any]]:
+    key = entities.provider_key
+    components: dict[str, dict[str, Any]] = {
+        "refresh": {
+            "p": "button",
+            "name": "Refresh prices",
+            "unique_id": f"{uid}_refresh",
+            "command_topic": topics.request("refresh"),
+            "payload_press": dumps({"provider": key}).decode(),
+            "icon": "mdi:refresh",
+        }
+    }
+    regions = _safe_options(entities.regions)
+    if regions:
+        components["region"] = {
+            "p": "select",
+            "name": "Region",
+            "unique_id": f"{uid}_region",
+            "options": regions,
+            "command_topic": topics.request("settings/set"),
+            "command_template": _set_command(f"energy.providers.{key}.region"),
+            "state_topic": topics.settings(),
+            "value_template": _settings_region(key),
+            "entity_category": "config",
+            "icon": "mdi:map-marker",
+        }
+    return components
+
+
+def _daemon_components(
+    topics: Topics, uid: str, provider_keys: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    components: dict[str, dict[str, Any]] = {}
+    options = _safe_options(provider_keys)
+    if options:
+        components["active_provider"] = {
+            "p": "select",
+            "name": "Active provider",
+            "unique_id": f"{uid}_active_provider",
+            "options": options,
+            "command_topic": topics.request("settings/set"),
+            "command_template": _set_command("energy.provider_id"),
+            "state_topic": topics.settings(),
+            "value_template": _value("provider_id"),
+            "entity_category": "config",
+            "icon": "mdi:swap-horizontal",
+        }
+    components["update_providers"] = {
+        "p": "button",
+        "name": "Update provider plugins",
+        "unique_id": f"{uid}_update_providers",
+        "command_topic": topics.request("providers/update-all"),
+        "payload_press": "{}",
+        "device_class": "update",
+        "entity_category": "config",
+    }
+    return components
+
+
+# -- devices -------------------------------------------------------------------------------
+
+
+def _device_payload(
+    device: dict[str, Any],
+    components: dict[str, dict[str, Any]],
+    topics: Topics,
+    origin: dict[str, Any],
+) -> bytes:
+    payload = {
+        "dev": device,
+        "o": origin,
+        "avty": [{"t": topics.status(), "pl_avail": "online", "pl_not_avail": "offline"}],
+        "qos": QOS,
+        "cmps": components,
+    }
+    return dumps(payload)
+
+
+def discovery_messages(
+    prefix: str,
+    topics: Topics,
+    *,
+    providers: Sequence[DeviceEntities],
+    provider_keys: Sequence[str] | None = None,
+    sw_version: str,
+    device_name: str = "energyd",
+    instance: str = DEFAULT_INSTANCE,
+    origin_url: str | None = None,
+) -> dict[str, bytes]:
+    """Topic -> retained payload: the daemon's device, then one device per provider.
+
+    ``provider_keys`` are the options of the *Active provider* select (default: the keys of
+    ``providers``). ``instance`` prefixes every object and unique id; change it only to run
+    two daemons against one Home Assistant.
+    """
+    if not device_name.strip():
+        raise ValueError("device_name must not be empty (Home Assistant names entities by it)")
+    daemon_uid = _daemon_id(instance)
+    origin: dict[str, Any] = {"name": ORIGIN_NAME, "sw": sw_version}
+    if origin_url:
+        origin["url"] = origin_url
+    keys = [p.provider_key for p in providers] if provider_keys is None else list(provider_keys)
+    messages = {
+        daemon_discovery_topic(prefix, instance=instance): _device_payload(
+            {
+                "ids": [daemon_uid],
+                "name": device_name,
+                "mf": ORIGIN_NAME,
+                "mdl": "Energy price daemon",
+                "sw": sw_version,
+            },
+            _daemon_components(topics, daemon_uid, keys),
+            topics,
+            origin,
+        )
+    }
+    for entities in providers:
+        uid = _provider_id(entities.provider_key, instance)
+        device: dict[str, Any] = {
+            "ids": [uid],
+            "name": f"{device_name} {entities.provider_key}",
+            "mf": ORIGIN_NAME,
+            "mdl": entities.plugin_display_name,
+            "via_device": daemon_uid,
+        }
+        if entities.plugin_version:
+            device["sw"] = entities.plugin_version
+        components = {
+            **_price_components(entities, topics, uid),
+            **_window_components(entities, topics, uid),
+            **_health_components(entities, topics, uid),
+            **_control_components(entities, topics, uid),
+        }
+        topic = discovery_topic(prefix, entities.provider_key, instance=instance)
+        if topic in messages:
+            raise ValueError(f"provider {entities.provider_key!r} given twice")
+        messages[topic] = _device_payload(device, components, topics, origin)
+    return messages
+
+
+def removal_messages(
+    prefix: str, provider_keys: Iterable[str], *, instance: str = DEFAULT_INSTANCE
+) -> dict[str, bytes]:
+    """Topic -> ``b""``: empty retained configs that remove these providers' devices."""
+    return {discovery_topic(prefix, key, instance=instance): b"" for key in provider_keys}
+
+
+def component_removal(platform: str) -> dict[str, str]:
+    """The ``cmps`` entry that removes one component from a device: its platform alone."""
+    return {"p": platform}
+
+
+def _components(payload: bytes) -> dict[str, dict[str, Any]]:
+    if not payload:
+        return {}
+    components = json.loads(payload).get("cmps") or {}
+    return {k: v for k, v in components.items() if isinstance(v, dict)}
+
+
+def with_removed_components(
+    previous: Mapping[str, bytes], current: Mapping[str, bytes]
+) -> dict[str, bytes]:
+    """``current``, plus what retires the rest of ``previous`` (both from discovery_messages).
+
+    A device no longer in ``current`` gets ``b""``; a device that lost components (a window
+    removed, a provider without regions) keeps them as ``{"p": ...}`` entries, which is how
+    Home Assistant is told to remove them. Feed the plain ``current`` back as the next
+    ``previous``: removal entries are sent once.
+    """
+    messages = dict(current)
+    for topic, old in previous.items():
+        if topic not in current:
+            if old:
+                messages[topic] = b""
+            continue
+        gone = {
+            component_id: component_removal(config["p"])
+            for component_id, config in _components(old).items()
+            if component_id not in _components(current[topic]) and set(config) != {"p"}
+        }
+        if gone:
+            payload = json.loads(current[topic])
+            payload["cmps"] = {**payload["cmps"], **gone}
+            messages[topic] = dumps(payload)
+    return messages
