@@ -22,6 +22,7 @@ from energyd.config import Settings
 from energyd.exceptions import ConfigError
 from energyd.handlers import register_commands
 from energyd.homeassistant import DiscoveryPublisher
+from energyd.http import HttpServer, make_http_app
 from energyd.mqtt.client import MqttClient
 from energyd.mqtt.commands import CommandRouter
 from energyd.notify import SystemdNotifier
@@ -163,6 +164,15 @@ async def run_daemon(settings: Settings, *, handle_signals: bool = True) -> None
         parts.service.add_listener(_status)
         if settings.homeassistant.discovery:
             await mqtt.add_subscription(discovery.status_topic, discovery.on_ha_status)
+        if settings.http.enabled:
+            http_app = make_http_app(
+                service=parts.service,
+                manager=parts.manager,
+                mqtt=mqtt,
+                settings=settings.http,
+                figures=publisher.figures,
+            )
+            await stack.enter_async_context(HttpServer.from_settings(http_app, settings.http))
         await discovery.publish()
         await publisher.publish_all()
         log.info(

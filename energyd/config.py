@@ -24,6 +24,7 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
+    ValidationInfo,
     ValidationError,
     field_validator,
     model_validator,
@@ -81,17 +82,11 @@ class ProviderSettings(BaseModel):
 
 
 class EnergySettings(_Section):
-    provider_id: str = "octopus_agile"
+    # ``providers`` comes first so that ``provider_id`` can be checked against it.
     providers: dict[str, ProviderSettings] = Field(
         default_factory=lambda: {"octopus_agile": ProviderSettings(region="C")}
     )
-
-    @field_validator("provider_id")
-    @classmethod
-    def _id_shape(cls, value: str) -> str:
-        if not _ID.match(value):
-            raise ValueError("must be lower-case letters, digits and underscores")
-        return value
+    provider_id: str = "octopus_agile"
 
     @field_validator("providers")
     @classmethod
@@ -101,14 +96,15 @@ class EnergySettings(_Section):
                 raise ValueError(f"provider key {key!r}: lower-case letters, digits, underscores")
         return value
 
-    @model_validator(mode="after")
-    def _selected_is_configured(self) -> EnergySettings:
-        if self.provider_id not in self.providers:
-            raise ValueError(
-                f"energy.provider_id {self.provider_id!r} has no [energy.providers."
-                f"{self.provider_id}] section"
-            )
-        return self
+    @field_validator("provider_id")
+    @classmethod
+    def _selected_is_configured(cls, value: str, info: ValidationInfo) -> str:
+        if not _ID.match(value):
+            raise ValueError("must be lower-case letters, digits and underscores")
+        providers = info.data.get("providers")
+        if providers is not None and value not in providers:
+            raise ValueError(f"{value!r} has no [energy.providers.{value}] section")
+        return value
 
     def active(self) -> dict[str, ProviderSettings]:
         """Providers that run: the selected one always, the others when enabled."""

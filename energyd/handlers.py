@@ -28,7 +28,7 @@ from energyd.providers.management import ProviderManager
 from energyd.records import FetchRun
 from energyd.service import PriceService
 
-__all__ = ["register_commands"]
+__all__ = ["register_commands", "run_json"]
 
 ACTOR = "mqtt"
 #: Longest window the ``prices`` command answers (keeps replies far below broker limits).

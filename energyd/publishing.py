@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import structlog
 
 from energyd.config import PricesSettings, WindowSettings
-from energyd.derived import derive
+from energyd.derived import PERIODS, Derived, derive
 from energyd.mqtt.client import MqttClient
 from energyd.mqtt.payloads import dumps, price_payload, providers_payload, upcoming_payload
 from energyd.prices import Window
@@ -67,12 +68,39 @@ class StatePublisher:
         for spec in specs:
             await self._publish_spec(spec, now)
 
-    async def _publish_spec(self, spec: ProviderSpec, now: datetime) -> None:
+    async def _known(self, spec: ProviderSpec, now: datetime) -> list[EnergyPriceSlot]:
+        """The slots the topics are built from: today's market day up to the horizon."""
         calendar = self._service.calendar(spec)
+        today_start = calendar.day_bounds(calendar.local_date(now))[0]
+        return await self._service.slots(spec, today_start, now + UPCOMING_HORIZON)
+
+    def _derive(self, spec: ProviderSpec, slots: list[EnergyPriceSlot], now: datetime) -> Derived:
+        meta = self._service.metadata(spec)
+        return derive(
+            provider=spec.key,
+            region=spec.region,
+            currency=meta.currency if meta is not None else "GBP",
+            slots=slots,
+            calendar=self._service.calendar(spec),
+            levels=self._prices.levels,
+            windows=self.windows_for(spec.key),
+            previous=self._windows.get((spec.key, spec.region), {}),
+            now=now,
+        )
+
+    async def figures(self, spec: ProviderSpec, now: datetime) -> dict[str, Any]:
+        """Level, statistics and standing windows as published (for the HTTP status page)."""
+        payloads = self._derive(spec, await self._known(spec, now), now).payloads
+        return {
+            "level": payloads["level"],
+            "stats": {name: payloads[f"stats/{name}"] for name in PERIODS},
+            "windows": [payloads[f"windows/{w.name}"] for w in self.windows_for(spec.key)],
+        }
+
+    async def _publish_spec(self, spec: ProviderSpec, now: datetime) -> None:
         meta = self._service.metadata(spec)
         currency = meta.currency if meta is not None else "GBP"
-        today_start = calendar.day_bounds(calendar.local_date(now))[0]
-        slots = await self._service.slots(spec, today_start, now + UPCOMING_HORIZON)
+        slots = await self._known(spec, now)
         current, following = current_and_next(slots, now)
         upcoming = [slot for slot in slots if slot.valid_to > now]
         topic = self._topics.price
@@ -87,17 +115,7 @@ class StatePublisher:
                 spec.key, spec.region, upcoming, now=now, currency=currency
             ),
         }
-        derived = derive(
-            provider=spec.key,
-            region=spec.region,
-            currency=currency,
-            slots=slots,
-            calendar=calendar,
-            levels=self._prices.levels,
-            windows=self.windows_for(spec.key),
-            previous=self._windows.get((spec.key, spec.region), {}),
-            now=now,
-        )
+        derived = self._derive(spec, slots, now)
         self._windows[(spec.key, spec.region)] = derived.windows
         for name, payload in derived.payloads.items():
             messages[self._topics.figure(spec.key, spec.region, name)] = payload

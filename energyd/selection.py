@@ -94,7 +94,7 @@ def apply_overrides(energy: EnergySettings, overrides: Mapping[str, Any]) -> Ene
         return EnergySettings.model_validate(data)
     except ValidationError as exc:
         errors = {
-            "energy." + ".".join(str(p) for p in err["loc"]): err["msg"] for err in exc.errors()
+            ".".join(["energy", *(str(p) for p in err["loc"])]): err["msg"] for err in exc.errors()
         }
         raise ConfigError("; ".join(f"{k}: {v}" for k, v in errors.items()), errors) from exc
 

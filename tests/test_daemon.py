@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+
 from energyd.clock import slot_floor
 from tests.support.broker import Collector, MosquittoBroker, collect, free_port
 from tests.support.daemon import daemon_settings, running
@@ -143,6 +145,35 @@ class TestFigures:
             assert payload(window)["start"] == reply["data"]["start"]
             odd = await ask(client, base_topic, "cheapest", '{"minutes": 60, "earliest": "25:00"}')
             assert "invalid_argument" == odd["error"]["code"]
+
+
+class TestHttp:
+    async def test_http_server_runs_inside_the_daemon(
+        self, tmp_path: Path, mosquitto: MosquittoBroker, base_topic: str, fake_api: RunningFake
+    ) -> None:
+        """With http.enabled the daemon serves health, readiness and the figures."""
+        port = free_port()
+        settings = daemon_settings(
+            tmp_path,
+            mosquitto.port,
+            base_topic,
+            fake_api.url,
+            http={"enabled": True, "port": port},
+            prices={"windows": [{"name": "next_2h", "minutes": 120}]},
+        )
+        current = f"{base_topic}/prices/octopus_agile/C/current"
+        async with running(settings), collect(mosquitto.port, current) as client:
+            await client.wait_for(current, lambda m: payload(m)["available"], within=10)
+            async with aiohttp.ClientSession(f"http://127.0.0.1:{port}") as http:
+                async with http.get("/healthz") as response:
+                    assert 200 == response.status
+                async with http.get("/readyz") as response:
+                    ready = await response.json()
+                    assert 200 == response.status, ready
+                async with http.get("/api/figures") as response:
+                    figures = await response.json()
+        assert current_price("C") == figures["level"]["price"]
+        assert ["next_2h"] == [w["name"] for w in figures["windows"]]
 
 
 class TestCommands:

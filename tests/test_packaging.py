@@ -36,3 +36,4 @@ def test_wheel_ships_bundled_plugins(tmp_path: Path) -> None:
     assert bundled, "no bundled plugins in the repository"
     assert {f"energyd/bundled/providers/energy/{name}" for name in bundled} <= names
     assert any(name.endswith("entry_points.txt") for name in names)
+    assert "energyd/web/status.html" in names

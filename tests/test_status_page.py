@@ -1,0 +1,273 @@
+"""The status page in a real headless Chromium (Debian's ``chromium``, driven by Playwright).
+
+Needs ``apt-get install chromium`` and the ``playwright`` Python package; never
+``playwright install`` (no browser downloads). ``CHROMIUM=/path`` picks another binary.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright
+from pydantic import SecretStr
+
+from energyd.config import HttpSettings
+from energyd.http import HttpServer, make_http_app
+from energyd.selection import ProviderSpec
+from tests.support.fake_octopus import RunningFake, make_app, serve
+from tests.test_http import PLUGIN, Rig, http_rig
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOT = Path("/tmp/status-page.png")
+
+
+def negative_on_the_hour(region: str, valid_from: datetime) -> float:
+    """Prices with a negative slot every six hours, so the chart always has some."""
+    return -2.5 if valid_from.hour % 6 == 0 and valid_from.minute == 0 else 8.0 + valid_from.hour
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[RunningFake]:
+    async with serve(make_app(negative_on_the_hour)) as running:
+        yield running
+
+
+@pytest.fixture
+async def rig(tmp_path: Path, fake: RunningFake) -> AsyncIterator[Rig]:
+    async with http_rig(tmp_path, fake) as built:
+        (run,) = await built.service.refresh()
+        assert "ok" == run.outcome.value
+        yield built
+
+
+@pytest.fixture
+def chromium() -> str:
+    if not Path(CHROMIUM).is_file():
+        pytest.fail(f"{CHROMIUM} not found: the status page tests need apt-get install chromium")
+    return CHROMIUM
+
+
+@pytest.fixture
+async def browser(chromium: str) -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+@contextlib.asynccontextmanager
+async def page_on(
+    browser: Browser, rig: Rig, *, token: str | None = None, figures: Any = None
+) -> AsyncIterator[tuple[Page, list[str]]]:
+    """The status page of a fresh server, opened and loaded; and the page's errors so far."""
+    settings = HttpSettings(host="127.0.0.1", token=None if token is None else SecretStr(token))
+    app = make_http_app(
+        service=rig.service, manager=rig.manager, mqtt=None, settings=settings, figures=figures
+    )
+    async with HttpServer(app, host="127.0.0.1", port=0) as server:
+        context = await browser.new_context(viewport={"width": 1200, "height": 900})
+        try:
+            page = await context.new_page()
+            page.set_default_timeout(15_000)
+            errors: list[str] = []
+
+            def on_console(message: ConsoleMessage) -> None:
+                if message.type == "error":
+                    errors.append(message.text)
+
+            page.on("console", on_console)
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            await page.goto(f"http://127.0.0.1:{server.port}/")
+            await page.wait_for_selector('body[data-loaded="true"]')
+            yield page, errors
+        finally:
+            await context.close()
+
+
+async def stored_day(rig: Rig, offset_days: int) -> list[str]:
+    spec = rig.service.spec()
+    calendar = rig.service.calendar(spec)
+    day = calendar.local_date(datetime.now(UTC)) + timedelta(days=offset_days)
+    start, end = calendar.day_bounds(day)
+    slots = await rig.store.slots(spec.key, spec.region, start, end)
+    return [slot.valid_from.isoformat().replace("+00:00", "Z") for slot in slots]
+
+
+async def bars(page: Page, chart: str) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = await page.eval_on_selector_all(
+        f"#{chart} rect.bar",
+        """els => els.map(e => ({
+            start: e.dataset.start, price: Number(e.dataset.price),
+            top: e.y.baseVal.value, bottom: e.y.baseVal.value + e.height.baseVal.value,
+            current: e.classList.contains('current')}))""",
+    )
+    return found
+
+
+async def zero_line(page: Page, chart: str) -> float:
+    y: float = await page.eval_on_selector(f"#{chart} line.zero", "e => e.y1.baseVal.value")
+    return y
+
+
+class TestPage:
+    async def test_chart_has_one_bar_per_stored_slot(self, browser: Browser, rig: Rig) -> None:
+        """Today's and tomorrow's charts hold exactly the stored slots, the current one marked."""
+        async with page_on(browser, rig) as (page, errors):
+            today = await bars(page, "chart-today")
+            assert await stored_day(rig, 0) == [bar["start"] for bar in today]
+            tomorrow = await bars(page, "chart-tomorrow")
+            assert await stored_day(rig, 1) == [bar["start"] for bar in tomorrow]
+            (current,) = [bar for bar in today if bar["current"]]
+            started = datetime.fromisoformat(current["start"])
+            assert timedelta(0) <= datetime.now(UTC) - started < timedelta(minutes=31)
+            desc = await page.text_content("#chart-today-desc")
+            assert (desc or "").startswith(f"Today: {len(today)} prices")
+            assert [] == errors
+
+    async def test_negative_prices_sit_below_the_zero_line(
+        self, browser: Browser, rig: Rig
+    ) -> None:
+        """Negative bars hang below the zero line, positive ones stand on it."""
+        async with page_on(browser, rig) as (page, _):
+            zero = await zero_line(page, "chart-today")
+            today = await bars(page, "chart-today")
+            negative = [bar for bar in today if bar["price"] < 0]
+            positive = [bar for bar in today if bar["price"] > 0]
+            assert negative
+            assert all(abs(bar["top"] - zero) < 0.01 < bar["bottom"] - zero for bar in negative)
+            assert all(abs(bar["bottom"] - zero) < 0.01 for bar in positive)
+
+    async def test_plugins_and_health_are_shown(self, browser: Browser, rig: Rig) -> None:
+        """Each plugin file and provider appears with its status, versions and health."""
+        async with page_on(browser, rig) as (page, _):
+            row = page.locator(f'tr[data-plugin="{PLUGIN}"]')
+            assert "up_to_date" == await row.get_attribute("data-status")
+            version = rig.loader.metadata("octopus_agile").version
+            assert f"{PLUGIN}\tOctopus" in await row.inner_text()
+            assert version in await row.inner_text()
+            assert await page.locator(f'button[data-update="{PLUGIN}"]').is_disabled()
+            health = await page.locator('tr[data-provider="octopus_agile"]').get_attribute(
+                "data-health"
+            )
+            expected = (await rig.service.health(rig.service.spec())).state.value
+            assert expected == health
+
+
+class TestActions:
+    async def test_update_button_updates_the_plugin_and_audits(
+        self, browser: Browser, rig: Rig
+    ) -> None:
+        """Pressing Update on an outdated plugin brings it up to date and writes an audit record."""
+        await rig.make_plugin_older()
+        async with page_on(browser, rig) as (page, errors):
+            row = f'tr[data-plugin="{PLUGIN}"]'
+            await page.wait_for_selector(f'{row}[data-status="update_available"]')
+            await page.click(f'button[data-update="{PLUGIN}"]')
+            await page.wait_for_selector(f'{row}[data-status="up_to_date"]')
+            assert (await page.inner_text("#result")).startswith(f"Updated {PLUGIN} (0.0.1 → ")
+            await page.wait_for_selector("#audit td:text('http')")
+            await page.screenshot(path=str(SCREENSHOT), full_page=True)
+            assert [] == errors
+        newest = (await rig.store.audit_log(1))[0]
+        bundled = rig.loader.metadata("octopus_agile").version
+        assert ("update", PLUGIN, "0.0.1", bundled, "http", True) == (
+            newest.action,
+            newest.file,
+            newest.version_before,
+            newest.version_after,
+            newest.actor,
+            newest.ok,
+        )
+
+    async def test_update_all_button(self, browser: Browser, rig: Rig) -> None:
+        """Pressing Update all updates every outdated plugin, audited as update_all by http."""
+        await rig.make_plugin_older()
+        async with page_on(browser, rig) as (page, _):
+            await page.click("#update-all")
+            await page.wait_for_selector(f'tr[data-plugin="{PLUGIN}"][data-status="up_to_date"]')
+        newest = (await rig.store.audit_log(1))[0]
+        assert ("update_all", PLUGIN, "0.0.1", "http") == (
+            newest.action,
+            newest.file,
+            newest.version_before,
+            newest.actor,
+        )
+
+    async def test_refresh_button_fetches(self, browser: Browser, rig: Rig) -> None:
+        """Pressing Refresh fetches prices and reports the run."""
+        runs_before = len(await rig.store.fetch_runs())
+        async with page_on(browser, rig) as (page, _):
+            await page.click("#refresh")
+            await page.wait_for_selector("#result:text('prices fetched')")
+        assert runs_before + 1 == len(await rig.store.fetch_runs())
+
+    async def test_token_is_asked_for_and_used(self, browser: Browser, rig: Rig) -> None:
+        """On a token-protected server the page asks for the token, then the update works."""
+        await rig.make_plugin_older()
+        async with page_on(browser, rig, token="s3cret") as (page, _):
+            assert await page.is_visible("#token")
+            await page.click(f'button[data-update="{PLUGIN}"]')
+            await page.wait_for_selector("#result.error:text('needs an API token')")
+            row = f'tr[data-plugin="{PLUGIN}"]'
+            assert "update_available" == await page.get_attribute(row, "data-status")
+            await page.fill("#token", "s3cret")
+            await page.click(f'button[data-update="{PLUGIN}"]')
+            await page.wait_for_selector(f'{row}[data-status="up_to_date"]')
+            assert "s3cret" == await page.evaluate("sessionStorage.getItem('energyd.token')")
+        # The refused attempt never reached the plugin manager: no audit record for it.
+        assert [("update", "http"), ("reload", "test")] == [
+            (r.action, r.actor) for r in await rig.store.audit_log(3)
+        ]
+
+
+class TestFigures:
+    async def test_level_and_windows_are_shown(self, browser: Browser, rig: Rig) -> None:
+        """The current level is named and each configured window is shaded on the chart."""
+        spec = rig.service.spec()
+        calendar = rig.service.calendar(spec)
+        start, _ = calendar.day_bounds(calendar.local_date(datetime.now(UTC)))
+        window_start, window_end = start + timedelta(hours=2), start + timedelta(hours=4)
+
+        async def figures(asked: ProviderSpec, now: datetime) -> dict[str, Any]:
+            return {
+                "level": {"level": "cheap", "price": 5.0},
+                "stats": {},
+                "windows": [
+                    {
+                        "name": "night_charge",
+                        "available": True,
+                        "start": window_start.isoformat(),
+                        "end": window_end.isoformat(),
+                        "mean": 9.5,
+                        "active": False,
+                    },
+                    {"name": "unknown_yet", "available": False, "start": None, "end": None},
+                ],
+            }
+
+        async with page_on(browser, rig, figures=figures) as (page, errors):
+            assert "Price level: cheap" == await page.inner_text("#level")
+            shaded = await page.eval_on_selector_all(
+                "#chart-today rect.window", "els => els.map(e => e.dataset.window)"
+            )
+            assert ["night_charge"] == shaded
+            assert "night charge:" in await page.inner_text("#windows")
+            assert [] == errors
