@@ -22,13 +22,12 @@ from energyd.exceptions import (
     UnknownProviderError,
 )
 from energyd.mqtt.commands import CommandArgs, CommandRouter
-from energyd.mqtt.payloads import minor_unit, slot_json
+from energyd.mqtt.payloads import minor_unit
 from energyd.prices import find_window, window_period
 from energyd.providers.management import ProviderManager
-from energyd.records import FetchRun
 from energyd.service import PriceService
 
-__all__ = ["register_commands", "run_json"]
+__all__ = ["register_commands"]
 
 ACTOR = "mqtt"
 #: Longest window the ``prices`` command answers (keeps replies far below broker limits).
@@ -97,18 +96,6 @@ class CheapestArgs(CommandArgs):
         return self
 
 
-def run_json(run: FetchRun) -> dict[str, Any]:
-    return {
-        "provider": run.provider_id,
-        "region": run.region,
-        "outcome": run.outcome.value,
-        "slots": run.slots,
-        "duration_ms": run.duration_ms,
-        "error": run.error,
-        "error_type": run.error_type,
-    }
-
-
 def register_commands(
     router: CommandRouter,
     service: PriceService,
@@ -121,7 +108,7 @@ def register_commands(
     async def refresh(args: RefreshArgs) -> dict[str, Any]:
         with _codes():
             runs = await service.refresh(args.provider)
-        return {"runs": [run_json(run) for run in runs]}
+        return {"runs": [run.as_json() for run in runs]}
 
     async def providers_status(_: NoArgs) -> dict[str, Any]:
         return await service.overview()
@@ -153,16 +140,7 @@ def register_commands(
             raise CommandError(
                 "invalid_argument", f"window longer than {MAX_PRICES_WINDOW.days} days"
             )
-        slots = await service.slots(spec, start, end)
-        meta = service.metadata(spec)
-        return {
-            "provider": spec.key,
-            "region": spec.region,
-            "currency": meta.currency if meta else None,
-            "start": _iso(start),
-            "end": _iso(end),
-            "slots": [slot_json(slot) for slot in slots],
-        }
+        return await service.price_window(spec, start, end)
 
     async def cheapest(args: CheapestArgs) -> dict[str, Any]:
         with _codes():
@@ -210,16 +188,11 @@ def register_commands(
 
     async def settings_set(args: SettingsSetArgs) -> dict[str, Any]:
         try:
-            await service.set_settings(args.changes())
+            return await service.change_settings(args.changes())
         except ProviderConfigError as exc:
             raise CommandError("invalid_config", str(exc), exc.errors) from exc
         except ConfigError as exc:
             raise CommandError("invalid_setting", str(exc), exc.errors) from exc
-        runs = await service.refresh()
-        return {
-            "energy": service.settings_view()["energy"],
-            "runs": [run_json(run) for run in runs],
-        }
 
     async def health(_: NoArgs) -> dict[str, Any]:
         overview = await service.overview()
@@ -252,7 +225,3 @@ def _codes() -> Iterator[None]:
         raise CommandError("invalid_name", str(exc)) from exc
     except UnknownProviderError as exc:
         raise CommandError("unknown_provider", str(exc)) from exc
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")

@@ -30,6 +30,17 @@ class FetchRun:
     window_start: datetime | None = None
     window_end: datetime | None = None
 
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "provider": self.provider_id,
+            "region": self.region,
+            "outcome": self.outcome.value,
+            "slots": self.slots,
+            "duration_ms": self.duration_ms,
+            "error": self.error,
+            "error_type": self.error_type,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class AuditRecord:

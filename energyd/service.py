@@ -19,6 +19,7 @@ from energyd.config import EnergySettings, Settings, redact
 from energyd.exceptions import ConfigError, ProviderConfigError, UnknownProviderError
 from energyd.fetcher import fetch_into_store
 from energyd.health import HealthReport, assess
+from energyd.mqtt.payloads import iso_utc, slot_json
 from energyd.providers.base import EnergyPriceProvider, EnergyPriceSlot, EnergyProviderMetadata
 from energyd.providers.loader import EnergyProviderLoader
 from energyd.records import FetchOutcome, FetchRun, PluginState
@@ -180,6 +181,22 @@ class PriceService:
     ) -> list[EnergyPriceSlot]:
         return await self.store.slots(spec.key, spec.region, start, end)
 
+    async def price_window(
+        self, spec: ProviderSpec, start: datetime, end: datetime, **extra: Any
+    ) -> dict[str, Any]:
+        """The stored slots of ``[start, end)`` as the ``prices`` command and API answer them."""
+        slots = await self.slots(spec, start, end)
+        meta = self.metadata(spec)
+        return {
+            "provider": spec.key,
+            "region": spec.region,
+            "currency": meta.currency if meta else None,
+            **extra,
+            "start": iso_utc(start),
+            "end": iso_utc(end),
+            "slots": [slot_json(slot) for slot in slots],
+        }
+
     async def health(self, spec: ProviderSpec, now: datetime | None = None) -> HealthReport:
         now = now or datetime.now(UTC)
         calendar = self.calendar(spec)
@@ -229,6 +246,16 @@ class PriceService:
         view["energy"] = redact(self.energy.model_dump(mode="json"))
         view["overrides"] = sorted(self._overrides)
         return view
+
+    async def change_settings(self, changes: Mapping[str, Any]) -> dict[str, Any]:
+        """:meth:`set_settings`, then fetch what the new settings need; the reply of
+        ``settings/set`` and ``PUT /api/settings``."""
+        await self.set_settings(changes)
+        runs = await self.refresh()
+        return {
+            "energy": self.settings_view()["energy"],
+            "runs": [run.as_json() for run in runs],
+        }
 
     async def set_settings(self, changes: Mapping[str, Any]) -> EnergySettings:
         """Validate, persist and apply run-time changes; the caller then triggers a fetch.

@@ -15,12 +15,10 @@ from aiohttp import web
 
 from energyd import __version__
 from energyd.exceptions import CommandError, EnergydError
-from energyd.handlers import run_json
 from energyd.http.auth import WritePolicy
 from energyd.http.metrics import CONTENT_TYPE, FetchTally, collect_metrics, render
 from energyd.http.params import decode_json, parse_limit, price_window
 from energyd.mqtt.client import MqttClient
-from energyd.mqtt.payloads import iso_utc, slot_json
 from energyd.providers.base import HealthState
 from energyd.providers.management import ProviderManager
 from energyd.records import PluginState
@@ -104,20 +102,13 @@ class Api:
         values = body["values"]
         if not isinstance(values, dict):
             raise CommandError("invalid_payload", '"values" must be an object')
-        await self.service.set_settings(values)
-        runs = await self.service.refresh()
-        return web.json_response(
-            {
-                "energy": self.service.settings_view()["energy"],
-                "runs": [run_json(run) for run in runs],
-            }
-        )
+        return web.json_response(await self.service.change_settings(values))
 
     # -- prices ------------------------------------------------------------------------------
 
     async def refresh(self, request: web.Request) -> web.Response:
         runs = await self.service.refresh(request.query.get("provider") or None)
-        return web.json_response({"runs": [run_json(run) for run in runs]})
+        return web.json_response({"runs": [run.as_json() for run in runs]})
 
     async def prices(self, request: web.Request) -> web.Response:
         query = request.query
@@ -136,19 +127,7 @@ class Api:
             extra = {"date": local.isoformat()}
         else:
             start, end = price_window(query.get("start"), query.get("end"), now, query.get("hours"))
-        slots = await self.service.slots(spec, start, end)
-        meta = self.service.metadata(spec)
-        return web.json_response(
-            {
-                "provider": spec.key,
-                "region": spec.region,
-                "currency": meta.currency if meta else None,
-                **extra,
-                "start": iso_utc(start),
-                "end": iso_utc(end),
-                "slots": [slot_json(slot) for slot in slots],
-            }
-        )
+        return web.json_response(await self.service.price_window(spec, start, end, **extra))
 
     async def get_figures(self, request: web.Request) -> web.Response:
         if self.figures is None:
