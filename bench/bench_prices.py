@@ -17,24 +17,13 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from energyd.clock import MarketCalendar
 from energyd.prices import find_window, period_stats, series_step, window_period
-from energyd.providers.base import EnergyPriceSlot, EnergyProviderMetadata
+from energyd.providers.base import EnergyPriceSlot
+from tests.support.calendars import AGILE
 
 START = datetime(2026, 11, 25, tzinfo=UTC)
 BATCHES = 30
 CALLS = 20
-
-AGILE = MarketCalendar.from_metadata(
-    EnergyProviderMetadata(
-        provider_id="agile",
-        display_name="Agile",
-        version="1",
-        market_timezone="Europe/London",
-        publish_time_local="16:00",
-        day_start_local="23:00",
-    )
-)
 
 
 def series(count: int, minutes: int, seed: int) -> list[EnergyPriceSlot]:

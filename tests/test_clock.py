@@ -7,28 +7,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from energyd.clock import MarketCalendar, backoff_delay, next_boundary, plan_fetch, slot_floor
-from energyd.providers.base import EnergyProviderMetadata
-
-AGILE = MarketCalendar.from_metadata(
-    EnergyProviderMetadata(
-        provider_id="agile",
-        display_name="Agile",
-        version="1",
-        market_timezone="Europe/London",
-        publish_time_local="16:00",
-        day_start_local="23:00",
-    )
-)
-MIDNIGHT_MARKET = MarketCalendar.from_metadata(
-    EnergyProviderMetadata(
-        provider_id="eu",
-        display_name="EU",
-        version="1",
-        market_timezone="Europe/Berlin",
-        publish_time_local="13:00",
-    )
-)
+from energyd.clock import backoff_delay, next_boundary, plan_fetch, slot_floor
+from tests.support.calendars import AGILE, MIDNIGHT_MARKET
 
 
 def utc(*args: int) -> datetime:

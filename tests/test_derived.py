@@ -6,22 +6,12 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from energyd.clock import MarketCalendar
 from energyd.config import DEFAULT_LEVELS, WindowSettings
 from energyd.derived import derive
-from energyd.providers.base import EnergyPriceSlot, EnergyProviderMetadata
+from energyd.providers.base import EnergyPriceSlot
+from tests.support.calendars import AGILE
 from tests.support.octopus_data import default_price
 
-AGILE = MarketCalendar.from_metadata(
-    EnergyProviderMetadata(
-        provider_id="octopus_agile",
-        display_name="Agile",
-        version="1",
-        market_timezone="Europe/London",
-        publish_time_local="16:00",
-        day_start_local="23:00",
-    )
-)
 OVERNIGHT = WindowSettings(name="overnight", minutes=180, earliest="00:00", latest="07:00")
 
 

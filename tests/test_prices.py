@@ -7,7 +7,6 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from energyd.clock import MarketCalendar
 from energyd.config import DEFAULT_LEVELS, LevelBand
 from energyd.prices import (
     PeriodStats,
@@ -23,18 +22,8 @@ from energyd.prices import (
     window_json,
     window_period,
 )
-from energyd.providers.base import EnergyPriceSlot, EnergyProviderMetadata
-
-AGILE = MarketCalendar.from_metadata(
-    EnergyProviderMetadata(
-        provider_id="agile",
-        display_name="Agile",
-        version="1",
-        market_timezone="Europe/London",
-        publish_time_local="16:00",
-        day_start_local="23:00",
-    )
-)
+from energyd.providers.base import EnergyPriceSlot
+from tests.support.calendars import AGILE
 
 DAY = date(2026, 11, 25)
 SPRING = date(2026, 3, 29)  # 23 hours in the UK

@@ -1,0 +1,31 @@
+"""Market calendars the tests share (built from metadata, as the daemon builds them)."""
+
+from __future__ import annotations
+
+from energyd.clock import MarketCalendar
+from energyd.providers.base import EnergyProviderMetadata
+
+__all__ = ["AGILE", "MIDNIGHT_MARKET"]
+
+#: Agile: UK local days, prices for 23:00 -> 23:00 published around 16:00 UK time.
+AGILE = MarketCalendar.from_metadata(
+    EnergyProviderMetadata(
+        provider_id="octopus_agile",
+        display_name="Agile",
+        version="1",
+        market_timezone="Europe/London",
+        publish_time_local="16:00",
+        day_start_local="23:00",
+    )
+)
+
+#: A midnight-based day-ahead market (EU style), publishing tomorrow at 13:00 local time.
+MIDNIGHT_MARKET = MarketCalendar.from_metadata(
+    EnergyProviderMetadata(
+        provider_id="eu",
+        display_name="EU",
+        version="1",
+        market_timezone="Europe/Berlin",
+        publish_time_local="13:00",
+    )
+)
