@@ -45,7 +45,6 @@ class HealthReport:
 
 
 def assess(
-    now: datetime,
     *,
     problem: str | None,
     has_current: bool,

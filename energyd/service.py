@@ -205,7 +205,6 @@ class PriceService:
         last_run = await self.store.last_fetch(spec.key, spec.region)
         last_ok = await self.store.last_fetch(spec.key, spec.region, FetchOutcome.OK)
         return assess(
-            now,
             problem=self.problem(spec),
             has_current=current is not None,
             covered_until=covered,

@@ -26,7 +26,7 @@ def state(**overrides: object) -> HealthState:
         "last_success": NOW,
     }
     arguments.update(overrides)
-    return assess(NOW, **arguments).state  # type: ignore[arg-type]
+    return assess(**arguments).state  # type: ignore[arg-type]
 
 
 class TestStates:
