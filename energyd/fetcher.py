@@ -41,7 +41,6 @@ async def fetch_into_store(
     started = datetime.now(UTC)
     clock = time.monotonic()
     bound = log.bind(provider=key, region=region)
-    currency = plugin.get_metadata().currency
 
     def run(outcome: FetchOutcome, slots: int = 0, error: BaseException | None = None) -> FetchRun:
         return FetchRun(
@@ -58,6 +57,7 @@ async def fetch_into_store(
         )
 
     try:
+        currency = plugin.get_metadata().currency
         async with asyncio.timeout(timeout):
             raw = await plugin.fetch_prices(region, start, end, config)
         slots = validate_slots(raw, start, end, currency=currency)
