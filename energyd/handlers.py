@@ -77,6 +77,10 @@ class NoArgs(CommandArgs):
     pass
 
 
+class HealthArgs(CommandArgs):
+    probe: bool = Field(default=False, description="also run each plugin's health_check()")
+
+
 _HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 
 
@@ -194,15 +198,18 @@ def register_commands(
         except ConfigError as exc:
             raise CommandError("invalid_setting", str(exc), exc.errors) from exc
 
-    async def health(_: NoArgs) -> dict[str, Any]:
+    async def health(args: HealthArgs) -> dict[str, Any]:
         overview = await service.overview()
         states = [p["health"]["state"] for p in overview["providers"]]
-        return {
+        reply: dict[str, Any] = {
             "mqtt_connected": mqtt_connected(),
             "store": str(service.store.path),
             "providers": {p["id"]: p["health"] for p in overview["providers"]},
             "ok": bool(states) and all(state == "ok" for state in states),
         }
+        if args.probe:
+            reply["probes"] = {spec.key: await service.probe(spec) for spec in service.specs()}
+        return reply
 
     router.add("refresh", refresh, RefreshArgs)
     router.add("providers/status", providers_status, NoArgs)
@@ -213,7 +220,7 @@ def register_commands(
     router.add("cheapest", cheapest, CheapestArgs)
     router.add("settings/get", settings_get, NoArgs)
     router.add("settings/set", settings_set, SettingsSetArgs)
-    router.add("health", health, NoArgs)
+    router.add("health", health, HealthArgs)
 
 
 @contextlib.contextmanager

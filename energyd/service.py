@@ -20,7 +20,12 @@ from energyd.exceptions import ConfigError, ProviderConfigError, UnknownProvider
 from energyd.fetcher import fetch_into_store
 from energyd.health import HealthReport, assess
 from energyd.mqtt.payloads import iso_utc, slot_json
-from energyd.providers.base import EnergyPriceProvider, EnergyPriceSlot, EnergyProviderMetadata
+from energyd.providers.base import (
+    EnergyPriceProvider,
+    EnergyPriceSlot,
+    EnergyProviderMetadata,
+    HealthState,
+)
 from energyd.providers.loader import EnergyProviderLoader
 from energyd.records import FetchOutcome, FetchRun, PluginState
 from energyd.selection import ProviderSpec, apply_overrides, check_setting_key, resolve
@@ -212,6 +217,33 @@ class PriceService:
             last_run=last_run,
             last_success=None if last_ok is None else last_ok.started_at,
         )
+
+    async def probe(self, spec: ProviderSpec) -> dict[str, Any]:
+        """Run the plugin's own ``health_check`` (a live request to the provider), bounded."""
+        plugin = self.plugin(spec)
+        problem = self.problem(spec)
+        if plugin is None or problem is not None:
+            return {"state": HealthState.ERROR.value, "message": problem, "latency_ms": None}
+        try:
+            async with asyncio.timeout(self.settings.refresh.fetch_timeout_seconds):
+                result = await plugin.health_check(spec.region, spec.config)
+        except TimeoutError:
+            return {
+                "state": HealthState.ERROR.value,
+                "message": "health check timed out",
+                "latency_ms": None,
+            }
+        except Exception as exc:  # a plugin's health check must not break the command
+            return {
+                "state": HealthState.ERROR.value,
+                "message": f"{type(exc).__name__}: {exc}",
+                "latency_ms": None,
+            }
+        return {
+            "state": result.state.value,
+            "message": result.message,
+            "latency_ms": result.latency_ms,
+        }
 
     async def overview(self, now: datetime | None = None) -> dict[str, Any]:
         """Every plugin file's status and every running provider's health."""

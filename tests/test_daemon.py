@@ -202,6 +202,8 @@ class TestCommands:
             assert "invalid_json" == payload(broken)["error"]["code"]
             health = await ask(client, base_topic, "health", "{}")
             assert health["data"]["mqtt_connected"] is True
+            probed = await ask(client, base_topic, "health", '{"probe": true}')
+            assert "ok" == probed["data"]["probes"]["octopus_agile"]["state"], probed
 
     async def test_prices_window(
         self, tmp_path: Path, mosquitto: MosquittoBroker, base_topic: str, fake_api: RunningFake
