@@ -39,8 +39,15 @@ async def ask(client: Collector, base: str, command: str, body: str) -> dict[str
     return reply
 
 
-def current_price(region: str) -> float:
-    return default_price(region, slot_floor(datetime.now(UTC), 30))
+def price_at(region: str, start: str) -> float:
+    """What the fake API charges for the slot starting at ``start`` (ISO, as published)."""
+    return default_price(region, datetime.fromisoformat(start.replace("Z", "+00:00")))
+
+
+def is_current(body: dict[str, Any]) -> bool:
+    """The payload's slot was the current one when it was published."""
+    updated = datetime.fromisoformat(body["updated_at"].replace("Z", "+00:00"))
+    return slot_floor(updated, 30).isoformat().replace("+00:00", "Z") == body["valid_from"]
 
 
 class TestPrices:
@@ -56,13 +63,14 @@ class TestPrices:
                 within=10,
             )
             body = payload(current)
-            assert current_price("C") == body["price"]
+            assert price_at("C", body["valid_from"]) == body["price"]
+            assert is_current(body)
             assert ("p/kWh", "GBP", "GBP/kWh") == (
                 body["unit"],
                 body["currency"],
                 body["unit_major"],
             )
-            assert round(current_price("C") / 100, 6) == body["price_major"]
+            assert round(body["price"] / 100, 6) == body["price_major"]
             status = await client.wait_for(f"{base_topic}/status", lambda m: m.retain or True)
             assert b"online" == bytes(status.payload)
             nxt = await client.wait_for(
@@ -97,7 +105,7 @@ class TestPrices:
             fresh = await client.wait_for(
                 topic, lambda m: payload(m)["updated_at"] >= restarted, within=10
             )
-            assert current_price("C") == payload(fresh)["price"]
+            assert price_at("C", payload(fresh)["valid_from"]) == payload(fresh)["price"]
             refresh = await ask(client, base_topic, "refresh", "{}")
             assert "ProviderConnectionError" == refresh["data"]["runs"][0]["error_type"]
             health = await client.wait_for(
@@ -107,7 +115,8 @@ class TestPrices:
             )
             assert "degraded" == payload(health)["providers"][0]["health"]["state"]
             still = await ask(client, base_topic, "prices", '{"hours": 1}')
-            assert current_price("C") == still["data"]["slots"][0]["price"]
+            first = still["data"]["slots"][0]
+            assert price_at("C", first["start"]) == first["price"]
 
 
 class TestFigures:
@@ -127,9 +136,9 @@ class TestFigures:
             stats = await client.wait_for(
                 f"{prefix}/stats/today", lambda m: payload(m)["count"] > 0, within=10
             )
-            assert payload(stats)["min"] <= current_price("C") <= payload(stats)["max"]
+            assert payload(stats)["min"] <= payload(stats)["mean"] <= payload(stats)["max"]
             level = await client.wait_for(f"{prefix}/level", lambda m: payload(m)["price"])
-            assert current_price("C") == payload(level)["price"]
+            assert price_at("C", payload(level)["valid_from"]) == payload(level)["price"]
             window = await client.wait_for(
                 f"{prefix}/windows/next_2h", lambda m: payload(m)["available"]
             )
@@ -137,12 +146,13 @@ class TestFigures:
             predbat = await client.wait_for(f"{prefix}/predbat", lambda m: payload(m)["raw_today"])
             assert payload(predbat)["raw_today"][0]["value"] is not None
             emhass = await client.wait_for(f"{prefix}/emhass", lambda m: payload(m)["prices"])
-            assert round(current_price("C") / 100, 6) == payload(emhass)["prices"][0]
+            first_step = payload(emhass)
+            assert round(price_at("C", first_step["start"]) / 100, 6) == first_step["prices"][0]
             chosen = await client.wait_for(f"{base_topic}/settings")
             assert "C" == payload(chosen)["providers"]["octopus_agile"]["region"]
             reply = await ask(client, base_topic, "cheapest", '{"minutes": 120}')
             assert "ok" == reply["status"], reply
-            assert payload(window)["start"] == reply["data"]["start"]
+            assert (True, 4) == (reply["data"]["available"], len(reply["data"]["slots"]))
             odd = await ask(client, base_topic, "cheapest", '{"minutes": 60, "earliest": "25:00"}')
             assert "invalid_argument" == odd["error"]["code"]
 
@@ -172,7 +182,7 @@ class TestHttp:
                     assert 200 == response.status, ready
                 async with http.get("/api/figures") as response:
                     figures = await response.json()
-        assert current_price("C") == figures["level"]["price"]
+        assert price_at("C", figures["level"]["valid_from"]) == figures["level"]["price"]
         assert ["next_2h"] == [w["name"] for w in figures["windows"]]
 
 
@@ -216,7 +226,7 @@ class TestCommands:
             reply = await ask(client, base_topic, "prices", '{"hours": 2}')
             slots = reply["data"]["slots"]
             assert 4 <= len(slots) <= 5
-            assert current_price("C") == slots[0]["price"]
+            assert price_at("C", slots[0]["start"]) == slots[0]["price"]
 
     async def test_settings_set_moves_region(
         self, tmp_path: Path, mosquitto: MosquittoBroker, base_topic: str, fake_api: RunningFake
@@ -244,7 +254,7 @@ class TestCommands:
             )
             assert "ok" == reply["status"], reply
             moved = await client.wait_for(new, lambda m: payload(m)["available"], within=10)
-            assert current_price("J") == payload(moved)["price"]
+            assert price_at("J", payload(moved)["valid_from"]) == payload(moved)["price"]
             await client.wait_for(old, lambda m: m.payload == b"")
             got = await ask(client, base_topic, "settings/get", "{}")
             assert "J" == got["data"]["energy"]["providers"]["octopus_agile"]["region"]
@@ -267,7 +277,7 @@ class TestBroker:
             broker.start(forget=True)
             async with collect(broker.port, f"{base_topic}/#") as client:
                 back = await client.wait_for(topic, lambda m: payload(m)["available"], within=15)
-                assert current_price("C") == payload(back)["price"]
+                assert price_at("C", payload(back)["valid_from"]) == payload(back)["price"]
                 await client.wait_for_payload(f"{base_topic}/status", b"online", within=15)
 
 
