@@ -76,6 +76,18 @@ class MarketCalendar:
         """A local calendar day ``[00:00, 24:00)`` in UTC (23, 24 or 25 hours long)."""
         return self.at_local(day, time(0)), self.at_local(day + timedelta(days=1), time(0))
 
+    def market_day_bounds(self, day: date) -> tuple[datetime, datetime]:
+        """The market's own day ``day`` in UTC: what one day-ahead publication covers.
+
+        A midnight-based market's day is the local calendar day; Agile's day ``D`` runs from
+        23:00 on ``D-1`` to 23:00 on ``D`` (UK time), published at 16:00 on ``D-1``.
+        """
+        if self.day_start == time(0):
+            return self.day_bounds(day)
+        return self.at_local(day - timedelta(days=1), self.day_start), self.at_local(
+            day, self.day_start
+        )
+
     def published_until(self, publication_day: date) -> datetime:
         """How far prices reach once the publication made on local ``publication_day`` is out.
 

@@ -52,17 +52,21 @@ def _round(value: float | None) -> float | None:
 def _day_payload(
     head: dict[str, Any],
     day: date,
-    start: datetime,
-    end: datetime,
+    calendar: MarketCalendar,
     slots: Sequence[EnergyPriceSlot],
 ) -> dict[str, Any]:
+    """A local calendar day; ``complete``: all of it is known; ``available``: all of the
+    market's own day (Agile: 23:00 -> 23:00 UK, what one publication covers) is known."""
+    start, end = calendar.day_bounds(day)
     inside = slots_in(slots, start, end)
+    market = calendar.market_day_bounds(day)
     return {
         **head,
         "date": day.isoformat(),
         "start": iso_utc(start),
         "end": iso_utc(end),
         "complete": is_complete(inside, start, end),
+        "available": is_complete(slots_in(slots, *market), *market),
         "count": len(inside),
         "slots": [slot_json(slot) for slot in inside],
     }
@@ -120,8 +124,8 @@ def derive(
         "next_24h": (now, now + timedelta(hours=24)),
     }
     payloads: dict[str, dict[str, Any]] = {
-        "today": _day_payload(head, today, *bounds["today"], slots),
-        "tomorrow": _day_payload(head, tomorrow, *bounds["tomorrow"], slots),
+        "today": _day_payload(head, today, calendar, slots),
+        "tomorrow": _day_payload(head, tomorrow, calendar, slots),
     }
     for name in PERIODS:
         stats = period_stats(slots, *bounds[name], now)

@@ -43,6 +43,18 @@ class TestMarketDays:
         start, end = AGILE.day_bounds(day)
         assert half_hours == (end - start) / timedelta(minutes=30)
 
+    def test_market_day(self) -> None:
+        """Agile's market day D runs 23:00 UK on D-1 to 23:00 UK on D; EU's is the calendar day."""
+        assert (utc(2026, 11, 24, 23), utc(2026, 11, 25, 23)) == AGILE.market_day_bounds(
+            date(2026, 11, 25)
+        )
+        assert (utc(2026, 10, 24, 22), utc(2026, 10, 25, 23)) == AGILE.market_day_bounds(
+            date(2026, 10, 25)
+        )
+        assert MIDNIGHT_MARKET.day_bounds(date(2026, 11, 25)) == MIDNIGHT_MARKET.market_day_bounds(
+            date(2026, 11, 25)
+        )
+
     def test_summer_day_starts_at_2300_utc(self) -> None:
         """A BST day starts at 23:00 UTC the evening before."""
         assert utc(2026, 6, 30, 23) == AGILE.day_bounds(date(2026, 7, 1))[0]

@@ -28,6 +28,10 @@ def days(first: date, count: int) -> list[EnergyPriceSlot]:
     return slots
 
 
+def _utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+
+
 def run(slots: list[EnergyPriceSlot], now: datetime) -> dict[str, dict]:  # type: ignore[type-arg]
     return derive(
         provider="octopus_agile",
@@ -51,11 +55,21 @@ class TestDays:
         assert (48, True) == (payloads["tomorrow"]["count"], payloads["tomorrow"]["complete"])
         assert "2026-11-26" == payloads["tomorrow"]["date"]
 
+    def test_tomorrow_available_as_agile_publishes_it(self) -> None:
+        """Agile publishes until 23:00 UK tomorrow: the market day is available, although the
+        calendar day (until midnight) is not complete yet."""
+        now = datetime(2026, 11, 25, 17, 10, tzinfo=UTC)
+        published = [s for s in days(date(2026, 11, 25), 2) if s.valid_to <= _utc(2026, 11, 26, 23)]
+        tomorrow = run(published, now)["tomorrow"]
+        assert (True, False) == (tomorrow["available"], tomorrow["complete"])
+        assert 46 == tomorrow["count"]
+
     def test_tomorrow_unknown(self) -> None:
         """Before tomorrow is published its topic is empty and not complete."""
         now = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
         payloads = run(days(date(2026, 11, 25), 1), now)
         assert ([], False) == (payloads["tomorrow"]["slots"], payloads["tomorrow"]["complete"])
+        assert payloads["tomorrow"]["available"] is False
         assert payloads["stats/tomorrow"]["min"] is None
 
     @pytest.mark.parametrize(("day", "count"), [(date(2026, 3, 29), 46), (date(2026, 10, 25), 50)])

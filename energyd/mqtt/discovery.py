@@ -248,7 +248,7 @@ def _price_components(
         "name": "Tomorrow available",
         "unique_id": f"{uid}_tomorrow_available",
         "state_topic": topics.figure(key, region, "tomorrow"),
-        "value_template": _on_off("complete"),
+        "value_template": _on_off("available"),
         "icon": "mdi:calendar-check",
     }
     return components

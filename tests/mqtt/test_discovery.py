@@ -59,7 +59,9 @@ PRICE_KEYS = keys(
     "provider region available valid_from valid_to price unit currency price_major unit_major "
     "price_exc_vat updated_at"
 )
-DAY_KEYS = keys("provider region date start end complete unit currency count slots updated_at")
+DAY_KEYS = keys(
+    "provider region date start end complete available unit currency count slots updated_at"
+)
 STATS_KEYS = keys(
     "provider region period start end complete count unit currency min max mean median min_at "
     "max_at current_rank current_percentile updated_at"
@@ -336,12 +338,12 @@ class TestComponents:
         assert "price_level" not in cmps
 
     def test_tomorrow_available(self) -> None:
-        """tomorrow_available is `complete` of the tomorrow topic."""
+        """tomorrow_available is `available` (the market day is known) of the tomorrow topic."""
         config = component(build([AGILE]), "octopus_agile", "tomorrow_available")
         expected = (
             "binary_sensor",
             "energyd/prices/octopus_agile/C/tomorrow",
-            "{{ 'ON' if value_json.get('complete') else 'OFF' }}",
+            "{{ 'ON' if value_json.get('available') else 'OFF' }}",
         )
         assert expected == (config["p"], config["state_topic"], config["value_template"])
 
