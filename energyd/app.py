@@ -149,8 +149,9 @@ async def run_daemon(settings: Settings, *, handle_signals: bool = True) -> None
         register_commands(
             router, parts.service, parts.manager, mqtt_connected=lambda: mqtt.connected
         )
-        parts.service.add_listener(publisher.on_change)
+        # Discovery first: Home Assistant must follow a region change before old topics empty.
         parts.service.add_listener(discovery.on_change)
+        parts.service.add_listener(publisher.on_change)
         parts.service.add_listener(scheduler.on_change)
 
         async def _status(_key: str | None) -> None:
@@ -187,6 +188,7 @@ async def run_daemon(settings: Settings, *, handle_signals: bool = True) -> None
             async with asyncio.TaskGroup() as group:
                 group.create_task(mqtt.run(), name="energyd.mqtt")
                 group.create_task(scheduler.run(), name="energyd.scheduler")
+                group.create_task(publisher.retire_loop(), name="energyd.retire")
                 group.create_task(
                     _prune_loop(parts.store, settings.storage.retention_days),
                     name="energyd.retention",

@@ -8,6 +8,7 @@ state is; it never worries about the connection.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -29,6 +30,9 @@ log = structlog.get_logger(__name__)
 
 #: How far ahead ``upcoming`` reaches (Agile publishes at most ~31 h ahead).
 UPCOMING_HORIZON = timedelta(days=3)
+#: Topics that stop being published are emptied this much later: Home Assistant first needs
+#: to take in the new discovery configs, or it would read the empty payloads as broken JSON.
+RETIRE_DELAY = 2.0
 
 
 def current_and_next(
@@ -43,14 +47,21 @@ def current_and_next(
 
 class StatePublisher:
     def __init__(
-        self, service: PriceService, mqtt: MqttClient, prices: PricesSettings | None = None
+        self,
+        service: PriceService,
+        mqtt: MqttClient,
+        prices: PricesSettings | None = None,
+        *,
+        retire_delay: float = RETIRE_DELAY,
     ) -> None:
         self._service = service
         self._mqtt = mqtt
         self._topics = mqtt.topics
         self._prices = prices or PricesSettings()
-        #: Topics published per (provider key, region), to clear them when it stops running.
+        self._retire_delay = retire_delay
+        #: Topics published per (provider key, region), to clear the ones no longer published.
         self._published: dict[tuple[str, str], set[str]] = {}
+        self._retiring: asyncio.Queue[tuple[float, list[str]]] = asyncio.Queue()
         #: Standing windows last chosen per (provider key, region); a started one is kept.
         self._windows: dict[tuple[str, str], dict[str, Window | None]] = {}
 
@@ -121,7 +132,13 @@ class StatePublisher:
             messages[self._topics.figure(spec.key, spec.region, name)] = payload
         for name, body in messages.items():
             await self._mqtt.publish_retained(name, dumps(body))
-        self._published.setdefault((spec.key, spec.region), set()).update(messages)
+        pair = (spec.key, spec.region)
+        if pair not in {(s.key, s.region) for s in self._service.specs()}:
+            # Settings changed while this was being published: it must not stay retained.
+            self._retire(set(messages))
+            return
+        self._retire(self._published.get(pair, set()) - set(messages))
+        self._published[pair] = set(messages)
 
     async def publish_providers(self, now: datetime | None = None) -> None:
         overview = await self._service.overview(now)
@@ -148,13 +165,29 @@ class StatePublisher:
         now = now or datetime.now(UTC)
         running = {(spec.key, spec.region) for spec in self._service.specs()}
         for gone in sorted(set(self._published) - running):
-            for name in sorted(self._published.pop(gone)):
-                await self._mqtt.clear_retained(name)
+            self._retire(self._published.pop(gone))
             self._windows.pop(gone, None)
             log.info("mqtt.prices_removed", provider=gone[0], region=gone[1])
         await self.publish_prices(now=now)
         await self.publish_providers(now)
         await self.publish_settings()
+
+    def _retire(self, topics: set[str]) -> None:
+        if topics:
+            due = asyncio.get_running_loop().time() + self._retire_delay
+            self._retiring.put_nowait((due, sorted(topics)))
+
+    async def retire_loop(self) -> None:
+        """Empty the retained topics that stopped being published, after ``retire_delay``
+        (unless they are published again meanwhile)."""
+        loop = asyncio.get_running_loop()
+        while True:
+            due, topics = await self._retiring.get()
+            await asyncio.sleep(max(0.0, due - loop.time()))
+            live = set().union(*self._published.values())
+            for name in topics:
+                if name not in live:
+                    await self._mqtt.clear_retained(name)
 
     async def on_change(self, key: str | None) -> None:
         """Service listener: prices of ``key`` changed, or (None) anything did."""

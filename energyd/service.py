@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -60,6 +61,7 @@ class PriceService:
         self.energy: EnergySettings = settings.energy
         self._overrides: dict[str, Any] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self._last_runs: dict[tuple[str, str], FetchRun] = {}
         self._listeners: list[Listener] = []
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -142,7 +144,13 @@ class PriceService:
     async def fetch(self, spec: ProviderSpec, reason: str = "manual") -> FetchRun:
         """Fetch what the market has published for ``spec``; one fetch per provider at a time."""
         lock = self._locks.setdefault(spec.key, asyncio.Lock())
+        asked = datetime.now(UTC)
         async with lock:
+            recent = self._last_runs.get((spec.key, spec.region))
+            if recent is not None and recent.started_at >= asked:
+                # A fetch that began after we asked has just finished: it answers us too
+                # (a refresh command racing the scheduler's wake-up after a settings change).
+                return recent
             now = datetime.now(UTC)
             problem = self.problem(spec)
             plugin = self.plugin(spec)
@@ -156,6 +164,7 @@ class PriceService:
                     error_type="ProviderConfigError" if plugin else "PluginLoadError",
                 )
                 log.warning("prices.fetch_skipped", provider=spec.key, reason=problem)
+                self._last_runs[(spec.key, spec.region)] = run
                 await self.store.record_fetch(run)
                 await self.notify(spec.key)
                 return run
@@ -171,6 +180,7 @@ class PriceService:
                 end=end,
                 timeout=self.settings.refresh.fetch_timeout_seconds,
             )
+            self._last_runs[(spec.key, spec.region)] = run
         await self.notify(spec.key)
         return run
 
@@ -279,10 +289,12 @@ class PriceService:
         return view
 
     async def change_settings(self, changes: Mapping[str, Any]) -> dict[str, Any]:
-        """:meth:`set_settings`, then fetch what the new settings need; the reply of
-        ``settings/set`` and ``PUT /api/settings``."""
+        """:meth:`set_settings`, then fetch for the providers whose settings changed; the reply
+        of ``settings/set`` and ``PUT /api/settings``."""
+        before = [replace(spec, selected=False) for spec in self.specs()]
         await self.set_settings(changes)
-        runs = await self.refresh()
+        changed = [spec for spec in self.specs() if replace(spec, selected=False) not in before]
+        runs = await asyncio.gather(*(self.fetch(spec, "settings") for spec in changed))
         return {
             "energy": self.settings_view()["energy"],
             "runs": [run.as_json() for run in runs],
