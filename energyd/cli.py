@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from energyd import __version__
 from energyd.app import build, run_daemon
+from energyd.clock import iso_utc
 from energyd.config import Settings, load_settings
 from energyd.exceptions import ConfigError, EnergydError
 from energyd.log import configure_logging
@@ -130,8 +131,8 @@ async def _providers(args: argparse.Namespace, manager: Any, service: Any) -> in
 
 def _slot_row(slot: EnergyPriceSlot) -> dict[str, Any]:
     return {
-        "valid_from": slot.valid_from.isoformat().replace("+00:00", "Z"),
-        "valid_to": slot.valid_to.isoformat().replace("+00:00", "Z"),
+        "valid_from": iso_utc(slot.valid_from),
+        "valid_to": iso_utc(slot.valid_to),
         "price": slot.price_pence,
         "currency": slot.currency,
     }

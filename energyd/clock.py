@@ -18,6 +18,8 @@ __all__ = [
     "FetchPlan",
     "MarketCalendar",
     "backoff_delay",
+    "iso_or_none",
+    "iso_utc",
     "next_boundary",
     "plan_fetch",
     "require_aware",
@@ -32,6 +34,15 @@ def require_aware(moment: datetime, name: str = "datetime") -> datetime:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError(f"{name} must be timezone-aware, got naive {moment.isoformat()}")
     return moment.astimezone(UTC)
+
+
+def iso_utc(moment: datetime) -> str:
+    """``2024-05-01T22:30:00Z``: how energyd writes every moment; naive datetimes are refused."""
+    return require_aware(moment).isoformat().replace("+00:00", "Z")
+
+
+def iso_or_none(moment: datetime | None) -> str | None:
+    return None if moment is None else iso_utc(moment)
 
 
 def slot_floor(moment: datetime, slot_minutes: int) -> datetime:

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from energyd.clock import MarketCalendar
+from energyd.clock import MarketCalendar, iso_utc
 from energyd.config import LevelBand, WindowSettings
-from energyd.mqtt.payloads import iso_utc, minor_unit, slot_json
+from energyd.mqtt.payloads import minor_unit
 from energyd.prices import (
     Window,
     WindowMode,
@@ -25,13 +25,14 @@ from energyd.prices import (
     level_for,
     period_stats,
     series_step,
+    slot_json,
     slots_in,
     window_json,
     window_period,
 )
 from energyd.providers.base import EnergyPriceSlot
 
-__all__ = ["Derived", "derive", "window_payload"]
+__all__ = ["Derived", "derive", "series_head", "window_payload"]
 
 #: The periods published under ``stats/``.
 PERIODS = ("today", "tomorrow", "next_24h")
@@ -43,6 +44,16 @@ class Derived:
 
     payloads: dict[str, dict[str, Any]]
     windows: dict[str, Window | None]
+
+
+def series_head(provider: str, region: str, currency: str) -> dict[str, Any]:
+    """The keys every series payload of one provider/region starts with."""
+    return {
+        "provider": provider,
+        "region": region,
+        "unit": f"{minor_unit(currency)}/kWh",
+        "currency": currency,
+    }
 
 
 def _round(value: float | None) -> float | None:
@@ -109,13 +120,7 @@ def derive(
     now: datetime,
 ) -> Derived:
     """Every derived payload for one provider/region at ``now`` (``slots`` ascending)."""
-    head = {
-        "provider": provider,
-        "region": region,
-        "unit": f"{minor_unit(currency)}/kWh",
-        "currency": currency,
-        "updated_at": iso_utc(now),
-    }
+    head = {**series_head(provider, region, currency), "updated_at": iso_utc(now)}
     today = calendar.local_date(now)
     tomorrow = today + timedelta(days=1)
     bounds = {

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, Field, StringConstraints, model_validator
 
-from energyd.derived import window_payload
+from energyd.derived import series_head, window_payload
 from energyd.exceptions import (
     CommandError,
     ConfigError,
@@ -22,7 +22,6 @@ from energyd.exceptions import (
     UnknownProviderError,
 )
 from energyd.mqtt.commands import CommandArgs, CommandRouter
-from energyd.mqtt.payloads import minor_unit
 from energyd.prices import find_window, window_period
 from energyd.providers.management import ProviderManager
 from energyd.service import PriceService
@@ -170,12 +169,7 @@ def register_commands(
         )
         meta = service.metadata(spec)
         currency = meta.currency if meta else "GBP"
-        head = {
-            "provider": spec.key,
-            "region": spec.region,
-            "unit": f"{minor_unit(currency)}/kWh",
-            "currency": currency,
-        }
+        head = series_head(spec.key, spec.region, currency)
         return window_payload(
             head,
             name=None,

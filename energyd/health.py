@@ -14,14 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from energyd.clock import iso_or_none
 from energyd.providers.base import HealthState
 from energyd.records import FetchOutcome, FetchRun
 
 __all__ = ["HealthReport", "assess"]
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.isoformat().replace("+00:00", "Z")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,10 +34,10 @@ class HealthReport:
         return {
             "state": self.state.value,
             "message": self.message,
-            "last_success": _iso(self.last_success),
-            "last_attempt": _iso(self.last_attempt),
+            "last_success": iso_or_none(self.last_success),
+            "last_attempt": iso_or_none(self.last_attempt),
             "last_error": self.last_error,
-            "covered_until": _iso(self.covered_until),
+            "covered_until": iso_or_none(self.covered_until),
         }
 
 

@@ -15,10 +15,10 @@ import bisect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
 
-from energyd.clock import MarketCalendar, require_aware
+from energyd.clock import MarketCalendar, iso_or_none, iso_utc, require_aware
 from energyd.config import LevelBand
 from energyd.providers.base import EnergyPriceSlot
 
@@ -54,16 +54,12 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, DIGITS)
 
 
-def _iso(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def _slot_json(slot: EnergyPriceSlot) -> dict[str, Any]:
+def slot_json(slot: EnergyPriceSlot) -> dict[str, Any]:
+    """One slot, compactly: ``{"start", "end", "price"}`` (minor units per kWh), the shape of
+    every series energyd publishes."""
     return {
-        "start": _iso(slot.valid_from),
-        "end": _iso(slot.valid_to),
+        "start": iso_utc(slot.valid_from),
+        "end": iso_utc(slot.valid_to),
         "price": _round(slot.price_pence),
     }
 
@@ -128,16 +124,16 @@ class PeriodStats:
     def as_json(self) -> dict[str, Any]:
         """``start .. current_percentile`` of a ``stats/<period>`` payload."""
         return {
-            "start": _iso(self.start),
-            "end": _iso(self.end),
+            "start": iso_or_none(self.start),
+            "end": iso_or_none(self.end),
             "complete": self.complete,
             "count": self.count,
             "min": _round(self.min),
             "max": _round(self.max),
             "mean": _round(self.mean),
             "median": _round(self.median),
-            "min_at": _iso(self.min_at),
-            "max_at": _iso(self.max_at),
+            "min_at": iso_or_none(self.min_at),
+            "max_at": iso_or_none(self.max_at),
             "current_rank": self.current_rank,
             "current_percentile": self.current_percentile,
         }
@@ -271,16 +267,16 @@ def window_json(
         "mode": mode,
         "minutes": minutes,
         "contiguous": contiguous,
-        "period_start": _iso(period_start),
-        "period_end": _iso(period_end),
+        "period_start": iso_or_none(period_start),
+        "period_end": iso_or_none(period_end),
         "available": window is not None,
-        "start": None if window is None else _iso(window.start),
-        "end": None if window is None else _iso(window.end),
+        "start": None if window is None else iso_or_none(window.start),
+        "end": None if window is None else iso_or_none(window.end),
         "mean": None if window is None else _round(window.mean),
     }
     if now is not None:
         payload["active"] = window is not None and window.is_active(require_aware(now, "now"))
-    payload["slots"] = [] if window is None else [_slot_json(s) for s in window.slots]
+    payload["slots"] = [] if window is None else [slot_json(s) for s in window.slots]
     return payload
 
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from energyd.clock import iso_utc
+
 __all__ = ["AuditRecord", "FetchOutcome", "FetchRun", "PluginState", "PluginStatus"]
 
 
@@ -64,7 +66,7 @@ class AuditRecord:
             "actor": self.actor,
             "ok": self.ok,
             "message": self.message,
-            "at": self.at.isoformat().replace("+00:00", "Z"),
+            "at": iso_utc(self.at),
         }
 
 

@@ -15,12 +15,12 @@ from typing import Any
 import aiohttp
 import structlog
 
-from energyd.clock import MarketCalendar
+from energyd.clock import MarketCalendar, iso_utc
 from energyd.config import EnergySettings, Settings, redact
 from energyd.exceptions import ConfigError, ProviderConfigError, UnknownProviderError
 from energyd.fetcher import fetch_into_store
 from energyd.health import HealthReport, assess
-from energyd.mqtt.payloads import iso_utc, slot_json
+from energyd.prices import slot_json
 from energyd.providers.base import (
     EnergyPriceProvider,
     EnergyPriceSlot,

@@ -39,11 +39,10 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from energyd.clock import backoff_delay
+from energyd.clock import backoff_delay, iso_utc
 from energyd.config import MqttSettings
 from energyd.exceptions import ConfigError
 from energyd.mqtt.commands import CommandRouter
-from energyd.mqtt.payloads import iso_utc
 from energyd.mqtt.topics import Topics, is_publishable_topic
 
 __all__ = [

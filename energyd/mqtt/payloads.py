@@ -14,6 +14,8 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
+from energyd.clock import iso_utc
+from energyd.prices import slot_json
 from energyd.providers.base import EnergyPriceSlot
 
 __all__ = [
@@ -37,13 +39,6 @@ _MINOR_SYMBOLS: Mapping[str, str] = {"GBP": "p", "EUR": "c", "USD": "c"}
 def minor_unit(currency: str) -> str:
     """The minor-unit symbol of ``currency`` (``p`` for GBP, ``c`` for EUR and USD)."""
     return _MINOR_SYMBOLS.get(currency.upper(), "minor")
-
-
-def iso_utc(moment: datetime) -> str:
-    """``2024-05-01T22:30:00Z``; naive datetimes are refused."""
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError(f"naive datetime {moment!r}: energyd only handles aware datetimes")
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _rounded(value: float | None, digits: int) -> float | None:
@@ -120,15 +115,6 @@ def upcoming_payload(
         "count": len(remaining),
         "updated_at": iso_utc(now),
         "slots": [slot_json(s) for s in remaining],
-    }
-
-
-def slot_json(slot: EnergyPriceSlot) -> dict[str, Any]:
-    """One slot, compactly: ``{"start", "end", "price"}`` (minor units per kWh)."""
-    return {
-        "start": iso_utc(slot.valid_from),
-        "end": iso_utc(slot.valid_to),
-        "price": _rounded(slot.price_pence, MINOR_DIGITS),
     }
 
 
