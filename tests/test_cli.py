@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.support.fake_octopus import RunningFake
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support.process import start_energyd
 
 
 @pytest.fixture
@@ -28,18 +25,8 @@ def config(tmp_path: Path, fake_api: RunningFake) -> Path:
 
 
 async def energyd(config: Path, *args: str) -> tuple[int, str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ENERGYD_")}
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "energyd",
-        "--config",
-        str(config),
-        *args,
-        cwd=ROOT,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+    process = await start_energyd(
+        config, *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )
     out, err = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode is not None

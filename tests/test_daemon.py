@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import signal
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,8 +17,7 @@ from tests.support.broker import Collector, MosquittoBroker, collect, free_port
 from tests.support.daemon import daemon_settings, running
 from tests.support.fake_octopus import RunningFake
 from tests.support.octopus_data import default_price
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support.process import start_energyd, write_config
 
 
 def payload(message: Any) -> Any:
@@ -286,26 +284,15 @@ class TestProcess:
         self, tmp_path: Path, mosquitto: MosquittoBroker, base_topic: str, fake_api: RunningFake
     ) -> None:
         """`energyd run` stops on SIGTERM within seconds, exit 0, offline retained."""
-        config = tmp_path / "energyd.toml"
-        config.write_text(
-            f'config_dir = "{tmp_path / "config"}"\n'
-            "[energy.providers.octopus_agile]\n"
-            f'region = "C"\nbase_url = "{fake_api.url}"\n'
-            f'[mqtt]\nhost = "127.0.0.1"\nport = {mosquitto.port}\n'
-            f'base_topic = "{base_topic}"\nclient_id = "{base_topic}-proc"\n'
+        config = write_config(
+            tmp_path / "energyd.toml",
+            config_dir=tmp_path / "config",
+            base_url=fake_api.url,
+            mqtt_port=mosquitto.port,
+            base_topic=base_topic,
         )
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ENERGYD_")}
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "energyd",
-            "--config",
-            str(config),
-            "run",
-            cwd=ROOT,
-            env=env,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE,
+        process = await start_energyd(
+            config, "run", stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
         )
         try:
             async with collect(mosquitto.port, f"{base_topic}/#") as client:
@@ -329,18 +316,10 @@ class TestProcess:
 
     async def test_invalid_config_exits_2(self, tmp_path: Path) -> None:
         """check-config names the bad key and exits 2."""
-        config = tmp_path / "bad.toml"
-        config.write_text(
-            f'config_dir = "{tmp_path}"\n[energy.providers.octopus_agile]\nregion = "Z"\n'
-        )
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "energyd",
-            "--config",
-            str(config),
+        config = write_config(tmp_path / "bad.toml", config_dir=tmp_path, region="Z")
+        process = await start_energyd(
+            config,
             "check-config",
-            cwd=ROOT,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )

@@ -8,7 +8,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,8 +18,7 @@ import structlog
 from energyd.notify import SystemdNotifier
 from tests.support.broker import MosquittoBroker
 from tests.support.fake_octopus import RunningFake
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support.process import energyd_env, start_energyd
 
 
 class FakeNotifySocket:
@@ -208,18 +206,12 @@ class TestDaemon:
             f'[mqtt]\nhost = "127.0.0.1"\nport = {mosquitto.port}\n'
             f'base_topic = "{base_topic}"\nclient_id = "{base_topic}"\n'
         )
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith("ENERGYD_") and k not in {"WATCHDOG_PID", "LISTEN_PID"}
-        }
         # WATCHDOG_PID stays unset: the child's pid is not known before it starts.
-        env |= {"NOTIFY_SOCKET": address, "WATCHDOG_USEC": "200000"}
+        env = energyd_env(NOTIFY_SOCKET=address, WATCHDOG_USEC="200000")
         with (tmp_path / "energyd.log").open("wb") as log_file:
-            process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                *("-m", "energyd", "--config", str(config), "run"),
-                cwd=ROOT,
+            process = await start_energyd(
+                config,
+                "run",
                 env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
