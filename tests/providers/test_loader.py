@@ -53,23 +53,6 @@ BAD_NAMES = [
 
 
 @pytest.fixture
-def bundled(tmp_path: Path) -> Path:
-    path = tmp_path / "bundled"
-    path.mkdir()
-    return path
-
-
-@pytest.fixture
-def config_dir(tmp_path: Path) -> Path:
-    return tmp_path / "config"
-
-
-@pytest.fixture
-def deployed(config_dir: Path) -> Path:
-    return config_dir / "providers" / "energy"
-
-
-@pytest.fixture
 def loader(config_dir: Path, bundled: Path) -> EnergyProviderLoader:
     return EnergyProviderLoader(config_dir, bundled)
 

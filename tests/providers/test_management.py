@@ -49,20 +49,8 @@ def summary(record: AuditRecord) -> tuple[object, ...]:
 
 
 @pytest.fixture
-def bundled(tmp_path: Path) -> Path:
-    path = tmp_path / "bundled"
-    path.mkdir()
-    return path
-
-
-@pytest.fixture
-def deployed(tmp_path: Path) -> Path:
-    return tmp_path / "config" / "providers" / "energy"
-
-
-@pytest.fixture
-def loader(tmp_path: Path, bundled: Path) -> EnergyProviderLoader:
-    return EnergyProviderLoader(tmp_path / "config", bundled)
+def loader(config_dir: Path, bundled: Path) -> EnergyProviderLoader:
+    return EnergyProviderLoader(config_dir, bundled)
 
 
 @pytest.fixture
