@@ -312,8 +312,13 @@ class PriceService:
             check_setting_key(key)
         merged = {**self._overrides, **changes}
         candidate = apply_overrides(self._base_energy, merged)
+        # A change is validated for what it changes: a provider that runs exactly as before
+        # (say one whose plugin is broken) is not this change's business.
+        unchanged = [replace(spec, selected=False) for spec in self.specs()]
         errors: dict[str, str] = {}
         for spec in resolve(candidate):
+            if replace(spec, selected=False) in unchanged:
+                continue
             plugin = self.plugin(spec)
             if plugin is None:
                 errors[f"energy.providers.{spec.key}"] = f"no plugin provides {spec.plugin_id!r}"

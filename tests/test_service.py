@@ -208,3 +208,21 @@ class TestProblems:
         run = await rig.service.fetch(spec)
         assert FetchOutcome.ERROR == run.outcome
         assert HealthState.ERROR == (await rig.service.health(spec)).state
+
+
+class TestSettingsBesideABrokenPlugin:
+    async def test_unrelated_change_is_not_blocked(self, rig: Rig) -> None:
+        """One provider's broken plugin does not refuse a region change of another provider."""
+        await rig.service.set_settings({"energy.providers.demo": {"region": "A"}})
+        (rig.settings.plugin_dir / "configurable_provider.py").write_text("import nope\n")
+        rig.loader.reload()
+        await rig.service.set_settings({"energy.providers.demo.region": "B"})
+        assert "B" == rig.service.spec("demo").region
+
+    async def test_change_of_the_broken_provider_is_refused(self, rig: Rig) -> None:
+        """Changing the provider whose plugin is broken still names the missing plugin."""
+        (rig.settings.plugin_dir / "configurable_provider.py").write_text("import nope\n")
+        rig.loader.reload()
+        with pytest.raises(ProviderConfigError) as caught:
+            await rig.service.set_settings({"energy.providers.configurable.region": "A"})
+        assert ["energy.providers.configurable"] == list(caught.value.errors)
