@@ -14,7 +14,15 @@
 - Other topics (Home Assistant's ``homeassistant/status``) can be followed with
   :meth:`add_subscription`; :meth:`republish` sends cached retained state again on demand.
 - A dropped connection or a refused connect is logged and retried with exponential,
-  jittered backoff; anything unexpected propagates.
+  jittered backoff. When a broker that had been healthy stops accepting connections
+  altogether (restart, outage), the backoff is cut short: the port is probed with a bare TCP
+  connect every :data:`PROBE_INTERVAL` seconds, and the first accepted probe reconnects at
+  once, however long the outage was. A broker that accepts TCP but refuses the session (bad
+  credentials, TLS) gets the full backoff.
+- One request never ends the connection: its reply always serialises, a refused Response
+  Topic gets an ``invalid_response_topic`` error, and a failure while answering is logged.
+- Anything unexpected propagates -- after ``offline`` is published, so a crashed daemon
+  never leaves ``online`` retained (a clean DISCONNECT would suppress the will).
 
 Use it either as an async context manager (which runs :meth:`run` in a background task
 named ``energyd.mqtt``) or by running :meth:`run` in a task group of your own -- not both.
@@ -23,6 +31,7 @@ named ``energyd.mqtt``) or by running :meth:`run` in a task group of your own --
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import math
 import socket
@@ -42,7 +51,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 from energyd.clock import backoff_delay, iso_utc
 from energyd.config import MqttSettings
 from energyd.exceptions import ConfigError
-from energyd.mqtt.commands import CommandRouter
+from energyd.mqtt.commands import CommandRouter, refused_response_topic
 from energyd.mqtt.topics import Topics, is_publishable_topic
 
 __all__ = [
@@ -63,6 +72,9 @@ SESSION_EXPIRY_SECONDS: Final = 3600
 MAX_CONCURRENT_REQUESTS: Final = 8
 ONLINE: Final = b"online"
 OFFLINE: Final = b"offline"
+
+PROBE_INTERVAL: Final = 0.5
+"""Seconds between TCP probes of a broker that had been healthy and went away."""
 
 _PAHO_CONNECT_TIMEOUT: Final = 5.0  # paho's own bound on opening the socket
 _PENDING_CALLS_THRESHOLD: Final = 64  # aiomqtt warns above this many calls in flight
@@ -124,6 +136,36 @@ def _properties(packet_type: int) -> Properties:
 def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
     first = group.exceptions[0]
     return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
+
+
+def _connection_lost(exc: BaseException) -> bool:
+    """Whether ``exc`` (or every leaf of a group) is the connection failing, not a bug."""
+    if isinstance(exc, BaseExceptionGroup):
+        return all(_connection_lost(inner) for inner in exc.exceptions)
+    return isinstance(exc, aiomqtt.MqttError | TimeoutError)
+
+
+async def _accepts(host: str, port: int, timeout: float) -> bool:  # noqa: ASYNC109
+    """Whether ``host:port`` accepts a TCP connection now (closed again at once)."""
+    try:
+        async with asyncio.timeout(timeout):
+            _, writer = await asyncio.open_connection(host, port)
+    except (OSError, TimeoutError):
+        return False
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return True
+
+
+def _correlation(request: Properties | None) -> Properties | None:
+    """Reply properties carrying the request's v5 Correlation Data back, if it had any."""
+    correlation = getattr(request, "CorrelationData", None)
+    if correlation is None:
+        return None
+    properties = _properties(PacketTypes.PUBLISH)
+    properties.CorrelationData = correlation
+    return properties
 
 
 class MqttClient:
@@ -351,12 +393,35 @@ class MqttClient:
                 )
                 message = (str(error) or type(error).__name__) if error else "session ended"
                 self._stats.last_error = message
+                # Probe only a broker that worked before and now refuses TCP altogether: one
+                # that accepts the socket but not the session keeps the plain backoff.
+                probe = self._stats.connects > 0 and not await self._broker_accepts()
                 log.warning(
-                    "mqtt.disconnected", error=message, was_connected=connected, retry_in=delay
+                    "mqtt.disconnected",
+                    error=message,
+                    was_connected=connected,
+                    retry_in=delay,
+                    probing=probe,
                 )
-                await asyncio.sleep(delay)
+                if probe:
+                    await self._until_broker_accepts(delay)
+                else:
+                    await asyncio.sleep(delay)
         finally:
             self._running = False
+
+    async def _broker_accepts(self) -> bool:
+        return await _accepts(self._settings.host, self._settings.port, PROBE_INTERVAL)
+
+    async def _until_broker_accepts(self, longest: float) -> None:
+        """Sleep up to ``longest`` seconds, ending early once the broker's port accepts."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + longest
+        while (remaining := deadline - loop.time()) > 0:
+            await asyncio.sleep(min(PROBE_INTERVAL, remaining))
+            if await self._broker_accepts():
+                log.info("mqtt.broker_back", host=self._settings.host, port=self._settings.port)
+                return
 
     def _new_client(self) -> aiomqtt.Client:
         settings = self._settings
@@ -401,8 +466,11 @@ class MqttClient:
             self._stats.connected_since = datetime.now(UTC)
             try:
                 await self._serve(client)
-            except asyncio.CancelledError:
-                await self._say_offline(client)
+            except BaseException as exc:
+                # A stop (cancellation) or a bug: say offline ourselves, since the clean
+                # DISCONNECT below means the broker will not publish the will.
+                if not _connection_lost(exc):
+                    await self._say_offline(client)
                 raise
             finally:
                 self._client = None
@@ -473,31 +541,33 @@ class MqttClient:
     ) -> None:
         try:
             self._stats.requests += 1
-            reply = await self._router.dispatch(command, bytes(message.payload))
-            topic, properties = self._reply_route(command, message.properties)
-            await self._publish(client, topic, reply.to_bytes(), properties=properties)
+            payload = bytes(message.payload)
+            response_topic = getattr(message.properties, "ResponseTopic", None) or None
+            refusal = None
+            if response_topic is not None:
+                refusal = self.topics.reply_topic_refusal(
+                    response_topic, self._settings.discovery_prefix
+                )
+            if refusal is None:
+                reply = await self._router.answer(command, payload)
+                topic = response_topic or self.topics.response(command)
+            else:  # not run at all: the error goes to the default topic
+                log.warning(
+                    "command.bad_response_topic",
+                    command=command,
+                    topic=response_topic,
+                    reason=refusal,
+                )
+                reply = refused_response_topic(payload, str(response_topic), refusal)
+                topic = self.topics.response(command)
+            await self._publish(client, topic, reply, properties=_correlation(message.properties))
             self._stats.replies += 1
         except (aiomqtt.MqttError, TimeoutError) as exc:
             log.warning("command.reply_failed", command=command, error=str(exc))
+        except Exception:  # one request must never end the connection (or the daemon)
+            log.exception("command.reply_failed", command=command)
         finally:
             slots.release()
-
-    def _reply_route(
-        self, command: str, request: Properties | None
-    ) -> tuple[str, Properties | None]:
-        """The reply's topic and properties: the v5 Response Topic when given and valid."""
-        response_topic = getattr(request, "ResponseTopic", None)
-        if not response_topic:
-            return self.topics.response(command), None
-        if not is_publishable_topic(response_topic):
-            log.warning("command.bad_response_topic", command=command, topic=response_topic)
-            return self.topics.response(command), None
-        properties = None
-        correlation = getattr(request, "CorrelationData", None)
-        if correlation is not None:
-            properties = _properties(PacketTypes.PUBLISH)
-            properties.CorrelationData = correlation
-        return response_topic, properties
 
     async def _publish(
         self,

@@ -6,11 +6,17 @@ A request is a JSON object published on ``<base>/request/<command>``; the reply 
     {"status": "ok" | "error", "data": ..., "error": null | {"code", "message", "details"?},
      "transaction": <echoed when the request carried one>}
 
-Error codes are stable: ``payload_too_large``, ``invalid_encoding``, ``invalid_json``,
-``invalid_payload``, ``unknown_command``, ``invalid_argument`` (parsing and validation),
-whatever a handler's :class:`~energyd.exceptions.CommandError` says, ``failed`` (an
-:class:`~energyd.exceptions.EnergydError` from the handler) and ``internal_error`` (a bug;
-logged with its traceback, never sent).
+Error codes are stable: ``payload_too_large``, ``invalid_encoding`` (not UTF-8, or a string
+with a lone UTF-16 surrogate such as ``"\\ud800"``), ``invalid_json`` (also a number out of
+range, such as ``1e400``), ``invalid_payload``, ``unknown_command``, ``invalid_argument``
+(parsing and validation), ``invalid_response_topic`` (an MQTT v5 Response Topic energyd will
+not publish to), whatever a handler's :class:`~energyd.exceptions.CommandError` says,
+``failed`` (an :class:`~energyd.exceptions.EnergydError` from the handler) and
+``internal_error`` (a bug; logged with its traceback, never sent).
+
+Whatever a request holds, its reply can be serialised: :func:`parse_request` refuses every
+value that JSON can spell but a reply could not echo (out-of-range numbers, lone surrogates),
+and :meth:`CommandRouter.answer` turns any reply into bytes without raising.
 
 Parsing and validation are pure; :meth:`CommandRouter.dispatch` adds the handler call.
 """
@@ -19,6 +25,8 @@ from __future__ import annotations
 
 import enum
 import json
+import math
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal, TypeAlias, TypeVar, overload
@@ -38,6 +46,7 @@ __all__ = [
     "Reply",
     "Request",
     "parse_request",
+    "refused_response_topic",
 ]
 
 MAX_REQUEST_BYTES: Final = 64 * 1024
@@ -54,6 +63,7 @@ class ErrorCode(enum.StrEnum):
     INVALID_PAYLOAD = "invalid_payload"
     UNKNOWN_COMMAND = "unknown_command"
     INVALID_ARGUMENT = "invalid_argument"
+    INVALID_RESPONSE_TOPIC = "invalid_response_topic"
     FAILED = "failed"
     INTERNAL_ERROR = "internal_error"
 
@@ -141,6 +151,41 @@ def _refuse_constant(name: str) -> None:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e400: valid JSON grammar, but no reply could echo it
+        raise ValueError(f"number {text[:40]} is out of range")
+    return value
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _lone_surrogate(value: object) -> str | None:
+    """The first lone surrogate in any string or key of ``value``, as ``\\udXXX``, or None.
+
+    Iterative: the JSON parser already bounds the depth, this walk adds no recursion of its own.
+    """
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            texts: list[str] = [item]
+        elif isinstance(item, dict):
+            texts = [key for key in item if isinstance(key, str)]
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+            continue
+        else:
+            continue
+        for text in texts:
+            found = _SURROGATE.search(text)
+            if found is not None:
+                return f"\\u{ord(found.group()):04x}"
+    return None
+
+
 def parse_request(payload: bytes) -> Request:
     """Decode a raw request payload; raise :class:`CommandError` with a stable code.
 
@@ -163,12 +208,18 @@ def parse_request(payload: bytes) -> Request:
     if not text.strip():
         return Request({})
     try:
-        value = json.loads(text, parse_constant=_refuse_constant)
+        value = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
     except (ValueError, RecursionError) as exc:
         raise CommandError(
             ErrorCode.INVALID_JSON,
             f"request is not valid JSON: {exc}",
         ) from exc
+    surrogate = _lone_surrogate(value)
+    if surrogate is not None:
+        raise CommandError(
+            ErrorCode.INVALID_ENCODING,
+            f"request holds a lone UTF-16 surrogate ({surrogate}): strings must be valid Unicode",
+        )
     if not isinstance(value, dict):
         raise CommandError(
             ErrorCode.INVALID_PAYLOAD,
@@ -184,6 +235,21 @@ def parse_request(payload: bytes) -> Request:
             {"transaction": f"must be a scalar, not {_json_type(transaction)}"},
         )
     return Request(value, transaction)
+
+
+def refused_response_topic(payload: bytes, topic: str, reason: str) -> bytes:
+    """The ``invalid_response_topic`` reply to a request (echoing its transaction, if any)."""
+    try:
+        transaction = parse_request(payload).transaction
+    except CommandError:
+        transaction = NO_TRANSACTION
+    reply = Reply.error(
+        ErrorCode.INVALID_RESPONSE_TOPIC,
+        f"response topic refused: {reason}",
+        {"response_topic": topic},
+        transaction,
+    )
+    return reply.to_bytes()
 
 
 def _json_type(value: object) -> str:
@@ -286,6 +352,28 @@ class CommandRouter:
             message = "the command produced a reply that is not JSON"
             return Reply.error(ErrorCode.INTERNAL_ERROR, message, None, transaction)
         return reply
+
+    async def answer(self, command: str, payload: bytes) -> bytes:
+        """:meth:`dispatch` and serialise: the reply's bytes, whatever the request held.
+
+        Never raises (except on cancellation): a reply that still cannot be serialised -- a
+        bug, since parsing refuses what JSON cannot echo -- becomes ``internal_error``, without
+        the transaction when that is what fails.
+        """
+        reply: Reply | None = None
+        try:
+            reply = await self.dispatch(command, payload)
+            return reply.to_bytes()
+        except Exception:
+            log.exception("command.failed", command=command, code=ErrorCode.INTERNAL_ERROR.value)
+        transaction = NO_TRANSACTION if reply is None else reply.transaction
+        fallback = Reply.error(
+            ErrorCode.INTERNAL_ERROR, "internal error; see the daemon log", None, transaction
+        )
+        try:
+            return fallback.to_bytes()
+        except (TypeError, ValueError):
+            return Reply.error(ErrorCode.INTERNAL_ERROR, fallback.error_message or "").to_bytes()
 
     @staticmethod
     async def _run(route: _Route, request: Request, bound: Any) -> Reply:

@@ -36,6 +36,11 @@ def is_publishable_topic(topic: str) -> bool:
     return bool(topic) and not any(char in topic for char in "+#\x00")
 
 
+def _under(topic: str, root: str) -> bool:
+    """Whether ``topic`` is ``root`` or below it (whole levels: ``ab`` is not under ``a``)."""
+    return topic == root or topic.startswith(f"{root}/")
+
+
 def _segment(value: str, what: str) -> str:
     """One topic level taken from data (a provider id, a region): no ``/`` or wildcards."""
     if not value or "/" in value or not is_publishable_topic(value):
@@ -94,6 +99,24 @@ class Topics:
         if not command or not is_publishable_topic(command):
             raise ValueError(f"command {command!r} cannot be part of a topic")
         return f"{self.base}/{_RESPONSE}/{command}"
+
+    def reply_topic_refusal(self, topic: str, discovery_prefix: str) -> str | None:
+        """Why a reply may not be published to ``topic`` (an MQTT v5 Response Topic), or None.
+
+        Replies go to ``<base>/response/...`` or to a topic outside energyd's own tree and the
+        Home Assistant discovery prefix: a request must not be able to overwrite retained
+        state (``<base>/prices/...``, ``<base>/status``), announce entities, or make energyd
+        answer itself (``<base>/request/...``).
+        """
+        if not is_publishable_topic(topic):
+            return "a topic to publish to has no wildcards (+, #) or NUL"
+        if topic.startswith("$"):
+            return "topics starting with '$' are the broker's"
+        if _under(topic, self.base) and not _under(topic, f"{self.base}/{_RESPONSE}"):
+            return f"inside energyd's own topics (allowed there: {self.base}/{_RESPONSE}/...)"
+        if _under(topic, discovery_prefix):
+            return f"inside the Home Assistant discovery prefix {discovery_prefix!r}"
+        return None
 
     def request_filter(self) -> str:
         return f"{self.base}/{_REQUEST}/#"

@@ -51,6 +51,10 @@ def settings_for(port: int, base_topic: str) -> MqttSettings:
     )
 
 
+class Escaped(BaseException):
+    """Stands for a bug that escapes every ``except Exception`` (not an error we expect)."""
+
+
 def make_router() -> CommandRouter:
     router = CommandRouter()
     gate = asyncio.Event()
@@ -69,6 +73,10 @@ def make_router() -> CommandRouter:
         gate.set()
         return "done"
 
+    async def escape(args: dict[str, Any]) -> None:
+        raise Escaped  # what no handler boundary catches: the exit must still say offline
+
+    router.add("escape", escape)
     router.add("ping", ping)
     router.add("echo", echo)
     router.add("gate/wait", wait)
@@ -171,6 +179,24 @@ class TestAvailability:
         assert -9 == process.returncode
         assert 1 == message.qos
 
+    async def test_offline_after_an_unexpected_exit(
+        self, mosquitto: MosquittoBroker, base_topic: str
+    ) -> None:
+        """A bug that ends run() still leaves 'offline' retained (no clean, will-less exit)."""
+        publisher = MqttClient(settings_for(mosquitto.port, base_topic), make_router())
+        status = f"{base_topic}/status"
+        async with collect(mosquitto.port, status) as watcher:
+            task = asyncio.create_task(publisher.run())
+            await watcher.wait_for_payload(status, b"online")
+            await watcher.publish(Topics(base_topic).request("escape"), b"{}")
+            with pytest.raises(BaseExceptionGroup) as caught:
+                async with asyncio.timeout(10):
+                    await task
+            await watcher.wait_for_payload(status, b"offline")
+        assert caught.group_contains(Escaped)
+        async with collect(mosquitto.port, status) as late:
+            assert b"offline" == (await late.wait_for(status)).payload
+
     async def test_entered_once(self, mosquitto: MosquittoBroker, base_topic: str) -> None:
         """The publisher is one lifecycle: entering it again is an error."""
         publisher = MqttClient(settings_for(mosquitto.port, base_topic), make_router())
@@ -253,6 +279,61 @@ class TestCommands:
         assert {"x": 1} == decoded(message.payload)["data"]
         assert b"\x00corr-42" == message.properties.CorrelationData  # type: ignore[union-attr]
         assert [] == client.on(topics.response("echo"))
+
+    @pytest.mark.parametrize("payload", [b'{"transaction": 1e400}', b'{"transaction": "\\ud800"}'])
+    async def test_unechoable_transaction_answered(
+        self, mosquitto: MosquittoBroker, base_topic: str, payload: bytes
+    ) -> None:
+        """A transaction no reply can echo gets an error reply, and the next request works."""
+        topics = Topics(base_topic)
+        async with (
+            running(settings_for(mosquitto.port, base_topic)) as publisher,
+            collect(mosquitto.port, f"{base_topic}/response/#") as client,
+        ):
+            await client.publish(topics.request("ping"), payload)
+            refused = await client.wait_for(topics.response("ping"))
+            await client.publish(topics.request("ping"), b'{"transaction": "after"}')
+            after = await client.wait_for(
+                topics.response("ping"), lambda m: decoded(m.payload).get("transaction") == "after"
+            )
+            assert publisher.connected
+        assert "error" == decoded(refused.payload)["status"]
+        assert "pong" == decoded(after.payload)["data"]
+
+    @pytest.mark.parametrize(
+        "target",
+        ["{base}/prices/octopus_agile/C/current", "{base}/request/echo", "homeassistant/x"],
+    )
+    async def test_response_topic_into_own_state_refused(
+        self, mosquitto: MosquittoBroker, base_topic: str, target: str
+    ) -> None:
+        """A Response Topic inside energyd's tree (or discovery) gets an error on the default
+        topic, with the transaction and correlation data; nothing reaches the target."""
+        topics = Topics(base_topic)
+        settings = settings_for(mosquitto.port, base_topic).model_copy(
+            update={"discovery_prefix": "homeassistant"}
+        )
+        target = target.format(base=base_topic)
+        async with (
+            running(settings),
+            collect(mosquitto.port, target, f"{base_topic}/response/#") as client,
+        ):
+            await client.publish(
+                topics.request("echo"),
+                b'{"x": 1, "transaction": "t-6"}',
+                response_topic=target,
+                correlation=b"c-6",
+            )
+            message = await client.wait_for(topics.response("echo"))
+            await client.publish(topics.request("ping"), b"")  # later than any stray reply
+            await client.wait_for(topics.response("ping"))
+        reply = decoded(message.payload)
+        assert ("invalid_response_topic", "t-6") == (reply["error"]["code"], reply["transaction"])
+        assert target == reply["error"]["details"]["response_topic"]
+        assert b"c-6" == message.properties.CorrelationData  # type: ignore[union-attr]
+        assert [] == [
+            m for m in client.on(target) if m.payload != b'{"x": 1, "transaction": "t-6"}'
+        ]
 
     async def test_requests_served_concurrently(
         self, mosquitto: MosquittoBroker, base_topic: str
@@ -384,6 +465,49 @@ class TestReconnect:
         expected = {price: b"v1", topics.providers(): b"while-away", topics.status(): b"online"}
         assert expected == retained
         assert "pong" == decoded(reply.payload)["data"]
+
+    async def test_back_soon_after_a_long_outage(
+        self, broker: MosquittoBroker, base_topic: str
+    ) -> None:
+        """After an outage long enough to grow the backoff, a broker that had been healthy is
+        rejoined within about a second of accepting connections again (port probing)."""
+        settings = settings_for(broker.port, base_topic).model_copy(
+            update={"reconnect_min_seconds": 2.0, "reconnect_max_seconds": 30.0}
+        )
+        async with running(settings) as publisher:
+            broker.stop()
+            await eventually(lambda: not publisher.connected)
+            await asyncio.sleep(7)  # failed attempts at ~0, ~2-4 s: the next backoff is 4-8 s
+            broker.start()
+            back = asyncio.get_running_loop().time()
+            async with asyncio.timeout(10):
+                await publisher.wait_ready()
+            took = asyncio.get_running_loop().time() - back
+        assert took < 2.0, f"reconnected {took:.2f} s after the broker came back"
+
+    async def test_backoff_kept_for_a_port_that_refuses_the_session(
+        self, broker: MosquittoBroker, base_topic: str
+    ) -> None:
+        """A port that accepts TCP but not MQTT (here: closes at once) gets the plain backoff,
+        not a connect every probe interval."""
+        accepted: list[float] = []
+
+        async def slam(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            accepted.append(asyncio.get_running_loop().time())
+            writer.close()
+
+        settings = settings_for(broker.port, base_topic).model_copy(
+            update={"reconnect_min_seconds": 1.0, "reconnect_max_seconds": 30.0}
+        )
+        async with running(settings) as publisher:
+            broker.stop()
+            server = await asyncio.start_server(slam, "127.0.0.1", broker.port)
+            async with server:
+                await eventually(lambda: not publisher.connected)
+                await asyncio.sleep(4)
+        # Probing every 0.5 s would be 8+ connections; backoff 1, 2, 4 s with one probe each
+        # failure is at most 3 attempts + 3 probes.
+        assert len(accepted) <= 6, accepted
 
     async def test_request_while_disconnected(
         self, broker: MosquittoBroker, base_topic: str

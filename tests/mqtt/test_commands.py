@@ -53,6 +53,10 @@ async def unserialisable(args: dict[str, Any]) -> object:
     return {"x": object()}
 
 
+async def lone_surrogate(args: dict[str, Any]) -> object:
+    return {"x": "\ud800"}
+
+
 @pytest.fixture
 def router() -> CommandRouter:
     router = CommandRouter()
@@ -113,6 +117,12 @@ class TestParseRequest:
             (b'"text"', "invalid_payload"),
             (b"null", "invalid_payload"),
             (b'{"transaction": {"id": 1}}', "invalid_argument"),
+            (b'{"transaction": 1e400}', "invalid_json"),
+            (b'{"a": [-1e400]}', "invalid_json"),
+            (b'{"transaction": "\\ud800"}', "invalid_encoding"),
+            (b'{"key": "\\ud83d", "value": 1}', "invalid_encoding"),
+            (b'{"values": {"energy.providers.octopus_agile.\\ud800": 1}}', "invalid_encoding"),
+            (b'{"a": [{"b": ["x\\udfff"]}]}', "invalid_encoding"),
         ],
     )
     def test_errors(self, payload: bytes, code: str) -> None:
@@ -120,6 +130,16 @@ class TestParseRequest:
         with pytest.raises(CommandError) as caught:
             parse_request(payload)
         assert code == caught.value.code
+
+    def test_surrogate_pair_is_fine(self) -> None:
+        """A proper surrogate pair is one character, not an error."""
+        assert {"a": "\U0001f600"} == parse_request(b'{"a": "\\ud83d\\ude00"}').args
+
+    def test_large_numbers_that_fit(self) -> None:
+        """Big but finite numbers (and long integers) are ordinary values."""
+        assert {"a": 1.5e308, "b": 10**400} == parse_request(
+            b'{"a": 1.5e308, "b": 1' + b"0" * 400 + b"}"
+        ).args
 
     def test_limit_is_inclusive(self) -> None:
         """A payload of exactly the limit is still parsed."""
@@ -247,6 +267,28 @@ class TestDispatch:
     async def test_unserialisable_data(self, router: CommandRouter) -> None:
         """Data that is not JSON becomes internal_error instead of breaking the loop."""
         assert "internal_error" == error_of(await answer(router, "unserialisable", b""))
+
+
+class TestAnswer:
+    @pytest.mark.parametrize(
+        ("payload", "code"),
+        [
+            (b'{"transaction": 1e400}', "invalid_json"),
+            (b'{"transaction": "\\ud800"}', "invalid_encoding"),
+        ],
+    )
+    async def test_unechoable_transaction(
+        self, router: CommandRouter, payload: bytes, code: str
+    ) -> None:
+        """A transaction no reply could echo is refused with its own code, not a crash."""
+        reply = json.loads(await router.answer("echo", payload))
+        assert (code, False) == (error_of(reply), "transaction" in reply)
+
+    async def test_reply_always_serialises(self, router: CommandRouter) -> None:
+        """A handler whose data cannot be serialised still gives JSON bytes (internal_error)."""
+        router.add("lone", lone_surrogate)
+        reply = json.loads(await router.answer("lone", b'{"transaction": "t"}'))
+        assert ("internal_error", "t") == (error_of(reply), reply["transaction"])
 
 
 class TestRegistration:

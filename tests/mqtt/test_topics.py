@@ -92,3 +92,33 @@ class TestCommandOf:
         """command_of undoes request."""
         topics = Topics("a/b")
         assert "x/y" == topics.command_of(topics.request("x/y"))
+
+
+class TestReplyTopicRefusal:
+    @pytest.mark.parametrize(
+        "topic",
+        [
+            "energyd/prices/octopus_agile/C/current",
+            "energyd/status",
+            "energyd/providers",
+            "energyd/settings",
+            "energyd/request/health",
+            "energyd",
+            "homeassistant/sensor/x/config",
+            "homeassistant",
+            "$SYS/broker/uptime",
+            "my/+/replies",
+            "my/#",
+        ],
+    )
+    def test_refused(self, topic: str) -> None:
+        """energyd's own state, its requests, discovery, $-topics and wildcards are refused."""
+        assert Topics("energyd").reply_topic_refusal(topic, "homeassistant") is not None
+
+    @pytest.mark.parametrize(
+        "topic",
+        ["my/replies", "energyd/response/health", "energyd/response/x/y", "energyd-2/x", "home"],
+    )
+    def test_allowed(self, topic: str) -> None:
+        """Replies may go to <base>/response/... and to any topic outside both trees."""
+        assert Topics("energyd").reply_topic_refusal(topic, "homeassistant") is None
