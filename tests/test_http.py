@@ -314,6 +314,8 @@ class TestSettings:
             (b'{"values": {"energy.providers.octopus_agile.note": 1e999}}', "invalid_json"),
             (b'{"values": {"energy.providers.octopus_agile.note": -Infinity}}', "invalid_json"),
             (b"\xff\xfe", "invalid_json"),
+            (b'{"values": {"energy.providers.octopus_agile.\\ud800": 1}}', "invalid_json"),
+            (b'{"values": {"energy.providers.octopus_agile.note": "\\udfff"}}', "invalid_json"),
             (b"[" * 100_00 + b"]" * 100_00, "invalid_json"),
             (b'{"values": {"energy.provider_id": ' + b"1" * 5000 + b"}}", "invalid_json"),
             (b"[]", "invalid_payload"),

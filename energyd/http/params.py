@@ -6,11 +6,10 @@ error middleware answers as a 4xx JSON reply.
 
 from __future__ import annotations
 
-import json
-import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from energyd import strictjson
 from energyd.exceptions import CommandError
 
 __all__ = ["MAX_WINDOW", "decode_json", "parse_limit", "parse_time", "price_window"]
@@ -20,26 +19,19 @@ MAX_WINDOW = timedelta(days=31)
 DEFAULT_WINDOW = timedelta(hours=24)
 
 
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _finite(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"number {text[:20]} is out of range")
-    return value
-
-
 def decode_json(body: bytes) -> Any:
-    """Strict JSON (UTF-8, finite numbers only: no NaN, Infinity or 1e999)."""
+    """Strict JSON (UTF-8, finite numbers only: no NaN, Infinity or 1e999; no lone
+    surrogates, which no reply or store could encode)."""
     try:
-        text = body.decode("utf-8")
-        return json.loads(text, parse_constant=_no_constants, parse_float=_finite)
+        value = strictjson.loads(body.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise CommandError("invalid_json", "the body is not UTF-8") from exc
     except (ValueError, RecursionError) as exc:
         raise CommandError("invalid_json", f"the body is not valid JSON: {exc}"[:200]) from exc
+    surrogate = strictjson.lone_surrogate(value)
+    if surrogate is not None:
+        raise CommandError("invalid_json", f"the body holds a lone UTF-16 surrogate ({surrogate})")
+    return value
 
 
 def parse_time(value: str, name: str) -> datetime:

@@ -24,9 +24,6 @@ Parsing and validation are pure; :meth:`CommandRouter.dispatch` adds the handler
 from __future__ import annotations
 
 import enum
-import json
-import math
-import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal, TypeAlias, TypeVar, overload
@@ -34,6 +31,7 @@ from typing import Any, Final, Literal, TypeAlias, TypeVar, overload
 import structlog
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from energyd import strictjson
 from energyd.exceptions import CommandError, EnergydError
 from energyd.mqtt.payloads import dumps
 
@@ -147,45 +145,6 @@ class Request:
     transaction: Transaction = NO_TRANSACTION
 
 
-def _refuse_constant(name: str) -> None:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):  # 1e400: valid JSON grammar, but no reply could echo it
-        raise ValueError(f"number {text[:40]} is out of range")
-    return value
-
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _lone_surrogate(value: object) -> str | None:
-    """The first lone surrogate in any string or key of ``value``, as ``\\udXXX``, or None.
-
-    Iterative: the JSON parser already bounds the depth, this walk adds no recursion of its own.
-    """
-    pending = [value]
-    while pending:
-        item = pending.pop()
-        if isinstance(item, str):
-            texts: list[str] = [item]
-        elif isinstance(item, dict):
-            texts = [key for key in item if isinstance(key, str)]
-            pending.extend(item.values())
-        elif isinstance(item, list):
-            pending.extend(item)
-            continue
-        else:
-            continue
-        for text in texts:
-            found = _SURROGATE.search(text)
-            if found is not None:
-                return f"\\u{ord(found.group()):04x}"
-    return None
-
-
 def parse_request(payload: bytes) -> Request:
     """Decode a raw request payload; raise :class:`CommandError` with a stable code.
 
@@ -208,13 +167,13 @@ def parse_request(payload: bytes) -> Request:
     if not text.strip():
         return Request({})
     try:
-        value = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+        value = strictjson.loads(text)
     except (ValueError, RecursionError) as exc:
         raise CommandError(
             ErrorCode.INVALID_JSON,
             f"request is not valid JSON: {exc}",
         ) from exc
-    surrogate = _lone_surrogate(value)
+    surrogate = strictjson.lone_surrogate(value)
     if surrogate is not None:
         raise CommandError(
             ErrorCode.INVALID_ENCODING,
