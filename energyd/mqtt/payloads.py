@@ -141,8 +141,15 @@ def _default(value: object) -> str:
 
 
 def dumps(obj: object) -> bytes:
-    """Compact UTF-8 JSON; aware datetimes become ISO 8601 UTC, NaN/Infinity are refused."""
+    """Compact UTF-8 JSON; aware datetimes become ISO 8601 UTC, NaN/Infinity are refused.
+
+    A string with a lone surrogate (say, in a plugin's error message) cannot be UTF-8: then the
+    payload is ASCII JSON with ``\\udXXX`` escapes instead, still valid JSON, never an error.
+    """
     text = json.dumps(
         obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_default
     )
-    return text.encode("utf-8")
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(obj, separators=(",", ":"), allow_nan=False, default=_default).encode()

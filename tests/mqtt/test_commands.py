@@ -53,8 +53,8 @@ async def unserialisable(args: dict[str, Any]) -> object:
     return {"x": object()}
 
 
-async def lone_surrogate(args: dict[str, Any]) -> object:
-    return {"x": "\ud800"}
+async def not_a_number(args: dict[str, Any]) -> object:
+    return {"x": float("nan")}
 
 
 @pytest.fixture
@@ -286,8 +286,8 @@ class TestAnswer:
 
     async def test_reply_always_serialises(self, router: CommandRouter) -> None:
         """A handler whose data cannot be serialised still gives JSON bytes (internal_error)."""
-        router.add("lone", lone_surrogate)
-        reply = json.loads(await router.answer("lone", b'{"transaction": "t"}'))
+        router.add("nan", not_a_number)
+        reply = json.loads(await router.answer("nan", b'{"transaction": "t"}'))
         assert ("internal_error", "t") == (error_of(reply), reply["transaction"])
 
 

@@ -184,6 +184,10 @@ class TestHelpers:
         """dumps writes compact UTF-8 JSON, not ASCII escapes."""
         assert '{"a":[1,2],"b":"£"}'.encode() == dumps({"a": [1, 2], "b": "£"})
 
+    def test_dumps_lone_surrogate(self) -> None:
+        """A lone surrogate (a plugin's garbage error text) becomes an ASCII escape, not a crash."""
+        assert b'{"error":"bad \\ud800 \\u00a3"}' == dumps({"error": "bad \ud800 £"})
+
     def test_dumps_datetimes(self) -> None:
         """Aware datetimes are serialised as ISO 8601 UTC."""
         assert b'{"at":"2024-05-01T12:10:00Z"}' == dumps({"at": NOW})
