@@ -132,18 +132,31 @@ class TestAvailability:
         await eventually(lambda: f"Client {settings.client_id} disconnected." in mosquitto.logs())
         assert f"Client {settings.client_id} closed its connection." not in mosquitto.logs()
 
-    async def test_offline_when_run_is_cancelled(
-        self, mosquitto: MosquittoBroker, base_topic: str
+    @pytest.mark.parametrize(
+        ("ending", "raised"),
+        [("cancelled", asyncio.CancelledError), ("crashed", BaseExceptionGroup)],
+    )
+    async def test_offline_however_run_ends(
+        self,
+        mosquitto: MosquittoBroker,
+        base_topic: str,
+        ending: str,
+        raised: type[BaseException],
     ) -> None:
-        """Cancelling run() (inside a task group of one's own) also publishes 'offline'."""
+        """run() cancelled (a stop, in a task group of one's own) or ended by a bug escaping a
+        handler: either way 'offline' is left retained (the clean DISCONNECT means no will)."""
         publisher = MqttClient(settings_for(mosquitto.port, base_topic), make_router())
         status = f"{base_topic}/status"
         async with collect(mosquitto.port, status) as watcher:
             task = asyncio.create_task(publisher.run())
             await watcher.wait_for_payload(status, b"online")
-            task.cancel()
-            with pytest.raises(asyncio.CancelledError):
-                await task
+            if ending == "cancelled":
+                task.cancel()
+            else:
+                await watcher.publish(Topics(base_topic).request("escape"), b"{}")
+            with pytest.raises(raised):
+                async with asyncio.timeout(10):
+                    await task
             await watcher.wait_for_payload(status, b"offline")
         assert [b"online", b"offline"] == watcher.payloads(status)
 
@@ -178,24 +191,6 @@ class TestAvailability:
         assert [b"online", b"offline"] == watcher.payloads(status)
         assert -9 == process.returncode
         assert 1 == message.qos
-
-    async def test_offline_after_an_unexpected_exit(
-        self, mosquitto: MosquittoBroker, base_topic: str
-    ) -> None:
-        """A bug that ends run() still leaves 'offline' retained (no clean, will-less exit)."""
-        publisher = MqttClient(settings_for(mosquitto.port, base_topic), make_router())
-        status = f"{base_topic}/status"
-        async with collect(mosquitto.port, status) as watcher:
-            task = asyncio.create_task(publisher.run())
-            await watcher.wait_for_payload(status, b"online")
-            await watcher.publish(Topics(base_topic).request("escape"), b"{}")
-            with pytest.raises(BaseExceptionGroup) as caught:
-                async with asyncio.timeout(10):
-                    await task
-            await watcher.wait_for_payload(status, b"offline")
-        assert caught.group_contains(Escaped)
-        async with collect(mosquitto.port, status) as late:
-            assert b"offline" == (await late.wait_for(status)).payload
 
     async def test_entered_once(self, mosquitto: MosquittoBroker, base_topic: str) -> None:
         """The publisher is one lifecycle: entering it again is an error."""
