@@ -346,12 +346,12 @@ class PriceStore:
         row = (
             _millis(record.at, "record.at"),
             record.action,
-            record.file,
-            record.version_before,
-            record.version_after,
+            _text(record.file),
+            _text(record.version_before),
+            _text(record.version_after),
             record.actor,
             int(record.ok),
-            record.message,
+            _text(record.message),
         )
         async with self._transaction("add_audit") as db:
             await db.execute(
@@ -538,6 +538,14 @@ def _slot(row: Iterable[Any]) -> EnergyPriceSlot:
     )
 
 
+def _text(value: str | None) -> str | None:
+    """Free text from a plugin (an error message, a version) as SQLite can store it: a lone
+    surrogate, which UTF-8 cannot encode, becomes a visible ``\\udXXX`` escape."""
+    if value is None:
+        return None
+    return value.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _run_row(run: FetchRun) -> tuple[Any, ...]:
     return (
         run.provider_id,
@@ -546,8 +554,8 @@ def _run_row(run: FetchRun) -> tuple[Any, ...]:
         FetchOutcome(run.outcome).value,
         run.slots,
         run.duration_ms,
-        run.error,
-        run.error_type,
+        _text(run.error),
+        _text(run.error_type),
         _optional_millis(run.window_start, "run.window_start"),
         _optional_millis(run.window_end, "run.window_end"),
     )

@@ -422,6 +422,13 @@ class TestFetchRuns:
         assert runs[::-1][:2] == await store.fetch_runs(limit=2)
         assert [runs[2], runs[0]] == await store.fetch_runs(provider_id="octopus")
 
+    async def test_error_with_a_lone_surrogate(self, store: PriceStore) -> None:
+        """A plugin's error text that UTF-8 cannot encode is stored with a visible escape."""
+        await store.record_fetch(make_run(T0, FetchOutcome.ERROR, error="bad \udc80 body"))
+        run = await store.last_fetch("octopus", "C")
+        assert run is not None
+        assert "bad \\udc80 body" == run.error
+
     async def test_started_at_keeps_milliseconds(self, store: PriceStore) -> None:
         """started_at is stored in epoch milliseconds; finer digits are dropped."""
         started = T0.replace(microsecond=123_456)
