@@ -57,6 +57,8 @@ __all__ = [
 log = structlog.get_logger(__name__)
 
 PLUGIN_NAME = re.compile(r"^[a-z0-9_]+_provider\.py$")
+#: Longest plugin file name: a file system refuses longer names (ENAMETOOLONG).
+MAX_PLUGIN_NAME = 255
 PROVIDER_ID = re.compile(r"^[a-z0-9_]+$")
 MODULE_PREFIX = "energyd_plugins"
 _MAX_ERROR_CHARS = 500
@@ -79,12 +81,14 @@ def bundled_plugin_dir() -> Path:
 
 
 def validate_plugin_name(name: object) -> str:
-    """Return ``name`` when it is a bare ``[a-z0-9_]+_provider.py``; else PluginNameError."""
-    if isinstance(name, str) and PLUGIN_NAME.fullmatch(name):
+    """Return ``name`` when it is a bare ``[a-z0-9_]+_provider.py`` of at most
+    :data:`MAX_PLUGIN_NAME` characters; else PluginNameError."""
+    if isinstance(name, str) and len(name) <= MAX_PLUGIN_NAME and PLUGIN_NAME.fullmatch(name):
         return name
     shown = name[:200] if isinstance(name, str) else type(name).__name__
     raise PluginNameError(
-        f"refused plugin file name {shown!r}: must be a bare [a-z0-9_]+_provider.py"
+        f"refused plugin file name {shown!r}: must be a bare [a-z0-9_]+_provider.py "
+        f"of at most {MAX_PLUGIN_NAME} characters"
     )
 
 

@@ -75,9 +75,10 @@ class TestPluginNames:
         """A bare [a-z0-9_]+_provider.py name is returned unchanged."""
         assert name == validate_plugin_name(name)
 
-    @pytest.mark.parametrize("name", BAD_NAMES)
+    @pytest.mark.parametrize("name", [*BAD_NAMES, "a" * 245 + "_provider.py"])
     def test_paths_and_other_names_are_refused(self, name: str) -> None:
-        """Paths, traversal, upper case, NUL and other suffixes raise PluginNameError."""
+        """Paths, traversal, upper case, NUL, other suffixes and names longer than a file
+        system allows raise PluginNameError."""
         with pytest.raises(PluginNameError):
             validate_plugin_name(name)
 
