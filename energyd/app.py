@@ -3,12 +3,18 @@
 Start-up order matters: plugins are deployed and loaded and the store is opened before any
 network traffic; what the store already knows is put into the retained MQTT state before the
 first fetch, so a restart during a provider outage still publishes prices.
+
+Beside the loops runs the loop-lag monitor (``energyd.loopwatch``) and a follower of the
+run-time faults (``energyd.faults``): when a plugin blocks the event loop or a derived topic
+cannot be built, the retained ``providers`` topic and systemd's ``STATUS=`` are brought up
+to date within a tick of it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import faulthandler
 import signal
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -18,20 +24,23 @@ import aiohttp
 import structlog
 
 from energyd import __version__
+from energyd.clock import iso_utc
 from energyd.config import Settings
 from energyd.exceptions import ConfigError
+from energyd.faults import RuntimeFaults
 from energyd.handlers import register_commands
 from energyd.homeassistant import DiscoveryPublisher
 from energyd.http import HttpServer, make_http_app
+from energyd.loopwatch import LoopWatch
 from energyd.mqtt.client import MqttClient
 from energyd.mqtt.commands import CommandRouter
-from energyd.notify import SystemdNotifier
+from energyd.notify import SystemdNotifier, status_line
 from energyd.providers.loader import EnergyProviderLoader, init_energy_provider_loader
 from energyd.providers.management import ProviderManager
 from energyd.publishing import StatePublisher
 from energyd.scheduler import Scheduler
 from energyd.selection import resolve
-from energyd.service import PriceService
+from energyd.service import Listener, PriceService
 from energyd.store import PriceStore
 
 __all__ = ["Components", "build", "check_providers", "run_daemon"]
@@ -119,6 +128,32 @@ def _stop_on_signals(stop: asyncio.Event) -> Iterator[None]:
             loop.remove_signal_handler(signum)
 
 
+async def _status_text(service: PriceService) -> str:
+    """Each provider's health state, and the most recent loop block of each plugin."""
+    states: dict[str, str] = {}
+    notes: list[str] = []
+    for spec in service.specs():
+        report = await service.health(spec)
+        states[spec.key] = report.state.value
+        if report.loop_block is not None:
+            block = report.loop_block
+            notes.append(f"{spec.key} {block.describe()} at {iso_utc(block.at)}")
+    return status_line(states, notes)
+
+
+async def _follow_faults(
+    faults: RuntimeFaults, publisher: StatePublisher, status: Listener
+) -> None:
+    """Re-publish provider health (and STATUS=) whenever a run-time fault changes."""
+    while True:
+        await faults.wait_changed()
+        try:
+            await publisher.publish_providers()
+            await status(None)
+        except Exception:  # reporting a fault must not become one (like a service listener)
+            log.exception("faults.publish_failed")
+
+
 async def _until(stop: asyncio.Event, notifier: SystemdNotifier) -> None:
     await stop.wait()
     log.info("daemon.stopping")
@@ -130,6 +165,9 @@ async def run_daemon(settings: Settings, *, handle_signals: bool = True) -> None
     """Run until SIGTERM/SIGINT (or cancellation); unexpected errors propagate."""
     stop = asyncio.Event()
     notifier = SystemdNotifier()
+    if not faulthandler.is_enabled():
+        # A watchdog kill (SIGABRT) of a wedged loop then prints every thread's stack.
+        faulthandler.enable()
     async with contextlib.AsyncExitStack() as stack:
         if handle_signals:
             stack.enter_context(_stop_on_signals(stop))
@@ -156,11 +194,7 @@ async def run_daemon(settings: Settings, *, handle_signals: bool = True) -> None
 
         async def _status(_key: str | None) -> None:
             if notifier.enabled:  # `systemctl status` shows each provider's health
-                states = [
-                    f"{spec.key}: {(await parts.service.health(spec)).state.value}"
-                    for spec in parts.service.specs()
-                ]
-                notifier.status(", ".join(states))
+                notifier.status(await _status_text(parts.service))
 
         parts.service.add_listener(_status)
         if settings.homeassistant.discovery:
@@ -194,6 +228,11 @@ async def run_daemon(settings: Settings, *, handle_signals: bool = True) -> None
                     name="energyd.retention",
                 )
                 group.create_task(notifier.watchdog_loop(), name="energyd.watchdog")
+                group.create_task(LoopWatch(parts.service.faults).run(), name="energyd.loopwatch")
+                group.create_task(
+                    _follow_faults(parts.service.faults, publisher, _status),
+                    name="energyd.faults",
+                )
                 group.create_task(_until(stop, notifier), name="energyd.signals")
         except* _Shutdown:
             pass

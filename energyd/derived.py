@@ -4,13 +4,18 @@ From the known slots, the market calendar, the level bands and the standing wind
 ``today``, ``tomorrow``, ``stats/<period>``, ``level``, ``windows/<name>``, ``predbat`` and
 ``emhass`` (shapes: README "MQTT topics"). The figures themselves are :mod:`energyd.prices`;
 this module only chooses the periods and lays the figures out.
+
+Each payload is built on its own: one that raises (stored data that breaks an assumption of
+a figure, say slots from an older version that today's validation refuses) is left out of
+:attr:`Derived.payloads` and named in :attr:`Derived.errors`; the others are built as usual.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from energyd.clock import MarketCalendar, iso_utc
@@ -40,10 +45,12 @@ PERIODS = ("today", "tomorrow", "next_24h")
 
 @dataclass(frozen=True, slots=True)
 class Derived:
-    """Topic suffix -> payload, plus the standing windows chosen (kept for stickiness)."""
+    """Topic suffix -> payload, the standing windows chosen (kept for stickiness), and the
+    topics that could not be built (topic suffix -> ``"ExceptionType: message"``)."""
 
     payloads: dict[str, dict[str, Any]]
     windows: dict[str, Window | None]
+    errors: dict[str, str] = field(default_factory=dict)
 
 
 def series_head(provider: str, region: str, currency: str) -> dict[str, Any]:
@@ -119,7 +126,8 @@ def derive(
     previous: Mapping[str, Window | None],
     now: datetime,
 ) -> Derived:
-    """Every derived payload for one provider/region at ``now`` (``slots`` ascending)."""
+    """Every derived payload for one provider/region at ``now`` (``slots`` ascending); each
+    built in isolation (see the module doc)."""
     head = {**series_head(provider, region, currency), "updated_at": iso_utc(now)}
     today = calendar.local_date(now)
     tomorrow = today + timedelta(days=1)
@@ -128,16 +136,75 @@ def derive(
         "tomorrow": calendar.day_bounds(tomorrow),
         "next_24h": (now, now + timedelta(hours=24)),
     }
-    payloads: dict[str, dict[str, Any]] = {
-        "today": _day_payload(head, today, calendar, slots),
-        "tomorrow": _day_payload(head, tomorrow, calendar, slots),
-    }
-    for name in PERIODS:
-        stats = period_stats(slots, *bounds[name], now)
-        payloads[f"stats/{name}"] = {**head, "period": name, **stats.as_json()}
+    payloads: dict[str, dict[str, Any]] = {}
+    errors: dict[str, str] = {}
 
+    def build(topic: str, payload: Callable[[], dict[str, Any]]) -> None:
+        try:
+            payloads[topic] = payload()
+        except Exception as exc:  # one topic's failure must not cost the others
+            errors[topic] = f"{type(exc).__name__}: {exc}"
+
+    build("today", lambda: _day_payload(head, today, calendar, slots))
+    build("tomorrow", lambda: _day_payload(head, tomorrow, calendar, slots))
+    for name in PERIODS:
+        build(f"stats/{name}", partial(_stats_payload, head, name, slots, bounds, now))
+    build("level", lambda: _level_payload(head, slots, levels, now))
+
+    chosen: dict[str, Window | None] = {}
+    for setting in windows:
+        # A window that cannot be computed keeps the one chosen before (stickiness).
+        chosen[setting.name] = previous.get(setting.name)
+
+        def standing(setting: WindowSettings = setting) -> dict[str, Any]:
+            period = window_period(now, calendar, setting.earliest, setting.latest)
+            computed = find_window(
+                slots,
+                setting.minutes,
+                *period,
+                contiguous=setting.contiguous,
+                mode=setting.mode,
+                not_before=now,
+            )
+            window = keep_started(previous.get(setting.name), computed, now)
+            chosen[setting.name] = window
+            return window_payload(
+                head,
+                name=setting.name,
+                window=window,
+                mode=setting.mode,
+                minutes=setting.minutes,
+                contiguous=setting.contiguous,
+                period=period,
+                now=now,
+            )
+
+        build(f"windows/{setting.name}", standing)
+
+    build("predbat", lambda: _predbat_payload(slots, bounds))
+    build("emhass", lambda: _emhass_payload(provider, region, currency, slots, now))
+    return Derived(payloads, chosen, errors)
+
+
+def _stats_payload(
+    head: Mapping[str, Any],
+    name: str,
+    slots: Sequence[EnergyPriceSlot],
+    bounds: Mapping[str, tuple[datetime, datetime]],
+    now: datetime,
+) -> dict[str, Any]:
+    stats = period_stats(slots, *bounds[name], now)
+    return {**head, "period": name, **stats.as_json()}
+
+
+def _level_payload(
+    head: Mapping[str, Any],
+    slots: Sequence[EnergyPriceSlot],
+    levels: Sequence[LevelBand],
+    now: datetime,
+) -> dict[str, Any]:
     current = next((slot for slot in slots if slot.contains(now)), None)
-    payloads["level"] = {
+    return {
         **head,
         "level": level_for(None if current is None else current.price_pence, levels),
         "price": None if current is None else _round(current.price_pence),
@@ -146,30 +213,10 @@ def derive(
         "bands": [{"name": band.name, "below": band.below} for band in levels],
     }
 
-    chosen: dict[str, Window | None] = {}
-    for setting in windows:
-        period = window_period(now, calendar, setting.earliest, setting.latest)
-        computed = find_window(
-            slots,
-            setting.minutes,
-            *period,
-            contiguous=setting.contiguous,
-            mode=setting.mode,
-            not_before=now,
-        )
-        window = keep_started(previous.get(setting.name), computed, now)
-        chosen[setting.name] = window
-        payloads[f"windows/{setting.name}"] = window_payload(
-            head,
-            name=setting.name,
-            window=window,
-            mode=setting.mode,
-            minutes=setting.minutes,
-            contiguous=setting.contiguous,
-            period=period,
-            now=now,
-        )
 
+def _predbat_payload(
+    slots: Sequence[EnergyPriceSlot], bounds: Mapping[str, tuple[datetime, datetime]]
+) -> dict[str, Any]:
     def raw(day_slots: Sequence[EnergyPriceSlot]) -> list[dict[str, Any]]:
         return [
             {
@@ -180,12 +227,21 @@ def derive(
             for s in day_slots
         ]
 
-    payloads["predbat"] = {
+    return {
         "raw_today": raw(slots_in(slots, *bounds["today"])),
         "raw_tomorrow": raw(slots_in(slots, *bounds["tomorrow"])),
     }
+
+
+def _emhass_payload(
+    provider: str,
+    region: str,
+    currency: str,
+    slots: Sequence[EnergyPriceSlot],
+    now: datetime,
+) -> dict[str, Any]:
     first, step, values = series_step(slots, now)
-    payloads["emhass"] = {
+    return {
         "provider": provider,
         "region": region,
         "start": None if first is None else iso_utc(first),
@@ -194,4 +250,3 @@ def derive(
         "prices": [round(value / 100, 6) for value in values],
         "updated_at": iso_utc(now),
     }
-    return Derived(payloads, chosen)

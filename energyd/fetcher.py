@@ -11,6 +11,7 @@ from typing import Any
 import structlog
 
 from energyd.exceptions import ProviderError, SlotValidationError, StoreError
+from energyd.faults import RuntimeFaults
 from energyd.providers.base import EnergyPriceProvider
 from energyd.providers.validation import validate_slots
 from energyd.records import FetchOutcome, FetchRun
@@ -31,13 +32,18 @@ async def fetch_into_store(
     start: datetime,
     end: datetime,
     timeout: float,  # noqa: ASYNC109 - bounds the plugin call only, not the store write
+    faults: RuntimeFaults | None = None,
 ) -> FetchRun:
     """Fetch ``[start, end)`` for ``key``/``region`` and record the run; never half-writes.
 
     Provider failures (typed errors, a timeout, or anything a broken plugin raises) become an
     ``error`` run recorded in the store; known prices stay as they are. A store failure while
     saving a good fetch propagates as :class:`StoreError` after trying to record it.
+
+    The plugin's calls run through ``faults`` (a fresh registry when not given), which times
+    every step of them: a plugin blocking the event loop is named there.
     """
+    faults = faults or RuntimeFaults()
     started = datetime.now(UTC)
     clock = time.monotonic()
     bound = log.bind(provider=key, region=region)
@@ -57,9 +63,11 @@ async def fetch_into_store(
         )
 
     try:
-        currency = plugin.get_metadata().currency
+        currency = faults.run_sync(key, "get_metadata", plugin.get_metadata).currency
         async with asyncio.timeout(timeout):
-            raw = await plugin.fetch_prices(region, start, end, config)
+            raw = await faults.run(
+                key, "fetch_prices", plugin.fetch_prices, region, start, end, config
+            )
         slots = validate_slots(raw, start, end, currency=currency)
         if not slots:
             raise SlotValidationError("provider returned no slots")

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints, model_validator
 
 from energyd.derived import series_head, window_payload
 from energyd.exceptions import (
@@ -33,6 +33,26 @@ ACTOR = "mqtt"
 MAX_PRICES_WINDOW = timedelta(days=31)
 
 
+#: Moments a request may name: far beyond any price, and far from datetime's own limits, so
+#: window arithmetic (a day or 31 days either way) can never overflow.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def _in_range(value: datetime) -> datetime:
+    try:
+        moment = value.astimezone(UTC)
+    except OverflowError as exc:  # 0001-01-01T00:00+14:00 is before datetime.min in UTC
+        raise ValueError("out of range") from exc
+    if not EARLIEST <= moment < LATEST:
+        raise ValueError(f"must be from {EARLIEST.year} to {LATEST.year - 1}")
+    return moment
+
+
+#: An aware datetime in range, as UTC.
+Moment = Annotated[AwareDatetime, AfterValidator(_in_range)]
+
+
 class RefreshArgs(CommandArgs):
     provider: str | None = Field(default=None, description="provider id; default: all running")
 
@@ -43,8 +63,8 @@ class UpdateArgs(CommandArgs):
 
 class PricesArgs(CommandArgs):
     provider: str | None = None
-    start: AwareDatetime | None = None
-    end: AwareDatetime | None = None
+    start: Moment | None = None
+    end: Moment | None = None
     hours: float | None = Field(default=None, gt=0, le=MAX_PRICES_WINDOW.total_seconds() / 3600)
 
     @model_validator(mode="after")
@@ -86,8 +106,8 @@ _HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 class CheapestArgs(CommandArgs):
     provider: str | None = None
     minutes: int = Field(gt=0, le=24 * 60)
-    earliest: AwareDatetime | Annotated[str, StringConstraints(pattern=_HHMM)] | None = None
-    latest: AwareDatetime | Annotated[str, StringConstraints(pattern=_HHMM)] | None = None
+    earliest: Moment | Annotated[str, StringConstraints(pattern=_HHMM)] | None = None
+    latest: Moment | Annotated[str, StringConstraints(pattern=_HHMM)] | None = None
     contiguous: bool = True
     mode: Literal["cheapest", "most_expensive"] = "cheapest"
 
@@ -200,6 +220,7 @@ def register_commands(
             "store": str(service.store.path),
             "providers": {p["id"]: p["health"] for p in overview["providers"]},
             "ok": bool(states) and all(state == "ok" for state in states),
+            "event_loop": service.faults.event_loop_json(),
         }
         if args.probe:
             reply["probes"] = {spec.key: await service.probe(spec) for spec in service.specs()}

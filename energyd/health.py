@@ -6,15 +6,24 @@
 - ``degraded``: a price for now is known, but the last fetch failed or prices that the market
   has published (e.g. tomorrow after 16:00 UK) are still missing.
 - ``ok``: the last fetch worked and the store covers what the market has published.
+
+Run-time faults (:mod:`energyd.faults`) make an ``ok`` (or ``unknown``) provider
+``degraded``, and add to the message of a degraded one: while the plugin's most recent call
+of some kind blocked the event loop (``... blocked the event loop for 5.0 s in
+fetch_prices``), and while derived topics of the provider cannot be built. ``loop_block``
+(the most recent block, kept after it ended) and ``derived_errors`` are reported whatever
+the state.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from energyd.clock import iso_or_none
+from energyd.faults import LoopBlock
 from energyd.providers.base import HealthState
 from energyd.records import FetchOutcome, FetchRun
 
@@ -29,6 +38,8 @@ class HealthReport:
     last_attempt: datetime | None = None
     last_error: str | None = None
     covered_until: datetime | None = None
+    loop_block: LoopBlock | None = None
+    derived_errors: Mapping[str, str] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -38,6 +49,8 @@ class HealthReport:
             "last_attempt": iso_or_none(self.last_attempt),
             "last_error": self.last_error,
             "covered_until": iso_or_none(self.covered_until),
+            "loop_block": None if self.loop_block is None else self.loop_block.as_json(),
+            "derived_errors": dict(self.derived_errors),
         }
 
 
@@ -49,8 +62,52 @@ def assess(
     expected_until: datetime,
     last_run: FetchRun | None,
     last_success: datetime | None,
+    loop_block: LoopBlock | None = None,
+    blocking: LoopBlock | None = None,
+    derived_errors: Mapping[str, str] | None = None,
 ) -> HealthReport:
-    """Combine plugin/config problems, store coverage and the last fetch into one state."""
+    """Combine plugin/config problems, store coverage and the last fetch into one state,
+    then the run-time faults: ``blocking`` (the plugin's most recent call blocked the loop)
+    and ``derived_errors`` (topic suffix -> error) degrade an ok or unknown state."""
+    base = _assess(
+        problem=problem,
+        has_current=has_current,
+        covered_until=covered_until,
+        expected_until=expected_until,
+        last_run=last_run,
+        last_success=last_success,
+    )
+    errors = dict(derived_errors or {})
+    faults = []
+    if blocking is not None:
+        faults.append(f"plugin {blocking.describe()}")
+    if errors:
+        faults.append(f"derived topics not published: {', '.join(sorted(errors))}")
+    state, message = base.state, base.message
+    if faults and state in (HealthState.OK, HealthState.UNKNOWN, HealthState.DEGRADED):
+        kept = [] if state is HealthState.OK else [message]
+        state, message = HealthState.DEGRADED, "; ".join(kept + faults)
+    return HealthReport(
+        state,
+        message,
+        base.last_success,
+        base.last_attempt,
+        base.last_error,
+        base.covered_until,
+        loop_block,
+        errors,
+    )
+
+
+def _assess(
+    *,
+    problem: str | None,
+    has_current: bool,
+    covered_until: datetime | None,
+    expected_until: datetime,
+    last_run: FetchRun | None,
+    last_success: datetime | None,
+) -> HealthReport:
     last_error = None
     if last_run is not None and last_run.outcome is FetchOutcome.ERROR:
         last_error = last_run.error

@@ -7,7 +7,15 @@ never raises: it is logged once and the daemon goes on, since the supervisor's c
 worth stopping the daemon for.
 
 The watchdog is pinged from the event loop itself (:meth:`SystemdNotifier.watchdog_loop`), so
-a wedged loop stops pinging and systemd restarts the service.
+a wedged loop stops pinging and systemd restarts the service. The ping comes only from that
+coroutine's tick — never from a thread, a signal handler or anything else that could run
+while the loop is held — so systemd is never told "alive" for a loop that is not. A plugin
+that blocks the loop (``time.sleep`` in ``fetch_prices``) longer than ``WatchdogSec`` gets
+the service restarted (SIGABRT; the daemon enables :mod:`faulthandler`, so the journal shows
+the stack, naming the plugin's file and line); with pings every ``WatchdogSec/2`` a block
+longer than half of it may already do so, depending on when the last ping went out. Shorter
+blocks are named in the ``STATUS=`` line (:func:`status_line`): ``systemctl status`` shows
+which plugin blocked the loop for how long.
 """
 
 from __future__ import annotations
@@ -15,11 +23,11 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import structlog
 
-__all__ = ["SystemdNotifier"]
+__all__ = ["SystemdNotifier", "status_line"]
 
 log = structlog.get_logger(__name__)
 
@@ -55,6 +63,14 @@ def _watchdog_interval(environ: Mapping[str, str]) -> float | None:
         except ValueError:
             return None
     return usec / 1_000_000 / 2
+
+
+def status_line(states: Mapping[str, str], notes: Iterable[str] = ()) -> str:
+    """The ``STATUS=`` text: each provider's health state, then notes (loop blocks), e.g.
+    ``octopus_agile: ok, slow: degraded; slow blocked the event loop for 5.0 s in
+    fetch_prices at 2026-11-25T16:00:05Z``."""
+    text = ", ".join(f"{key}: {state}" for key, state in states.items())
+    return "; ".join([text, *notes]) if text else "; ".join(notes)
 
 
 def _one_line(text: str) -> str:

@@ -1,7 +1,9 @@
 """Derived price figures: period statistics, level bands, cheapest windows, EMHASS steps (pure).
 
 Inputs are sequences of :class:`EnergyPriceSlot` in ascending time order without overlaps (as
-the store returns them); they may have gaps and may be 15, 30 or 60 minutes long, or mixed.
+the store returns them); they may have gaps and may be 15, 30 or 60 minutes long, or mixed —
+any whole number of minutes, with edges on whole UTC minutes, which is what
+:func:`energyd.providers.validation.validate_slots` lets into the store.
 Datetimes are timezone-aware (naive ones raise ``ValueError``); prices stay in minor units per
 kWh as in the slots. Every mean is weighted by time, so a 60-minute slot counts four times as
 much as a 15-minute one. Results are frozen dataclasses whose ``as_json()`` gives the figure
@@ -485,7 +487,8 @@ def series_step(
     Returns the current slot's start, the step in minutes (the greatest common divisor of the
     slot lengths, i.e. the smallest one for 15/30/60-minute slots) and one price per step: a
     60-minute slot with 30-minute steps gives two equal entries. ``(None, None, [])`` when no
-    slot contains ``now``.
+    slot contains ``now``. ``ValueError`` when the lengths are not whole minutes (slot
+    validation refuses such slots; older stored data may still hold them).
     """
     now = require_aware(now, "now")
     index = bisect.bisect_right(slots, now, key=lambda s: s.valid_to)

@@ -4,13 +4,19 @@ Per provider/region: ``current``, ``next``, ``upcoming`` and the derived figures
 :mod:`energyd.derived`; daemon-wide: ``providers`` and ``settings``. The MQTT client keeps
 every retained payload and re-sends it after a reconnect, so this module only says what the
 state is; it never worries about the connection.
+
+A topic whose payload cannot be built (stored data that breaks an assumption of a figure) is
+skipped, not fatal: it is logged as ``derived.failed`` once per change of its error, named in
+the provider's health (``derived_errors``, via :class:`energyd.faults.RuntimeFaults`), and its
+earlier retained value is left as it was; the other topics are published as usual.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import structlog
@@ -19,6 +25,7 @@ from energyd.config import PricesSettings, WindowSettings
 from energyd.derived import PERIODS, Derived, derive
 from energyd.mqtt.client import MqttClient
 from energyd.mqtt.payloads import dumps, price_payload, providers_payload, upcoming_payload
+from energyd.mqtt.topics import PriceKind
 from energyd.prices import Window
 from energyd.providers.base import EnergyPriceSlot
 from energyd.selection import ProviderSpec
@@ -100,12 +107,14 @@ class StatePublisher:
         )
 
     async def figures(self, spec: ProviderSpec, now: datetime) -> dict[str, Any]:
-        """Level, statistics and standing windows as published (for the HTTP status page)."""
+        """Level, statistics and standing windows as published (for the HTTP status page);
+        a figure that cannot be built is null (``level``, a period) or left out (a window)."""
         payloads = self._derive(spec, await self._known(spec, now), now).payloads
+        windows = [payloads.get(f"windows/{w.name}") for w in self.windows_for(spec.key)]
         return {
-            "level": payloads["level"],
-            "stats": {name: payloads[f"stats/{name}"] for name in PERIODS},
-            "windows": [payloads[f"windows/{w.name}"] for w in self.windows_for(spec.key)],
+            "level": payloads.get("level"),
+            "stats": {name: payloads.get(f"stats/{name}") for name in PERIODS},
+            "windows": [window for window in windows if window is not None],
         }
 
     async def _publish_spec(self, spec: ProviderSpec, now: datetime) -> None:
@@ -115,21 +124,30 @@ class StatePublisher:
         current, following = current_and_next(slots, now)
         upcoming = [slot for slot in slots if slot.valid_to > now]
         topic = self._topics.price
-        messages = {
-            topic(spec.key, spec.region, "current"): price_payload(
-                spec.key, spec.region, current, now=now, currency=currency
+        messages: dict[str, dict[str, Any]] = {}
+        errors: dict[str, str] = {}
+        basics: dict[PriceKind, Callable[[], dict[str, Any]]] = {
+            "current": partial(
+                price_payload, spec.key, spec.region, current, now=now, currency=currency
             ),
-            topic(spec.key, spec.region, "next"): price_payload(
-                spec.key, spec.region, following, now=now, currency=currency
+            "next": partial(
+                price_payload, spec.key, spec.region, following, now=now, currency=currency
             ),
-            topic(spec.key, spec.region, "upcoming"): upcoming_payload(
-                spec.key, spec.region, upcoming, now=now, currency=currency
+            "upcoming": partial(
+                upcoming_payload, spec.key, spec.region, upcoming, now=now, currency=currency
             ),
         }
+        for kind, build in basics.items():
+            try:
+                messages[topic(spec.key, spec.region, kind)] = build()
+            except Exception as exc:  # like a derived topic: skipped and reported
+                errors[kind] = f"{type(exc).__name__}: {exc}"
         derived = self._derive(spec, slots, now)
         self._windows[(spec.key, spec.region)] = derived.windows
         for name, payload in derived.payloads.items():
             messages[self._topics.figure(spec.key, spec.region, name)] = payload
+        errors.update(derived.errors)
+        self._report(spec, errors)
         for name, body in messages.items():
             await self._mqtt.publish_retained(name, dumps(body))
         pair = (spec.key, spec.region)
@@ -137,8 +155,28 @@ class StatePublisher:
             # Settings changed while this was being published: it must not stay retained.
             self._retire(set(messages))
             return
-        self._retire(self._published.get(pair, set()) - set(messages))
-        self._published[pair] = set(messages)
+        # A topic that could not be built now keeps its earlier retained value (if it had
+        # one) rather than being emptied: a slightly old figure serves its readers better
+        # than none, and the failure is in the provider's health. So it counts as published.
+        failed = {topic(spec.key, spec.region, kind) for kind in basics if kind in errors}
+        failed |= {self._topics.figure(spec.key, spec.region, name) for name in derived.errors}
+        live = set(messages) | (failed & self._published.get(pair, set()))
+        self._retire(self._published.get(pair, set()) - live)
+        self._published[pair] = live
+
+    def _report(self, spec: ProviderSpec, errors: dict[str, str]) -> None:
+        """Log each topic's failure once per change of its error, and its recovery."""
+        before = self._service.faults.derived_errors(spec.key)
+        for name in self._service.faults.set_derived_errors(spec.key, errors):
+            log.warning(
+                "derived.failed",
+                provider=spec.key,
+                region=spec.region,
+                topic=name,
+                error=errors[name],
+            )
+        for name in sorted(set(before) - set(errors)):
+            log.info("derived.recovered", provider=spec.key, region=spec.region, topic=name)
 
     async def publish_providers(self, now: datetime | None = None) -> None:
         overview = await self._service.overview(now)
@@ -167,6 +205,8 @@ class StatePublisher:
         for gone in sorted(set(self._published) - running):
             self._retire(self._published.pop(gone))
             self._windows.pop(gone, None)
+            if gone[0] not in {key for key, _ in running}:
+                self._service.faults.forget(gone[0])
             log.info("mqtt.prices_removed", provider=gone[0], region=gone[1])
         await self.publish_prices(now=now)
         await self.publish_providers(now)

@@ -146,7 +146,10 @@ class Scheduler:
         candidates: list[datetime] = []
         for spec in self._service.specs():
             meta = self._service.metadata(spec)
-            candidates.append(next_boundary(now, meta.slot_minutes if meta else 30))
+            minutes = meta.slot_minutes if meta else 30
+            if not isinstance(minutes, int) or minutes < 1:  # a plugin's nonsense: not fatal
+                minutes = 30
+            candidates.append(next_boundary(now, minutes))
             slots = await self._service.slots(spec, now, now + timedelta(days=1))
             current, following = current_and_next(slots, now)
             if current is not None:

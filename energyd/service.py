@@ -2,6 +2,10 @@
 
 One object that the scheduler, the command handlers and the publisher share. It owns no
 background task; it reports changes to listeners (the publisher, the scheduler) instead.
+
+Every call into a plugin (``fetch_prices``, ``health_check``, ``validate_config``,
+``get_metadata``) goes through :attr:`PriceService.faults`, which times it step by step: a
+plugin that blocks the event loop is named in its provider's health.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import structlog
 from energyd.clock import MarketCalendar, iso_utc
 from energyd.config import EnergySettings, Settings, redact
 from energyd.exceptions import ConfigError, ProviderConfigError, UnknownProviderError
+from energyd.faults import RuntimeFaults
 from energyd.fetcher import fetch_into_store
 from energyd.health import HealthReport, assess
 from energyd.prices import slot_json
@@ -63,6 +68,8 @@ class PriceService:
         self._locks: dict[str, asyncio.Lock] = {}
         self._last_runs: dict[tuple[str, str], FetchRun] = {}
         self._listeners: list[Listener] = []
+        #: Loop blocks by plugins, loop lag and unbuilt topics (one registry per daemon).
+        self.faults = RuntimeFaults()
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -124,20 +131,20 @@ class PriceService:
                 ):
                     return f"plugin {status.file} failed to load: {status.error}"
             return f"no plugin provides {spec.plugin_id!r}"
-        errors = _validate(plugin, spec.config)
+        errors = self.faults.run_sync(spec.key, "validate_config", _validate, plugin, spec.config)
         if errors:
             return "invalid config: " + "; ".join(f"{k}: {v}" for k, v in errors.items())
         return None
 
     def calendar(self, spec: ProviderSpec) -> MarketCalendar:
-        plugin = self.plugin(spec)
-        if plugin is None:
-            return _UTC_CALENDAR
-        return MarketCalendar.from_metadata(plugin.get_metadata())
+        meta = self.metadata(spec)
+        return _UTC_CALENDAR if meta is None else MarketCalendar.from_metadata(meta)
 
     def metadata(self, spec: ProviderSpec) -> EnergyProviderMetadata | None:
         plugin = self.plugin(spec)
-        return None if plugin is None else plugin.get_metadata()
+        if plugin is None:
+            return None
+        return self.faults.run_sync(spec.key, "get_metadata", plugin.get_metadata)
 
     # -- fetching --------------------------------------------------------------------------
 
@@ -179,6 +186,7 @@ class PriceService:
                 start=start,
                 end=end,
                 timeout=self.settings.refresh.fetch_timeout_seconds,
+                faults=self.faults,
             )
             self._last_runs[(spec.key, spec.region)] = run
         await self.notify(spec.key)
@@ -226,6 +234,9 @@ class PriceService:
             expected_until=calendar.expected_coverage_end(now),
             last_run=last_run,
             last_success=None if last_ok is None else last_ok.started_at,
+            loop_block=self.faults.last_block(spec.key),
+            blocking=self.faults.blocking(spec.key),
+            derived_errors=self.faults.derived_errors(spec.key),
         )
 
     async def probe(self, spec: ProviderSpec) -> dict[str, Any]:
@@ -236,7 +247,9 @@ class PriceService:
             return {"state": HealthState.ERROR.value, "message": problem, "latency_ms": None}
         try:
             async with asyncio.timeout(self.settings.refresh.fetch_timeout_seconds):
-                result = await plugin.health_check(spec.region, spec.config)
+                result = await self.faults.run(
+                    spec.key, "health_check", plugin.health_check, spec.region, spec.config
+                )
         except TimeoutError:
             return {
                 "state": HealthState.ERROR.value,

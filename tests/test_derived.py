@@ -108,3 +108,50 @@ class TestFigures:
         assert "2026-11-26T00:00:00Z" <= window["start"] < window["end"] <= "2026-11-26T07:00:00Z"
         assert 6 == len(window["slots"])
         assert window["active"] is False
+
+
+def five_second_slots(now: datetime, count: int = 720) -> list[EnergyPriceSlot]:
+    """An hour of 5-second slots from ``now`` on the minute (stale data of an older version)."""
+    start = now.replace(second=0, microsecond=0)
+    step = timedelta(seconds=5)
+    return [EnergyPriceSlot(start + i * step, start + (i + 1) * step, 10.0) for i in range(count)]
+
+
+class TestIsolation:
+    def test_a_topic_that_cannot_be_built_is_left_out_and_named(self) -> None:
+        """5-second slots break the EMHASS steps only: emhass is missing and named in errors,
+        every other topic is built."""
+        now = datetime(2026, 11, 25, 17, 10, 2, tzinfo=UTC)
+        derived = derive(
+            provider="octopus_agile",
+            region="C",
+            currency="GBP",
+            slots=five_second_slots(now),
+            calendar=AGILE,
+            levels=DEFAULT_LEVELS,
+            windows=[OVERNIGHT],
+            previous={},
+            now=now,
+        )
+        assert {"emhass": "ValueError: slot lengths must be whole minutes"} == derived.errors
+        expected = {"today", "tomorrow", "level", "predbat", "windows/overnight"} | {
+            f"stats/{name}" for name in ("today", "tomorrow", "next_24h")
+        }
+        assert expected == set(derived.payloads)
+        assert 10.0 == derived.payloads["level"]["price"]
+
+    def test_no_errors_on_good_slots(self) -> None:
+        """Ordinary half-hours: every topic, no errors."""
+        now = datetime(2026, 11, 25, 17, 10, tzinfo=UTC)
+        derived = derive(
+            provider="octopus_agile",
+            region="C",
+            currency="GBP",
+            slots=days(date(2026, 11, 25), 2),
+            calendar=AGILE,
+            levels=DEFAULT_LEVELS,
+            windows=[OVERNIGHT],
+            previous={},
+            now=now,
+        )
+        assert ({}, True) == (derived.errors, "emhass" in derived.payloads)

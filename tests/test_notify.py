@@ -8,6 +8,8 @@ import os
 import signal
 import socket
 import subprocess
+import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,7 +17,7 @@ from pathlib import Path
 import pytest
 import structlog
 
-from energyd.notify import SystemdNotifier
+from energyd.notify import SystemdNotifier, status_line
 from tests.support.broker import MosquittoBroker
 from tests.support.fake_octopus import RunningFake
 from tests.support.process import energyd_env, start_energyd
@@ -234,3 +236,61 @@ class TestDaemon:
         assert health.removeprefix("STATUS=octopus_agile: ") in {"ok", "degraded"}
         assert messages.index(ready) < messages.index("WATCHDOG=1")
         assert 0 == code
+
+
+class TestStatusLine:
+    def test_states_only(self) -> None:
+        """Without a block the line is each provider's state, as before."""
+        assert "octopus_agile: ok, export: stale" == status_line(
+            {"octopus_agile": "ok", "export": "stale"}
+        )
+
+    def test_a_block_is_named(self) -> None:
+        """A plugin's loop block follows the states: who, how long, in which call, when."""
+        note = "slow blocked the event loop for 5.0 s in fetch_prices at 2026-11-25T16:00:05Z"
+        expected = (
+            "octopus_agile: ok, slow: degraded; slow blocked the event loop for 5.0 s in "
+            "fetch_prices at 2026-11-25T16:00:05Z"
+        )
+        assert expected == status_line({"octopus_agile": "ok", "slow": "degraded"}, [note])
+
+
+class TestWatchdogHonesty:
+    async def test_no_ping_while_the_loop_is_held(self, notify_socket: Notify) -> None:
+        """Pings stop while the event loop is blocked and resume after it: a thread stamps
+        each datagram as it arrives, and none arrives during the block."""
+        address, fake = notify_socket
+        fake.sock.setblocking(True)
+        fake.sock.settimeout(0.05)
+        arrivals: list[float] = []
+        done = threading.Event()
+
+        def receive() -> None:
+            while not done.is_set():
+                try:
+                    fake.sock.recv(64)
+                except TimeoutError:
+                    continue
+                arrivals.append(time.monotonic())
+
+        receiver = threading.Thread(target=receive, daemon=True)
+        receiver.start()
+        notifier = SystemdNotifier({"NOTIFY_SOCKET": address, "WATCHDOG_USEC": "40000"})
+        task = asyncio.create_task(notifier.watchdog_loop())
+        try:
+            await asyncio.sleep(0.1)
+            held_from = time.monotonic()
+            time.sleep(0.4)  # noqa: ASYNC251 - the held loop under test
+            held_until = time.monotonic()
+            await asyncio.sleep(0.1)
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            done.set()
+            receiver.join(1)
+        # a ping sent just before the block may be stamped a little late by the thread
+        during = [t for t in arrivals if held_from + 0.1 < t < held_until]
+        assert [] == during
+        assert any(t < held_from for t in arrivals)
+        assert any(t >= held_until for t in arrivals)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -270,4 +272,29 @@ class TestFigures:
             )
             assert ["night_charge"] == shaded
             assert "night charge:" in await page.inner_text("#windows")
+            assert [] == errors
+
+
+class TestFaults:
+    async def test_a_loop_block_and_a_broken_topic_are_shown(
+        self, browser: Browser, rig: Rig
+    ) -> None:
+        """The provider's row says its plugin blocked the event loop, for how long and where,
+        and names a derived topic that could not be built."""
+
+        async def fetch_prices() -> None:
+            time.sleep(0.6)  # noqa: ASYNC251 - a plugin step holding the loop
+
+        faults = rig.service.faults
+        await faults.run("octopus_agile", "fetch_prices", fetch_prices)
+        faults.set_derived_errors("octopus_agile", {"emhass": "ValueError: slot lengths"})
+        async with page_on(browser, rig) as (page, errors):
+            row = page.locator('tr[data-provider="octopus_agile"]')
+            assert "degraded" == await row.get_attribute("data-health")
+            block = row.locator(".loop-block")
+            assert "fetch_prices" == await block.get_attribute("data-loop-block")
+            text = await block.inner_text()
+            assert re.match(r"Blocked the event loop for 0\.[67] s in fetch_prices \(", text)
+            broken = row.locator(".derived-errors")
+            assert "Not published: emhass (ValueError: slot lengths)" == await broken.inner_text()
             assert [] == errors

@@ -12,6 +12,11 @@ Metrics (labels in braces):
   (never 0 for "no data")
 - ``energyd_slots_stored{provider,region}``: price slots kept in the store
 - ``energyd_plugin_info{file,status,deployed_version,bundled_version}`` 1
+- ``energyd_plugin_loop_block_seconds{provider,call}``: the most recent event-loop block by
+  that provider's plugin (absent until one), ``energyd_derived_errors{provider}``: topics of
+  the provider that cannot be built now
+- ``energyd_event_loop_lag_seconds``, ``energyd_event_loop_max_lag_seconds``: the loop-lag
+  monitor's last and largest lag (absent while it does not run)
 - ``energyd_mqtt_connected`` 0/1 and the MQTT counters (when there is an MQTT client)
 """
 
@@ -208,9 +213,36 @@ async def collect_metrics(
         )
 
     metrics = [info, fetches, failures, success, attempt, health, price, stored, plugins]
+    metrics.extend(_fault_metrics(service))
     if mqtt is not None:
         metrics.extend(_mqtt_metrics(mqtt))
     return metrics
+
+
+def _fault_metrics(service: PriceService) -> list[Metric]:
+    faults = service.faults
+    block = Metric(
+        "energyd_plugin_loop_block_seconds",
+        "Length of the most recent event-loop block by the provider's plugin.",
+        "gauge",
+    )
+    derived = Metric(
+        "energyd_derived_errors", "Topics of the provider that cannot be built now.", "gauge"
+    )
+    for spec in service.specs():
+        last = faults.last_block(spec.key)
+        if last is not None:
+            block.add(last.seconds, provider=spec.key, call=last.call)
+        derived.add(len(faults.derived_errors(spec.key)), provider=spec.key)
+    loop = faults.event_loop_json()
+    lag = Metric("energyd_event_loop_lag_seconds", "Event-loop lag at the last tick.", "gauge")
+    most = Metric(
+        "energyd_event_loop_max_lag_seconds", "Largest event-loop lag since start.", "gauge"
+    )
+    if loop["lag_seconds"] is not None:
+        lag.add(loop["lag_seconds"])
+        most.add(loop["max_lag_seconds"])
+    return [block, derived, lag, most]
 
 
 def _mqtt_metrics(mqtt: MqttClient) -> list[Metric]:

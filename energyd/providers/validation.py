@@ -2,6 +2,12 @@
 
 A fetch is accepted whole or refused whole: one bad slot makes :func:`validate_slots` raise
 :class:`SlotValidationError` naming the first problem, and the caller stores nothing.
+
+What passes here is what everything downstream may rely on: the store (whole-second
+boundaries), the figures of :mod:`energyd.prices` (whole-minute lengths, one currency per
+series) and so every derived topic. A rule those need belongs here, so that a provider's
+odd answer fails one fetch instead of a topic (or, before topics were built in isolation,
+the daemon) at the next slot boundary.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from energyd.exceptions import SlotValidationError
 from energyd.providers.base import EnergyPriceSlot
 
-__all__ = ["MAX_SLOT_LENGTH", "WINDOW_TOLERANCE", "validate_slots"]
+__all__ = ["MAX_SLOT_LENGTH", "WINDOW_TOLERANCE", "on_whole_minute", "validate_slots"]
 
 #: Slots may start this far before the requested window or end this far after it (a provider
 #: that answers in whole market days, a slot straddling the window edge).
@@ -31,6 +37,12 @@ def _aware(value: object) -> bool:
     )
 
 
+def on_whole_minute(moment: datetime) -> bool:
+    """Whether an aware ``moment`` lies on a whole UTC minute (seconds and microseconds 0)."""
+    utc = moment.astimezone(UTC)
+    return utc.second == 0 and utc.microsecond == 0
+
+
 def validate_slots(
     slots: Iterable[object],
     start_utc: datetime,
@@ -41,10 +53,13 @@ def validate_slots(
     """Check every slot and return them sorted by start, normalised to UTC.
 
     Rules: each item is an :class:`EnergyPriceSlot`; datetimes are timezone-aware;
-    ``valid_to > valid_from``; the length is at most :data:`MAX_SLOT_LENGTH`; the price is a
-    finite number within :data:`MAX_ABS_PRICE`; no two slots start at the same moment or
-    overlap; every slot lies within the requested window widened by :data:`WINDOW_TOLERANCE`;
-    the currency matches ``currency`` when given.
+    ``valid_from`` and ``valid_to`` lie on whole UTC minutes (seconds and microseconds zero),
+    so every length is a whole number of minutes, at least one — the EMHASS series steps in
+    whole minutes and the store keeps whole seconds; ``valid_to > valid_from``; the length is
+    at most :data:`MAX_SLOT_LENGTH`; the price is a finite number within
+    :data:`MAX_ABS_PRICE`; no two slots start at the same moment or overlap; every slot lies
+    within the requested window widened by :data:`WINDOW_TOLERANCE`; every slot has the same
+    3-letter currency, ``currency`` when given (one unit describes a whole series).
     """
     low = start_utc - WINDOW_TOLERANCE
     high = end_utc + WINDOW_TOLERANCE
@@ -62,6 +77,11 @@ def validate_slots(
         valid_from = slot.valid_from.astimezone(UTC)
         valid_to = slot.valid_to.astimezone(UTC)
         where = f"slot {index} ({valid_from.isoformat()})"
+        for name, edge in (("valid_from", valid_from), ("valid_to", valid_to)):
+            if not on_whole_minute(edge):
+                raise SlotValidationError(
+                    f"{where}: {name} {edge.isoformat()} is not on a whole minute (UTC)"
+                )
         if valid_to <= valid_from:
             raise SlotValidationError(f"{where}: valid_to is not after valid_from")
         if valid_to - valid_from > MAX_SLOT_LENGTH:
@@ -76,6 +96,8 @@ def validate_slots(
                 raise SlotValidationError(f"{where}: {name} out of range ({value!r})")
         if not isinstance(slot.currency, str) or len(slot.currency) != 3:
             raise SlotValidationError(f"{where}: currency must be a 3-letter code")
+        if currency is None and checked:
+            currency = checked[0].currency  # one series, one currency
         if currency is not None and slot.currency != currency:
             raise SlotValidationError(f"{where}: currency {slot.currency}, expected {currency}")
         if valid_to <= low or valid_from >= high:

@@ -77,3 +77,46 @@ class TestRefused:
         euro = EnergyPriceSlot(START, START + timedelta(minutes=30), 1.0, currency="EUR")
         with pytest.raises(SlotValidationError, match="currency EUR"):
             validate_slots([euro], START, END, currency="GBP")
+
+
+def run_of(length: timedelta, count: int, first: datetime = START) -> list[EnergyPriceSlot]:
+    """``count`` back-to-back slots of ``length`` from ``first``."""
+    return [
+        EnergyPriceSlot(first + i * length, first + (i + 1) * length, 10.0) for i in range(count)
+    ]
+
+
+class TestWholeMinutes:
+    @pytest.mark.parametrize(
+        "length", [timedelta(seconds=5), timedelta(seconds=90)], ids=["5s", "90s"]
+    )
+    def test_lengths_that_are_not_whole_minutes_are_refused(self, length: timedelta) -> None:
+        """5-second and 90-second slots are refused, the whole fetch with them."""
+        with pytest.raises(SlotValidationError, match="not on a whole minute"):
+            validate_slots(run_of(length, 40), START, END)
+
+    def test_an_edge_off_the_minute_is_refused(self) -> None:
+        """A whole-minute length starting half a second past the minute is refused too."""
+        first = START + timedelta(milliseconds=500)
+        with pytest.raises(SlotValidationError, match=r"valid_from .* not on a whole minute"):
+            validate_slots(run_of(timedelta(minutes=30), 2, first), START, END)
+
+    def test_one_minute_slots_are_fine(self) -> None:
+        """The shortest slot accepted is one minute."""
+        assert 60 == len(validate_slots(run_of(timedelta(minutes=1), 60), START, END))
+
+    def test_whole_minutes_are_judged_in_utc(self) -> None:
+        """An offset of whole minutes (Nepal, +05:45) keeps a UTC-minute edge on the minute."""
+        nepal = timezone(timedelta(hours=5, minutes=45))
+        local = EnergyPriceSlot(
+            START.astimezone(nepal), (START + timedelta(minutes=15)).astimezone(nepal), 3.0
+        )
+        assert START == validate_slots([local], START, END)[0].valid_from
+
+    def test_one_currency_per_fetch_without_metadata(self) -> None:
+        """Without an expected currency the slots must still agree on one."""
+        euro = EnergyPriceSlot(
+            START + timedelta(minutes=30), START + timedelta(hours=1), 1.0, currency="EUR"
+        )
+        with pytest.raises(SlotValidationError, match="currency EUR, expected GBP"):
+            validate_slots([slot(0), euro], START, END)
