@@ -355,8 +355,36 @@ class MqttClient:
         return len(levels) > len(prefix)
 
     async def _subscribe(self, client: aiomqtt.Client, topic_filter: str) -> None:
-        async with asyncio.timeout(self._timeout):
-            await client.subscribe(topic_filter, options=SubscribeOptions(qos=1), timeout=math.inf)
+        await self._bounded(
+            client,
+            client.subscribe(topic_filter, options=SubscribeOptions(qos=1), timeout=math.inf),
+        )
+
+    async def _bounded(self, client: aiomqtt.Client, operation: Awaitable[object]) -> None:
+        """Await one broker round trip, ending at the timeout -- or at once, with
+        :class:`aiomqtt.MqttError`, when the connection drops meanwhile.
+
+        aiomqtt 2.x leaves a QoS 1 publish (or a subscribe) waiting for an acknowledgement that
+        a dropped connection will never bring; only its message iterator watches the
+        connection. Here every wait watches it too (aiomqtt's own ``_disconnected`` future),
+        so a drop in the middle of a publish burst does not hold the retained-state lock -- and
+        with it the re-publication on the next connection -- for the whole timeout.
+        """
+        lost: asyncio.Future[None] = client._disconnected  # aiomqtt-internal, see above
+        task = asyncio.ensure_future(operation)
+        try:
+            async with asyncio.timeout(self._timeout):
+                await asyncio.wait((task, lost), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
+                    await task
+        if task.cancelled():
+            raise aiomqtt.MqttError("connection lost while waiting for the broker") from (
+                None if lost.cancelled() else lost.exception()
+            )
+        task.result()
 
     async def _deliver(
         self, handler: MessageHandler, topic: str, payload: bytes, slots: asyncio.Semaphore
@@ -490,12 +518,14 @@ class MqttClient:
             log.info("mqtt.disconnect_failed", error=str(exc) or type(exc).__name__)
 
     async def _serve(self, client: aiomqtt.Client) -> None:
-        async with asyncio.timeout(self._timeout):
-            await client.subscribe(
+        await self._bounded(
+            client,
+            client.subscribe(
                 self.topics.request_filter(),
                 options=SubscribeOptions(qos=1, retainHandling=SubscribeOptions.RETAIN_DO_NOT_SEND),
                 timeout=math.inf,
-            )
+            ),
+        )
         for topic_filter in list(self._subscriptions):
             await self._subscribe(client, topic_filter)
         await self._publish(client, self.topics.status(), ONLINE, retain=True)
@@ -580,10 +610,12 @@ class MqttClient:
     ) -> None:
         """QoS 1 publish under a timeout, counted in :attr:`stats`."""
         try:
-            async with asyncio.timeout(self._timeout):
-                await client.publish(
+            await self._bounded(
+                client,
+                client.publish(
                     topic, payload, qos=1, retain=retain, properties=properties, timeout=math.inf
-                )
+                ),
+            )
         except (aiomqtt.MqttError, TimeoutError):
             self._stats.publish_failures += 1
             raise
