@@ -31,6 +31,7 @@ from types import MappingProxyType, ModuleType
 import structlog
 
 import energyd
+from energyd.clock import MarketCalendar
 from energyd.exceptions import (
     PluginLoadError,
     PluginNameError,
@@ -60,6 +61,7 @@ PLUGIN_NAME = re.compile(r"^[a-z0-9_]+_provider\.py$")
 #: Longest plugin file name: a file system refuses longer names (ENAMETOOLONG).
 MAX_PLUGIN_NAME = 255
 PROVIDER_ID = re.compile(r"^[a-z0-9_]+$")
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
 MODULE_PREFIX = "energyd_plugins"
 _MAX_ERROR_CHARS = 500
 _VERSION_LINE = re.compile(
@@ -249,6 +251,15 @@ def _describe(provider: EnergyPriceProvider) -> EnergyProviderMetadata:
         raise PluginLoadError(f"provider_id {metadata.provider_id!r} is not [a-z0-9_]+")
     if not isinstance(metadata.version, str):
         raise PluginLoadError(f"version {metadata.version!r} is not a string")
+    if not isinstance(metadata.currency, str) or not _CURRENCY.fullmatch(metadata.currency):
+        raise PluginLoadError(f"currency {metadata.currency!r} is not a 3-letter ISO 4217 code")
+    minutes = metadata.slot_minutes
+    if isinstance(minutes, bool) or not isinstance(minutes, int) or not 1 <= minutes <= 1440:
+        raise PluginLoadError(f"slot_minutes {minutes!r} is not a whole number from 1 to 1440")
+    try:  # the market's zone and local times: every figure and the scheduler use them
+        MarketCalendar.from_metadata(metadata)
+    except (TypeError, ValueError, KeyError) as exc:  # ZoneInfoNotFoundError is a KeyError
+        raise PluginLoadError(f"market calendar: {_one_line(exc)}") from exc
     return metadata
 
 

@@ -32,6 +32,7 @@ from tests.support.plugin_files import (
     NO_CLASS,
     SYNTAX_ERROR,
     TWO_CLASSES,
+    bad_metadata,
     good_plugin,
     snapshot_tree,
     write_plugin,
@@ -210,6 +211,10 @@ class TestLoading:
             (TWO_CLASSES, "PluginLoadError: bad_provider.py defines several provider classes"),
             (IMPORTED_CLASS_ONLY, "PluginLoadError: bad_provider.py defines no concrete"),
             ("import sys\nsys.exit(3)\n", "SystemExit: 3"),
+            (bad_metadata('market_timezone="Mars/Base"'), "PluginLoadError: market calendar"),
+            (bad_metadata('day_start_local="25:00"'), "PluginLoadError: market calendar"),
+            (bad_metadata('currency="gbp"'), "PluginLoadError: currency 'gbp' is not"),
+            (bad_metadata("slot_minutes=0"), "PluginLoadError: slot_minutes 0 is not"),
         ],
     )
     def test_broken_plugin_is_a_load_error_and_others_load(

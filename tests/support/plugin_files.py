@@ -103,6 +103,13 @@ METADATA_WRONG_TYPE = good_plugin("wrong_type").replace(
 
 BAD_PROVIDER_ID = good_plugin("Bad-Id")
 
+
+def bad_metadata(field: str) -> str:
+    """A good plugin but for one metadata field, e.g. ``market_timezone="Mars/Base"``."""
+    return good_plugin("odd").replace(
+        'supported_regions=("A", "C"),', f'supported_regions=("A", "C"), {field},'
+    )
+
 NO_CLASS = '__version__ = "1.0.0"\n\nVALUE = 42\n'
 
 TWO_CLASSES = (
