@@ -36,7 +36,6 @@ arguments.
 from __future__ import annotations
 
 import json
-import math
 import random
 import re
 import string
@@ -44,6 +43,8 @@ from collections import Counter
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
+
+from energyd import strictjson
 
 __all__ = [
     "ARGUMENT_CODES",
@@ -192,34 +193,9 @@ class Expectation:
 # -- what energyd must answer -----------------------------------------------------------------
 
 
-def _refuse_constant(name: str) -> None:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"number {text[:40]} is out of range")
-    return value
-
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
 def has_lone_surrogate(value: object) -> bool:
-    """Whether any string or key in ``value`` holds a lone UTF-16 surrogate (no recursion)."""
-    pending = [value]
-    while pending:
-        item = pending.pop()
-        if isinstance(item, str):
-            if _SURROGATE.search(item):
-                return True
-        elif isinstance(item, dict):
-            pending.extend(item)
-            pending.extend(item.values())
-        elif isinstance(item, list):
-            pending.extend(item)
-    return False
+    """Whether any string or key in ``value`` holds a lone UTF-16 surrogate."""
+    return strictjson.lone_surrogate(value) is not None
 
 
 def _only(code: str) -> Expectation:
@@ -237,7 +213,7 @@ def expect(command: str, payload: bytes, commands: Collection[str] = COMMANDS) -
     value: Any = {}
     if text.strip():
         try:
-            value = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+            value = strictjson.loads(text)
         except (ValueError, RecursionError):
             return _only("invalid_json")
     if has_lone_surrogate(value):
