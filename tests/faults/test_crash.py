@@ -9,6 +9,8 @@ import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import pytest
+
 from tests.faults.support_faults import ask, payload, retained, subprocess_daemon
 from tests.support.broker import Collector, MosquittoBroker, collect
 from tests.support.fake_octopus import RunningFake
@@ -41,20 +43,30 @@ async def online(client: Collector, topic: str) -> None:
 
 
 class TestCrash:
-    async def test_sigkill_leaves_offline_retained(
-        self, tmp_path: Path, mosquitto: MosquittoBroker, base_topic: str, fake_api: RunningFake
+    @pytest.mark.parametrize(
+        ("signum", "exit_code"), [(signal.SIGKILL, -signal.SIGKILL), (signal.SIGTERM, 0)]
+    )
+    async def test_offline_retained_however_the_process_ends(
+        self,
+        tmp_path: Path,
+        mosquitto: MosquittoBroker,
+        base_topic: str,
+        fake_api: RunningFake,
+        signum: int,
+        exit_code: int,
     ) -> None:
-        """After kill -9 of `energyd run` the broker's will makes status offline (retained)."""
+        """kill -9 (the broker publishes the will) or SIGTERM (the daemon says offline itself
+        and exits 0): either way status is left offline, retained."""
         status = f"{base_topic}/status"
         async with (
             collect(mosquitto.port, status) as client,
             daemon(tmp_path, mosquitto.port, base_topic, fake_api.url) as process,
         ):
             await online(client, status)
-            process.send_signal(signal.SIGKILL)
+            process.send_signal(signum)
             code = await ended(process)
             await client.wait_for_payload(status, b"offline")
-        assert (-signal.SIGKILL, (b"offline", True)) == (
+        assert (exit_code, (b"offline", True)) == (
             code,
             await retained(mosquitto.port, status),
         )
@@ -87,19 +99,4 @@ class TestCrash:
         first = replies[0] if replies else None
         assert (True, "invalid_json") == (alive, first and first["error"]["code"]), replies
         assert ("ok", [b"online"]) == (later and later["status"], statuses)
-        assert (0, (b"offline", True)) == (code, await retained(mosquitto.port, status))
-
-    async def test_sigterm_publishes_offline_and_exits_zero(
-        self, tmp_path: Path, mosquitto: MosquittoBroker, base_topic: str, fake_api: RunningFake
-    ) -> None:
-        """A SIGTERM'd daemon says offline itself (retained) and exits 0."""
-        status = f"{base_topic}/status"
-        async with (
-            collect(mosquitto.port, status) as client,
-            daemon(tmp_path, mosquitto.port, base_topic, fake_api.url) as process,
-        ):
-            await online(client, status)
-            process.send_signal(signal.SIGTERM)
-            code = await ended(process)
-            await client.wait_for_payload(status, b"offline")
         assert (0, (b"offline", True)) == (code, await retained(mosquitto.port, status))
