@@ -68,7 +68,8 @@ def assess(
 ) -> HealthReport:
     """Combine plugin/config problems, store coverage and the last fetch into one state,
     then the run-time faults: ``blocking`` (the plugin's most recent call blocked the loop)
-    and ``derived_errors`` (topic suffix -> error) degrade an ok or unknown state."""
+    and ``derived_errors`` (topic suffix -> error) degrade an ok or unknown state, and are
+    named in the message of any state."""
     base = _assess(
         problem=problem,
         has_current=has_current,
@@ -84,9 +85,11 @@ def assess(
     if errors:
         faults.append(f"derived topics not published: {', '.join(sorted(errors))}")
     state, message = base.state, base.message
-    if faults and state in (HealthState.OK, HealthState.UNKNOWN, HealthState.DEGRADED):
-        kept = [] if state is HealthState.OK else [message]
-        state, message = HealthState.DEGRADED, "; ".join(kept + faults)
+    if faults:  # worse states stay as they are, but their message names the fault too
+        if state in (HealthState.OK, HealthState.UNKNOWN, HealthState.DEGRADED):
+            state = HealthState.DEGRADED
+        kept = [] if base.state is HealthState.OK else [message]
+        message = "; ".join(kept + faults)
     return HealthReport(
         state,
         message,

@@ -109,9 +109,13 @@ class TestRunTimeFaults:
         ],
     )
     def test_worse_states_stay(self, overrides: dict[str, object], expected: HealthState) -> None:
-        """Error and stale are not softened to degraded by a block or a broken topic."""
+        """Error and stale are not softened to degraded by a block or a broken topic, but
+        their message names both."""
         faults = {"blocking": BLOCK, "derived_errors": {"emhass": "ValueError: x"}}
-        assert expected == report(**overrides, **faults).state
+        health = report(**overrides, **faults)
+        assert expected == health.state
+        assert "; plugin blocked the event loop" in health.message
+        assert health.message.endswith("; derived topics not published: emhass")
 
     def test_derived_errors_degrade_and_name_the_topics(self) -> None:
         """A topic that cannot be built degrades health; the message names it."""
