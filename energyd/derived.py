@@ -37,7 +37,7 @@ from energyd.prices import (
 )
 from energyd.providers.base import EnergyPriceSlot
 
-__all__ = ["Derived", "derive", "series_head", "window_payload"]
+__all__ = ["Derived", "PayloadBuilder", "derive", "series_head", "window_payload"]
 
 #: The periods published under ``stats/``.
 PERIODS = ("today", "tomorrow", "next_24h")
@@ -51,6 +51,21 @@ class Derived:
     payloads: dict[str, dict[str, Any]]
     windows: dict[str, Window | None]
     errors: dict[str, str] = field(default_factory=dict)
+
+
+class PayloadBuilder:
+    """Builds topic payloads one at a time: one that raises is left out of :attr:`payloads`
+    and named in :attr:`errors` (topic -> ``"ExceptionType: message"``)."""
+
+    def __init__(self) -> None:
+        self.payloads: dict[str, dict[str, Any]] = {}
+        self.errors: dict[str, str] = {}
+
+    def build(self, topic: str, payload: Callable[[], dict[str, Any]]) -> None:
+        try:
+            self.payloads[topic] = payload()
+        except Exception as exc:  # one topic's failure must not cost the others
+            self.errors[topic] = f"{type(exc).__name__}: {exc}"
 
 
 def series_head(provider: str, region: str, currency: str) -> dict[str, Any]:
@@ -136,15 +151,8 @@ def derive(
         "tomorrow": calendar.day_bounds(tomorrow),
         "next_24h": (now, now + timedelta(hours=24)),
     }
-    payloads: dict[str, dict[str, Any]] = {}
-    errors: dict[str, str] = {}
-
-    def build(topic: str, payload: Callable[[], dict[str, Any]]) -> None:
-        try:
-            payloads[topic] = payload()
-        except Exception as exc:  # one topic's failure must not cost the others
-            errors[topic] = f"{type(exc).__name__}: {exc}"
-
+    built = PayloadBuilder()
+    build = built.build
     build("today", lambda: _day_payload(head, today, calendar, slots))
     build("tomorrow", lambda: _day_payload(head, tomorrow, calendar, slots))
     for name in PERIODS:
@@ -183,7 +191,7 @@ def derive(
 
     build("predbat", lambda: _predbat_payload(slots, bounds))
     build("emhass", lambda: _emhass_payload(provider, region, currency, slots, now))
-    return Derived(payloads, chosen, errors)
+    return Derived(built.payloads, chosen, built.errors)
 
 
 def _stats_payload(

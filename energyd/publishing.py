@@ -14,7 +14,7 @@ earlier retained value is left as it was; the other topics are published as usua
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
@@ -22,10 +22,9 @@ from typing import Any
 import structlog
 
 from energyd.config import PricesSettings, WindowSettings
-from energyd.derived import PERIODS, Derived, derive
+from energyd.derived import PERIODS, Derived, PayloadBuilder, derive
 from energyd.mqtt.client import MqttClient
 from energyd.mqtt.payloads import dumps, price_payload, providers_payload, upcoming_payload
-from energyd.mqtt.topics import PriceKind
 from energyd.prices import Window
 from energyd.providers.base import EnergyPriceSlot
 from energyd.selection import ProviderSpec
@@ -123,31 +122,26 @@ class StatePublisher:
         slots = await self._known(spec, now)
         current, following = current_and_next(slots, now)
         upcoming = [slot for slot in slots if slot.valid_to > now]
-        topic = self._topics.price
-        messages: dict[str, dict[str, Any]] = {}
-        errors: dict[str, str] = {}
-        basics: dict[PriceKind, Callable[[], dict[str, Any]]] = {
-            "current": partial(
-                price_payload, spec.key, spec.region, current, now=now, currency=currency
-            ),
-            "next": partial(
-                price_payload, spec.key, spec.region, following, now=now, currency=currency
-            ),
-            "upcoming": partial(
-                upcoming_payload, spec.key, spec.region, upcoming, now=now, currency=currency
-            ),
-        }
-        for kind, build in basics.items():
-            try:
-                messages[topic(spec.key, spec.region, kind)] = build()
-            except Exception as exc:  # like a derived topic: skipped and reported
-                errors[kind] = f"{type(exc).__name__}: {exc}"
+        basics = PayloadBuilder()  # like the derived topics: one that fails is skipped
+        for kind, slot in (("current", current), ("next", following)):
+            basics.build(
+                kind,
+                partial(price_payload, spec.key, spec.region, slot, now=now, currency=currency),
+            )
+        basics.build(
+            "upcoming",
+            partial(upcoming_payload, spec.key, spec.region, upcoming, now=now, currency=currency),
+        )
         derived = self._derive(spec, slots, now)
         self._windows[(spec.key, spec.region)] = derived.windows
-        for name, payload in derived.payloads.items():
-            messages[self._topics.figure(spec.key, spec.region, name)] = payload
-        errors.update(derived.errors)
+        payloads = {**basics.payloads, **derived.payloads}
+        errors = {**basics.errors, **derived.errors}
         self._report(spec, errors)
+
+        def topic(suffix: str) -> str:  # current/next/upcoming and every figure alike
+            return self._topics.figure(spec.key, spec.region, suffix)
+
+        messages = {topic(suffix): body for suffix, body in payloads.items()}
         for name, body in messages.items():
             await self._mqtt.publish_retained(name, dumps(body))
         pair = (spec.key, spec.region)
@@ -158,8 +152,7 @@ class StatePublisher:
         # A topic that could not be built now keeps its earlier retained value (if it had
         # one) rather than being emptied: a slightly old figure serves its readers better
         # than none, and the failure is in the provider's health. So it counts as published.
-        failed = {topic(spec.key, spec.region, kind) for kind in basics if kind in errors}
-        failed |= {self._topics.figure(spec.key, spec.region, name) for name in derived.errors}
+        failed = {topic(suffix) for suffix in errors}
         live = set(messages) | (failed & self._published.get(pair, set()))
         self._retire(self._published.get(pair, set()) - live)
         self._published[pair] = live

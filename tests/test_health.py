@@ -20,16 +20,7 @@ def run(outcome: FetchOutcome, error: str | None = None) -> FetchRun:
 
 
 def state(**overrides: object) -> HealthState:
-    arguments: dict[str, object] = {
-        "problem": None,
-        "has_current": True,
-        "covered_until": TOMORROW_23,
-        "expected_until": TOMORROW_23,
-        "last_run": run(FetchOutcome.OK),
-        "last_success": NOW,
-    }
-    arguments.update(overrides)
-    return assess(**arguments).state  # type: ignore[arg-type]
+    return report(**overrides).state
 
 
 class TestStates:
