@@ -1,4 +1,4 @@
-"""Benchmark of energyd.prices: `python bench/bench_prices.py` (a few seconds).
+"""Benchmark of energyd.domain.figures: `python bench/bench_prices.py` (a few seconds).
 
 Two series with random prices (fixed seed): 48 h of 15-minute slots (192, the EU day-ahead
 shape) and a week of 30-minute slots (336, more than the daemon ever holds for one window).
@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from energyd.prices import find_window, period_stats, series_step, window_period
+from energyd.domain.figures import find_window, period_stats, series_step, window_period
 from energyd.providers.base import EnergyPriceSlot
 from tests.support.calendars import AGILE
 

@@ -1,4 +1,4 @@
-"""Benchmark of energyd.store: `python bench/bench_store.py` (well under a minute).
+"""Benchmark of energyd.core.store: `python bench/bench_store.py` (well under a minute).
 
 One year of 30-minute slots for 14 regions (245,280 rows) is upserted into a temporary
 database in fetch-sized batches (48-96 slots per ``save_fetch``, as the daemon does), and into
@@ -25,9 +25,9 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from energyd.core.store import MIGRATIONS, PriceStore
+from energyd.domain.records import FetchOutcome, FetchRun
 from energyd.providers.base import EnergyPriceSlot
-from energyd.records import FetchOutcome, FetchRun
-from energyd.store import MIGRATIONS, PriceStore
 
 REGIONS = tuple("ABCDEFGHJKLMNP")  # the 14 Agile regions
 START = datetime(2025, 1, 1, tzinfo=UTC)

@@ -4,8 +4,8 @@ Start-up order matters: plugins are deployed and loaded and the store is opened 
 network traffic; what the store already knows is put into the retained MQTT state before the
 first fetch, so a restart during a provider outage still publishes prices.
 
-Beside the loops runs the loop-lag monitor (``energyd.loopwatch``) and a follower of the
-run-time faults (``energyd.faults``): when a plugin blocks the event loop or a derived topic
+Beside the loops runs the loop-lag monitor (``energyd.core.loopwatch``) and a follower of the
+run-time faults (``energyd.core.faults``): when a plugin blocks the event loop or a derived topic
 cannot be built, the retained ``providers`` topic and systemd's ``STATUS=`` are brought up
 to date within a tick of it.
 """
@@ -24,24 +24,24 @@ import aiohttp
 import structlog
 
 from energyd import __version__
-from energyd.clock import iso_utc
 from energyd.config import Settings
+from energyd.core.faults import RuntimeFaults
+from energyd.core.loopwatch import LoopWatch
+from energyd.core.scheduler import Scheduler
+from energyd.core.selection import resolve
+from energyd.core.service import Listener, PriceService
+from energyd.core.store import PriceStore
+from energyd.domain.time import iso_utc
 from energyd.exceptions import ConfigError
-from energyd.faults import RuntimeFaults
-from energyd.handlers import register_commands
-from energyd.homeassistant import DiscoveryPublisher
 from energyd.http import HttpServer, make_http_app
-from energyd.loopwatch import LoopWatch
 from energyd.mqtt.client import MqttClient
 from energyd.mqtt.commands import CommandRouter
+from energyd.mqtt.handlers import register_commands
+from energyd.mqtt.homeassistant import DiscoveryPublisher
+from energyd.mqtt.state import StatePublisher
 from energyd.notify import SystemdNotifier, status_line
 from energyd.providers.loader import EnergyProviderLoader, init_energy_provider_loader
 from energyd.providers.management import ProviderManager
-from energyd.publishing import StatePublisher
-from energyd.scheduler import Scheduler
-from energyd.selection import resolve
-from energyd.service import Listener, PriceService
-from energyd.store import PriceStore
 
 __all__ = ["Components", "build", "check_providers", "run_daemon"]
 

@@ -18,12 +18,12 @@ from zoneinfo import ZoneInfo
 
 from energyd import __version__
 from energyd.app import build, run_daemon
-from energyd.clock import iso_utc
 from energyd.config import Settings, load_settings
+from energyd.domain.records import FetchOutcome
+from energyd.domain.time import iso_utc
 from energyd.exceptions import ConfigError, EnergydError
 from energyd.log import configure_logging
 from energyd.providers.base import EnergyPriceSlot
-from energyd.records import FetchOutcome
 
 __all__ = ["main"]
 

@@ -14,15 +14,15 @@ from typing import Any
 import pytest
 import structlog
 
-from energyd.loopwatch import TICK_SECONDS
+from energyd.core.loopwatch import TICK_SECONDS
+from energyd.core.store import PriceStore
+from energyd.domain.records import FetchOutcome, FetchRun
 from energyd.providers.base import EnergyPriceSlot
-from energyd.records import FetchOutcome, FetchRun
-from energyd.store import PriceStore
+from tests.core.test_service_faults import BLOCKING
 from tests.support.broker import MosquittoBroker, collect, free_port
 from tests.support.daemon import daemon_settings, running
 from tests.test_daemon import ask
 from tests.test_notify import FakeNotifySocket
-from tests.test_service_faults import BLOCKING
 
 
 @pytest.fixture

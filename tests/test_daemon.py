@@ -12,7 +12,7 @@ from typing import Any
 
 import aiohttp
 
-from energyd.clock import slot_floor
+from energyd.domain.time import slot_floor
 from tests.support.broker import Collector, MosquittoBroker, collect, free_port
 from tests.support.daemon import daemon_settings, running
 from tests.support.fake_octopus import RunningFake

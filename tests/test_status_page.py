@@ -20,10 +20,10 @@ from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright
 from pydantic import SecretStr
 
 from energyd.config import HttpSettings
+from energyd.core.selection import ProviderSpec
 from energyd.http import HttpServer, make_http_app
-from energyd.selection import ProviderSpec
+from tests.http.test_routes import PLUGIN, Rig, http_rig
 from tests.support.fake_octopus import RunningFake, make_app, serve
-from tests.test_http import PLUGIN, Rig, http_rig
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -29,11 +29,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from energyd import __version__
+from energyd.core.service import PriceService
+from energyd.core.store import PriceStore
+from energyd.domain.records import FetchOutcome, FetchRun
 from energyd.mqtt.client import MqttClient
 from energyd.providers.base import HealthState
-from energyd.records import FetchOutcome, FetchRun
-from energyd.service import PriceService
-from energyd.store import PriceStore
 
 __all__ = [
     "CONTENT_TYPE",

@@ -14,6 +14,9 @@ from typing import Any
 from aiohttp import web
 
 from energyd import __version__
+from energyd.core.selection import ProviderSpec
+from energyd.core.service import PriceService
+from energyd.domain.records import PluginState
 from energyd.exceptions import CommandError, EnergydError
 from energyd.http.auth import WritePolicy
 from energyd.http.metrics import CONTENT_TYPE, FetchTally, collect_metrics, render
@@ -21,9 +24,6 @@ from energyd.http.params import decode_json, parse_limit, price_window
 from energyd.mqtt.client import MqttClient
 from energyd.providers.base import HealthState
 from energyd.providers.management import ProviderManager
-from energyd.records import PluginState
-from energyd.selection import ProviderSpec
-from energyd.service import PriceService
 
 __all__ = ["ACTOR", "Api", "Figures"]
 

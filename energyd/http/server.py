@@ -14,6 +14,7 @@ import structlog
 from aiohttp import web
 
 from energyd.config import HttpSettings
+from energyd.core.service import PriceService
 from energyd.exceptions import ConfigError
 from energyd.http.auth import WritePolicy, auth_middleware, write_policy
 from energyd.http.errors import error_middleware
@@ -21,7 +22,6 @@ from energyd.http.metrics import FetchTally
 from energyd.http.routes import Api, Figures
 from energyd.mqtt.client import MqttClient
 from energyd.providers.management import ProviderManager
-from energyd.service import PriceService
 
 __all__ = ["MAX_BODY_BYTES", "HttpServer", "make_http_app", "status_page"]
 

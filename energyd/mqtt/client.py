@@ -48,8 +48,9 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from energyd.clock import backoff_delay, iso_utc
 from energyd.config import MqttSettings
+from energyd.domain.planning import backoff_delay
+from energyd.domain.time import iso_utc
 from energyd.exceptions import ConfigError
 from energyd.mqtt.commands import CommandRouter, refused_response_topic
 from energyd.mqtt.topics import Topics, is_publishable_topic

@@ -14,8 +14,9 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
-from energyd.clock import iso_utc
-from energyd.prices import slot_json
+from energyd.domain.figures import slot_json
+from energyd.domain.time import iso_utc
+from energyd.domain.units import minor_unit
 from energyd.providers.base import EnergyPriceSlot
 
 __all__ = [
@@ -32,14 +33,6 @@ __all__ = [
 DEFAULT_CURRENCY = "GBP"
 MINOR_DIGITS = 4  # 18.2910 p/kWh: finer than any tariff quotes
 MAJOR_DIGITS = MINOR_DIGITS + 2
-
-_MINOR_SYMBOLS: Mapping[str, str] = {"GBP": "p", "EUR": "c", "USD": "c"}
-
-
-def minor_unit(currency: str) -> str:
-    """The minor-unit symbol of ``currency`` (``p`` for GBP, ``c`` for EUR and USD)."""
-    return _MINOR_SYMBOLS.get(currency.upper(), "minor")
-
 
 def _rounded(value: float | None, digits: int) -> float | None:
     if value is None or not math.isfinite(value):

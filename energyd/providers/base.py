@@ -27,7 +27,6 @@ as ``energyd.providers.base``; both are the same module object.
 
 from __future__ import annotations
 
-import enum
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
@@ -37,6 +36,8 @@ from typing import Any
 
 import aiohttp
 
+from energyd.domain.health import HealthState
+from energyd.domain.units import to_major
 from energyd.exceptions import (
     ProviderConfigError,
     ProviderConnectionError,
@@ -90,8 +91,8 @@ class EnergyPriceSlot:
 
     @property
     def price_major(self) -> float:
-        """The price in major currency units per kWh (GBP/kWh for pence)."""
-        return self.price_pence / 100.0
+        """The price in major currency units per kWh (GBP/kWh for pence, EUR/kWh for cents)."""
+        return to_major(self.price_pence, self.currency)
 
     def contains(self, moment: datetime) -> bool:
         return self.valid_from <= moment < self.valid_to
@@ -122,14 +123,6 @@ class EnergyProviderMetadata:
     day_start_local: str = "00:00"
     requires_api_key: bool = False
     config_schema: Mapping[str, Any] = field(default_factory=dict)
-
-
-class HealthState(enum.StrEnum):
-    OK = "ok"
-    DEGRADED = "degraded"
-    STALE = "stale"
-    ERROR = "error"
-    UNKNOWN = "unknown"
 
 
 @dataclass(frozen=True, slots=True)

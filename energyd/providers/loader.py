@@ -31,7 +31,8 @@ from types import MappingProxyType, ModuleType
 import structlog
 
 import energyd
-from energyd.clock import MarketCalendar
+from energyd.domain.calendar import MarketCalendar
+from energyd.domain.records import PluginState, PluginStatus
 from energyd.exceptions import (
     PluginLoadError,
     PluginNameError,
@@ -40,7 +41,6 @@ from energyd.exceptions import (
 )
 from energyd.providers.base import EnergyPriceProvider, EnergyProviderMetadata
 from energyd.providers.compat import install_import_aliases
-from energyd.records import PluginState, PluginStatus
 
 __all__ = [
     "MODULE_PREFIX",
@@ -257,7 +257,9 @@ def _describe(provider: EnergyPriceProvider) -> EnergyProviderMetadata:
     if isinstance(minutes, bool) or not isinstance(minutes, int) or not 1 <= minutes <= 1440:
         raise PluginLoadError(f"slot_minutes {minutes!r} is not a whole number from 1 to 1440")
     try:  # the market's zone and local times: every figure and the scheduler use them
-        MarketCalendar.from_metadata(metadata)
+        MarketCalendar.of(
+            metadata.market_timezone, metadata.day_start_local, metadata.publish_time_local
+        )
     except (TypeError, ValueError, KeyError) as exc:  # ZoneInfoNotFoundError is a KeyError
         raise PluginLoadError(f"market calendar: {_one_line(exc)}") from exc
     return metadata

@@ -1,7 +1,7 @@
 """Plugin management actions (status, update one, update all, reload), audited.
 
 MQTT commands and HTTP endpoints both call :class:`ProviderManager`, so the two surfaces cannot
-drift apart. Every action writes an :class:`~energyd.records.AuditRecord`, also when it is
+drift apart. Every action writes an :class:`~energyd.domain.records.AuditRecord`, also when it is
 refused or fails; the refusing error is then raised again for the caller to report.
 """
 
@@ -13,9 +13,9 @@ from typing import Protocol
 
 import structlog
 
+from energyd.domain.records import AuditRecord, PluginState, PluginStatus
 from energyd.exceptions import ProviderError
 from energyd.providers.loader import EnergyProviderLoader
-from energyd.records import AuditRecord, PluginState, PluginStatus
 
 __all__ = ["AuditSink", "ChangeListener", "ProviderManager", "audit_file_name"]
 

@@ -4,7 +4,7 @@ A fetch is accepted whole or refused whole: one bad slot makes :func:`validate_s
 :class:`SlotValidationError` naming the first problem, and the caller stores nothing.
 
 What passes here is what everything downstream may rely on: the store (whole-second
-boundaries), the figures of :mod:`energyd.prices` (whole-minute lengths, one currency per
+boundaries), the figures of :mod:`energyd.domain.figures` (whole-minute lengths, one currency per
 series) and so every derived topic. A rule those need belongs here, so that a provider's
 odd answer fails one fetch instead of a topic (or, before topics were built in isolation,
 the daemon) at the next slot boundary.

@@ -8,8 +8,9 @@ from collections import Counter
 import pytest
 from pydantic import BaseModel, ValidationError
 
+from energyd.core.selection import check_setting_key
 from energyd.exceptions import ConfigError
-from energyd.handlers import (
+from energyd.mqtt.handlers import (
     CheapestArgs,
     HealthArgs,
     NoArgs,
@@ -18,7 +19,6 @@ from energyd.handlers import (
     SettingsSetArgs,
     UpdateArgs,
 )
-from energyd.selection import check_setting_key
 from tests.faults.fuzz_corpus import (
     CATEGORIES,
     COMMANDS,

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from energyd.handlers import NoArgs, RefreshArgs, SettingsSetArgs
+from energyd.core.selection import check_setting_key
 from energyd.mqtt.commands import parse_request
 from energyd.mqtt.discovery import (
     HEALTH_STATES,
@@ -23,10 +23,10 @@ from energyd.mqtt.discovery import (
     removal_messages,
     with_removed_components,
 )
+from energyd.mqtt.handlers import NoArgs, RefreshArgs, SettingsSetArgs
 from energyd.mqtt.payloads import dumps, price_payload
 from energyd.mqtt.topics import Topics
 from energyd.providers.base import EnergyPriceSlot
-from energyd.selection import check_setting_key
 
 PREFIX = "homeassistant"
 BASE = "energyd"

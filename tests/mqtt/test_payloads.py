@@ -174,7 +174,7 @@ class TestHelpers:
         assert "2024-05-01T12:00:00Z" == iso_utc(moment)
 
     @pytest.mark.parametrize(
-        ("currency", "expected"), [("GBP", "p"), ("EUR", "c"), ("usd", "c"), ("SEK", "minor")]
+        ("currency", "expected"), [("GBP", "p"), ("EUR", "c"), ("usd", "c"), ("SEK", "öre"), ("XYZ", "minor XYZ"), ("JPY", "JPY")]
     )
     def test_minor_unit(self, currency: str, expected: str) -> None:
         """Minor-unit symbols per currency."""

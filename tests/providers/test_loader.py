@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from energyd.domain.records import PluginState, PluginStatus
 from energyd.exceptions import PluginNameError, UnknownProviderError
 from energyd.providers import base
 from energyd.providers.loader import (
@@ -21,7 +22,6 @@ from energyd.providers.loader import (
     read_static_version,
     validate_plugin_name,
 )
-from energyd.records import PluginState, PluginStatus
 from tests.support.plugin_files import (
     BAD_PROVIDER_ID,
     IMPORT_ERROR,

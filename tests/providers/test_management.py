@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from energyd.domain.records import AuditRecord, PluginState
 from energyd.exceptions import PluginNameError, ProviderError, UnknownProviderError
 from energyd.providers.loader import EnergyProviderLoader
 from energyd.providers.management import AuditSink, ProviderManager, audit_file_name
-from energyd.records import AuditRecord, PluginState
 from tests.support.plugin_files import SYNTAX_ERROR, good_plugin, snapshot_tree, write_plugin
 
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from energyd.clock import MarketCalendar
+from energyd.domain.calendar import MarketCalendar
 from energyd.providers.base import EnergyProviderMetadata
 
 __all__ = ["AGILE", "MIDNIGHT_MARKET"]
 
+
+def _calendar(meta: EnergyProviderMetadata) -> MarketCalendar:
+    return MarketCalendar.of(meta.market_timezone, meta.day_start_local, meta.publish_time_local)
+
 #: Agile: UK local days, prices for 23:00 -> 23:00 published around 16:00 UK time.
-AGILE = MarketCalendar.from_metadata(
+AGILE = _calendar(
     EnergyProviderMetadata(
         provider_id="octopus_agile",
         display_name="Agile",
@@ -20,7 +24,7 @@ AGILE = MarketCalendar.from_metadata(
 )
 
 #: A midnight-based day-ahead market (EU style), publishing tomorrow at 13:00 local time.
-MIDNIGHT_MARKET = MarketCalendar.from_metadata(
+MIDNIGHT_MARKET = _calendar(
     EnergyProviderMetadata(
         provider_id="eu",
         display_name="EU",

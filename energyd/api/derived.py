@@ -1,0 +1,261 @@
+"""The derived retained topics of one provider/region, as JSON-ready dicts (pure).
+
+From the known slots, the market calendar, the level bands and the standing windows this builds
+``today``, ``tomorrow``, ``stats/<period>``, ``level``, ``windows/<name>``, ``predbat`` and
+``emhass`` (shapes: README "MQTT topics"). The figures themselves are :mod:`energyd.domain.figures`;
+this module only chooses the periods and lays the figures out.
+
+Each payload is built on its own: one that raises (stored data that breaks an assumption of
+a figure, say slots from an older version that today's validation refuses) is left out of
+:attr:`Derived.payloads` and named in :attr:`Derived.errors`; the others are built as usual.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from functools import partial
+from typing import Any
+
+from energyd.config import LevelBand, WindowSettings
+from energyd.domain.calendar import MarketCalendar
+from energyd.domain.figures import (
+    Window,
+    WindowMode,
+    find_window,
+    is_complete,
+    keep_started,
+    level_for,
+    period_stats,
+    series_step,
+    slot_json,
+    slots_in,
+    window_json,
+    window_period,
+)
+from energyd.domain.time import iso_utc
+from energyd.domain.units import minor_unit
+from energyd.providers.base import EnergyPriceSlot
+
+__all__ = ["Derived", "PayloadBuilder", "derive", "series_head", "window_payload"]
+
+#: The periods published under ``stats/``.
+PERIODS = ("today", "tomorrow", "next_24h")
+
+
+@dataclass(frozen=True, slots=True)
+class Derived:
+    """Topic suffix -> payload, the standing windows chosen (kept for stickiness), and the
+    topics that could not be built (topic suffix -> ``"ExceptionType: message"``)."""
+
+    payloads: dict[str, dict[str, Any]]
+    windows: dict[str, Window | None]
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+class PayloadBuilder:
+    """Builds topic payloads one at a time: one that raises is left out of :attr:`payloads`
+    and named in :attr:`errors` (topic -> ``"ExceptionType: message"``)."""
+
+    def __init__(self) -> None:
+        self.payloads: dict[str, dict[str, Any]] = {}
+        self.errors: dict[str, str] = {}
+
+    def build(self, topic: str, payload: Callable[[], dict[str, Any]]) -> None:
+        try:
+            self.payloads[topic] = payload()
+        except Exception as exc:  # one topic's failure must not cost the others
+            self.errors[topic] = f"{type(exc).__name__}: {exc}"
+
+
+def series_head(provider: str, region: str, currency: str) -> dict[str, Any]:
+    """The keys every series payload of one provider/region starts with."""
+    return {
+        "provider": provider,
+        "region": region,
+        "unit": f"{minor_unit(currency)}/kWh",
+        "currency": currency,
+    }
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
+def _day_payload(
+    head: dict[str, Any],
+    day: date,
+    calendar: MarketCalendar,
+    slots: Sequence[EnergyPriceSlot],
+) -> dict[str, Any]:
+    """A local calendar day; ``complete``: all of it is known; ``available``: all of the
+    market's own day (Agile: 23:00 -> 23:00 UK, what one publication covers) is known."""
+    start, end = calendar.day_bounds(day)
+    inside = slots_in(slots, start, end)
+    market = calendar.market_day_bounds(day)
+    return {
+        **head,
+        "date": day.isoformat(),
+        "start": iso_utc(start),
+        "end": iso_utc(end),
+        "complete": is_complete(inside, start, end),
+        "available": is_complete(slots_in(slots, *market), *market),
+        "count": len(inside),
+        "slots": [slot_json(slot) for slot in inside],
+    }
+
+
+def window_payload(
+    head: Mapping[str, Any],
+    *,
+    name: str | None,
+    window: Window | None,
+    mode: WindowMode,
+    minutes: int,
+    contiguous: bool,
+    period: tuple[datetime, datetime],
+    now: datetime | None,
+) -> dict[str, Any]:
+    """A window as published (``now`` None: no ``active`` key, as in the ``cheapest`` reply)."""
+    body = window_json(
+        window,
+        minutes=minutes,
+        period_start=period[0],
+        period_end=period[1],
+        contiguous=contiguous,
+        mode=mode,
+        now=now,
+    )
+    return {**head, "name": name, **body}
+
+
+def derive(
+    *,
+    provider: str,
+    region: str,
+    currency: str,
+    slots: Sequence[EnergyPriceSlot],
+    calendar: MarketCalendar,
+    levels: Sequence[LevelBand],
+    windows: Sequence[WindowSettings],
+    previous: Mapping[str, Window | None],
+    now: datetime,
+) -> Derived:
+    """Every derived payload for one provider/region at ``now`` (``slots`` ascending); each
+    built in isolation (see the module doc)."""
+    head = {**series_head(provider, region, currency), "updated_at": iso_utc(now)}
+    today = calendar.local_date(now)
+    tomorrow = today + timedelta(days=1)
+    bounds = {
+        "today": calendar.day_bounds(today),
+        "tomorrow": calendar.day_bounds(tomorrow),
+        "next_24h": (now, now + timedelta(hours=24)),
+    }
+    built = PayloadBuilder()
+    build = built.build
+    build("today", lambda: _day_payload(head, today, calendar, slots))
+    build("tomorrow", lambda: _day_payload(head, tomorrow, calendar, slots))
+    for name in PERIODS:
+        build(f"stats/{name}", partial(_stats_payload, head, name, slots, bounds, now))
+    build("level", lambda: _level_payload(head, slots, levels, now))
+
+    chosen: dict[str, Window | None] = {}
+    for setting in windows:
+        # A window that cannot be computed keeps the one chosen before (stickiness).
+        chosen[setting.name] = previous.get(setting.name)
+
+        def standing(setting: WindowSettings = setting) -> dict[str, Any]:
+            period = window_period(now, calendar, setting.earliest, setting.latest)
+            computed = find_window(
+                slots,
+                setting.minutes,
+                *period,
+                contiguous=setting.contiguous,
+                mode=setting.mode,
+                not_before=now,
+            )
+            window = keep_started(previous.get(setting.name), computed, now)
+            chosen[setting.name] = window
+            return window_payload(
+                head,
+                name=setting.name,
+                window=window,
+                mode=setting.mode,
+                minutes=setting.minutes,
+                contiguous=setting.contiguous,
+                period=period,
+                now=now,
+            )
+
+        build(f"windows/{setting.name}", standing)
+
+    build("predbat", lambda: _predbat_payload(slots, bounds))
+    build("emhass", lambda: _emhass_payload(provider, region, currency, slots, now))
+    return Derived(built.payloads, chosen, built.errors)
+
+
+def _stats_payload(
+    head: Mapping[str, Any],
+    name: str,
+    slots: Sequence[EnergyPriceSlot],
+    bounds: Mapping[str, tuple[datetime, datetime]],
+    now: datetime,
+) -> dict[str, Any]:
+    stats = period_stats(slots, *bounds[name], now)
+    return {**head, "period": name, **stats.as_json()}
+
+
+def _level_payload(
+    head: Mapping[str, Any],
+    slots: Sequence[EnergyPriceSlot],
+    levels: Sequence[LevelBand],
+    now: datetime,
+) -> dict[str, Any]:
+    current = next((slot for slot in slots if slot.contains(now)), None)
+    return {
+        **head,
+        "level": level_for(None if current is None else current.price_pence, levels),
+        "price": None if current is None else _round(current.price_pence),
+        "valid_from": None if current is None else iso_utc(current.valid_from),
+        "valid_to": None if current is None else iso_utc(current.valid_to),
+        "bands": [{"name": band.name, "below": band.below} for band in levels],
+    }
+
+
+def _predbat_payload(
+    slots: Sequence[EnergyPriceSlot], bounds: Mapping[str, tuple[datetime, datetime]]
+) -> dict[str, Any]:
+    def raw(day_slots: Sequence[EnergyPriceSlot]) -> list[dict[str, Any]]:
+        return [
+            {
+                "start": iso_utc(s.valid_from),
+                "end": iso_utc(s.valid_to),
+                "value": _round(s.price_pence),
+            }
+            for s in day_slots
+        ]
+
+    return {
+        "raw_today": raw(slots_in(slots, *bounds["today"])),
+        "raw_tomorrow": raw(slots_in(slots, *bounds["tomorrow"])),
+    }
+
+
+def _emhass_payload(
+    provider: str,
+    region: str,
+    currency: str,
+    slots: Sequence[EnergyPriceSlot],
+    now: datetime,
+) -> dict[str, Any]:
+    first, step, values = series_step(slots, now)
+    return {
+        "provider": provider,
+        "region": region,
+        "start": None if first is None else iso_utc(first),
+        "step_minutes": step,
+        "unit": f"{currency}/kWh",
+        "prices": [round(value / 100, 6) for value in values],
+        "updated_at": iso_utc(now),
+    }

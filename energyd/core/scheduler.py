@@ -1,0 +1,177 @@
+"""The timer loops: fetch when the market has published something we lack, publish at slot
+boundaries. The decisions are the pure functions of :mod:`energyd.domain.calendar`; this module only
+sleeps, wakes and calls.
+
+Sleeping is done in short chunks against the wall clock, so a suspended machine or a clock
+jump is noticed within :data:`MAX_SLEEP` seconds and boundaries never drift.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import structlog
+
+from energyd.config import RefreshSettings
+from energyd.core.selection import ProviderSpec
+from energyd.core.service import PriceService
+from energyd.domain.planning import FetchPlan, plan_fetch
+from energyd.domain.records import FetchOutcome
+from energyd.domain.time import next_boundary
+from energyd.exceptions import StoreError
+from energyd.mqtt.state import StatePublisher, current_and_next
+
+__all__ = ["MAX_SLEEP", "Scheduler"]
+
+log = structlog.get_logger(__name__)
+
+MAX_SLEEP = 30.0
+#: Published a little after a boundary so the new slot is surely "now" on every clock.
+BOUNDARY_GRACE = timedelta(milliseconds=50)
+
+
+@dataclass(slots=True)
+class _Attempts:
+    failures: int = 0
+    last_attempt: datetime | None = None
+
+
+class Scheduler:
+    def __init__(
+        self, service: PriceService, publisher: StatePublisher, refresh: RefreshSettings
+    ) -> None:
+        self._service = service
+        self._publisher = publisher
+        self._refresh = refresh
+        self._attempts: dict[str, _Attempts] = {}
+        self._wake_fetch = asyncio.Event()
+        self._wake_publish = asyncio.Event()
+
+    def wake(self) -> None:
+        """Re-plan now (settings changed, plugins reloaded, a refresh asked for)."""
+        self._wake_fetch.set()
+        self._wake_publish.set()
+
+    async def on_change(self, key: str | None) -> None:
+        """Service listener: on a settings/plugin change, forget backoff and re-plan."""
+        if key is None:
+            self._attempts.clear()
+            self.wake()
+
+    async def run(self) -> None:
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self.fetch_loop(), name="energyd.scheduler.fetch")
+            group.create_task(self.boundary_loop(), name="energyd.scheduler.boundary")
+
+    # -- fetching --------------------------------------------------------------------------
+
+    async def fetch_loop(self) -> None:
+        while True:
+            now = _now()
+            due: list[ProviderSpec] = []
+            next_due: datetime | None = None
+            for spec in self._service.specs():
+                try:
+                    plan = await self._plan(spec, now)
+                except StoreError as exc:
+                    log.error("scheduler.plan_failed", provider=spec.key, error=str(exc))
+                    plan = FetchPlan(now + timedelta(seconds=MAX_SLEEP), "store-error")
+                if plan.due_at <= now:
+                    log.debug("scheduler.fetch_due", provider=spec.key, reason=plan.reason)
+                    due.append(spec)
+                elif next_due is None or plan.due_at < next_due:
+                    next_due = plan.due_at
+            if due:
+                await asyncio.gather(*(self._fetch(spec) for spec in due))
+                continue
+            await _sleep_until(next_due, self._wake_fetch)
+
+    async def _plan(self, spec: ProviderSpec, now: datetime) -> FetchPlan:
+        attempts = self._attempts.setdefault(spec.key, _Attempts())
+        store = self._service.store
+        last_ok = await store.last_fetch(spec.key, spec.region, FetchOutcome.OK)
+        return plan_fetch(
+            now,
+            calendar=self._service.calendar(spec),
+            coverage_end=await store.coverage_end(spec.key, spec.region, now),
+            last_attempt=attempts.last_attempt,
+            last_success=None if last_ok is None else last_ok.started_at,
+            failures=attempts.failures,
+            refresh_interval=timedelta(minutes=self._refresh.interval_minutes),
+            retry_min=self._refresh.retry_min_seconds,
+            retry_max=self._refresh.retry_max_seconds,
+        )
+
+    async def _fetch(self, spec: ProviderSpec) -> None:
+        attempts = self._attempts.setdefault(spec.key, _Attempts())
+        ok = False
+        covered: datetime | None = None
+        try:
+            run = await self._service.fetch(spec, "schedule")
+            ok = run.outcome is FetchOutcome.OK
+            covered = await self._service.store.coverage_end(spec.key, spec.region, _now())
+        except StoreError as exc:  # disk full, locked: keep serving, try again later
+            log.error("scheduler.store_failed", provider=spec.key, error=str(exc))
+        now = _now()
+        attempts.last_attempt = now
+        expected = self._service.calendar(spec).expected_coverage_end(now)
+        if ok and covered is not None and covered >= expected:
+            attempts.failures = 0
+        else:
+            attempts.failures += 1
+            log.info(
+                "scheduler.retry_planned",
+                provider=spec.key,
+                failures=attempts.failures,
+                covered_until=None if covered is None else covered.isoformat(),
+                expected_until=expected.isoformat(),
+            )
+
+    # -- publishing at boundaries ----------------------------------------------------------
+
+    async def boundary_loop(self) -> None:
+        while True:
+            now = _now()
+            try:
+                await self._publisher.publish_prices(now=now)
+                boundary = await self._next_boundary(now)
+            except StoreError as exc:  # what was published stays retained; try again soon
+                log.error("scheduler.publish_failed", error=str(exc))
+                boundary = now + timedelta(seconds=MAX_SLEEP)
+            await _sleep_until(boundary + BOUNDARY_GRACE, self._wake_publish)
+
+    async def _next_boundary(self, now: datetime) -> datetime:
+        candidates: list[datetime] = []
+        for spec in self._service.specs():
+            meta = self._service.metadata(spec)
+            minutes = meta.slot_minutes if meta else 30
+            if not isinstance(minutes, int) or minutes < 1:  # a plugin's nonsense: not fatal
+                minutes = 30
+            candidates.append(next_boundary(now, minutes))
+            slots = await self._service.slots(spec, now, now + timedelta(days=1))
+            current, following = current_and_next(slots, now)
+            if current is not None:
+                candidates.append(current.valid_to)
+            elif following is not None:
+                candidates.append(following.valid_from)
+        return min(candidates, default=next_boundary(now, 30))
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def _sleep_until(deadline: datetime | None, wake: asyncio.Event) -> None:
+    """Sleep until the wall clock reaches ``deadline`` or ``wake`` is set (then clear it)."""
+    while not wake.is_set():
+        now = _now()
+        remaining = MAX_SLEEP if deadline is None else (deadline - now).total_seconds()
+        if remaining <= 0:
+            return
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(min(remaining, MAX_SLEEP)):
+                await wake.wait()
+    wake.clear()

@@ -1,0 +1,359 @@
+"""The price service: configured providers, their plugins, fetching, health and settings.
+
+One object that the scheduler, the command handlers and the publisher share. It owns no
+background task; it reports changes to listeners (the publisher, the scheduler) instead.
+
+Every call into a plugin (``fetch_prices``, ``health_check``, ``validate_config``,
+``get_metadata``) goes through :attr:`PriceService.faults`, which times it step by step: a
+plugin that blocks the event loop is named in its provider's health.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+import structlog
+
+from energyd.config import EnergySettings, Settings, redact
+from energyd.core.faults import RuntimeFaults
+from energyd.core.fetching import fetch_into_store
+from energyd.core.selection import ProviderSpec, apply_overrides, check_setting_key, resolve
+from energyd.core.store import PriceStore
+from energyd.domain.calendar import MarketCalendar
+from energyd.domain.figures import slot_json
+from energyd.domain.health import HealthReport, assess
+from energyd.domain.records import FetchOutcome, FetchRun, PluginState
+from energyd.domain.time import iso_utc
+from energyd.exceptions import ConfigError, ProviderConfigError, UnknownProviderError
+from energyd.providers.base import (
+    EnergyPriceProvider,
+    EnergyPriceSlot,
+    EnergyProviderMetadata,
+    HealthState,
+)
+from energyd.providers.loader import EnergyProviderLoader
+
+__all__ = ["Listener", "PriceService"]
+
+log = structlog.get_logger(__name__)
+
+#: Called after prices or settings changed; the argument is the provider key, or None for
+#: "anything may have changed" (settings, plugin reload).
+Listener = Callable[[str | None], Awaitable[None]]
+
+_UTC_CALENDAR = MarketCalendar.of("UTC")
+
+
+class PriceService:
+    def __init__(
+        self,
+        settings: Settings,
+        store: PriceStore,
+        loader: EnergyProviderLoader,
+        session: aiohttp.ClientSession,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.loader = loader
+        self._session = session
+        self._base_energy = settings.energy
+        self.energy: EnergySettings = settings.energy
+        self._overrides: dict[str, Any] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._last_runs: dict[tuple[str, str], FetchRun] = {}
+        self._listeners: list[Listener] = []
+        #: Loop blocks by plugins, loop lag and unbuilt topics (one registry per daemon).
+        self.faults = RuntimeFaults()
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Apply persisted overrides (dropping ones that no longer validate) and wire plugins."""
+        self._overrides = await self.store.get_overrides()
+        try:
+            self.energy = apply_overrides(self._base_energy, self._overrides)
+        except ConfigError as exc:
+            log.error("settings.overrides_ignored", error=str(exc), keys=sorted(self._overrides))
+            self.energy = self._base_energy
+        self.attach_plugins()
+
+    def attach_plugins(self) -> None:
+        """Give every loaded plugin the shared HTTP session (again after a reload)."""
+        for plugin in self.loader.providers.values():
+            plugin.attach(self._session, self.settings.refresh.http_timeout_seconds)
+
+    def add_listener(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    async def notify(self, key: str | None) -> None:
+        for listener in list(self._listeners):
+            try:
+                await listener(key)
+            except Exception:  # a listener's failure must not stop the others
+                log.exception("service.listener_failed", key=key)
+
+    async def plugins_changed(self) -> None:
+        """After an update or reload of plugin files."""
+        self.attach_plugins()
+        await self.notify(None)
+
+    # -- providers -------------------------------------------------------------------------
+
+    def specs(self) -> list[ProviderSpec]:
+        return resolve(self.energy)
+
+    def spec(self, key: str | None = None) -> ProviderSpec:
+        """The spec for ``key`` (default: the selected ``energy.provider_id``)."""
+        wanted = key or self.energy.provider_id
+        for spec in self.specs():
+            if spec.key == wanted:
+                return spec
+        known = ", ".join(s.key for s in self.specs())
+        raise UnknownProviderError(f"no running provider {wanted!r} (running: {known})")
+
+    def plugin(self, spec: ProviderSpec) -> EnergyPriceProvider | None:
+        return self.loader.providers.get(spec.plugin_id)
+
+    def problem(self, spec: ProviderSpec) -> str | None:
+        """Why this provider cannot fetch (missing or broken plugin, invalid config), or None."""
+        plugin = self.plugin(spec)
+        if plugin is None:
+            for status in self.loader.status():
+                if status.state is PluginState.LOAD_ERROR and (
+                    status.provider_id == spec.plugin_id
+                    or status.file == f"{spec.plugin_id}_provider.py"
+                ):
+                    return f"plugin {status.file} failed to load: {status.error}"
+            return f"no plugin provides {spec.plugin_id!r}"
+        errors = self.faults.run_sync(spec.key, "validate_config", _validate, plugin, spec.config)
+        if errors:
+            return "invalid config: " + "; ".join(f"{k}: {v}" for k, v in errors.items())
+        return None
+
+    def calendar(self, spec: ProviderSpec) -> MarketCalendar:
+        meta = self.metadata(spec)
+        if meta is None:
+            return _UTC_CALENDAR
+        return MarketCalendar.of(
+            meta.market_timezone, meta.day_start_local, meta.publish_time_local
+        )
+
+    def metadata(self, spec: ProviderSpec) -> EnergyProviderMetadata | None:
+        plugin = self.plugin(spec)
+        if plugin is None:
+            return None
+        return self.faults.run_sync(spec.key, "get_metadata", plugin.get_metadata)
+
+    # -- fetching --------------------------------------------------------------------------
+
+    async def fetch(self, spec: ProviderSpec, reason: str = "manual") -> FetchRun:
+        """Fetch what the market has published for ``spec``; one fetch per provider at a time."""
+        lock = self._locks.setdefault(spec.key, asyncio.Lock())
+        asked = datetime.now(UTC)
+        async with lock:
+            recent = self._last_runs.get((spec.key, spec.region))
+            if recent is not None and recent.started_at >= asked:
+                # A fetch that began after we asked has just finished: it answers us too
+                # (a refresh command racing the scheduler's wake-up after a settings change).
+                return recent
+            now = datetime.now(UTC)
+            problem = self.problem(spec)
+            plugin = self.plugin(spec)
+            if problem is not None or plugin is None:
+                run = FetchRun(
+                    provider_id=spec.key,
+                    region=spec.region,
+                    started_at=now,
+                    outcome=FetchOutcome.ERROR,
+                    error=problem,
+                    error_type="ProviderConfigError" if plugin else "PluginLoadError",
+                )
+                log.warning("prices.fetch_skipped", provider=spec.key, reason=problem)
+                self._last_runs[(spec.key, spec.region)] = run
+                await self.store.record_fetch(run)
+                await self.notify(spec.key)
+                return run
+            start, end = self.calendar(spec).fetch_window(now, self.settings.refresh.history_days)
+            log.debug("prices.fetch_start", provider=spec.key, reason=reason)
+            run = await fetch_into_store(
+                self.store,
+                plugin,
+                key=spec.key,
+                region=spec.region,
+                config=spec.config,
+                start=start,
+                end=end,
+                timeout=self.settings.refresh.fetch_timeout_seconds,
+                faults=self.faults,
+            )
+            self._last_runs[(spec.key, spec.region)] = run
+        await self.notify(spec.key)
+        return run
+
+    async def refresh(self, key: str | None = None) -> list[FetchRun]:
+        """Fetch one provider now, or all running providers (concurrently)."""
+        specs = [self.spec(key)] if key else self.specs()
+        return list(await asyncio.gather(*(self.fetch(spec, "command") for spec in specs)))
+
+    # -- reading ---------------------------------------------------------------------------
+
+    async def slots(
+        self, spec: ProviderSpec, start: datetime, end: datetime
+    ) -> list[EnergyPriceSlot]:
+        return await self.store.slots(spec.key, spec.region, start, end)
+
+    async def price_window(
+        self, spec: ProviderSpec, start: datetime, end: datetime, **extra: Any
+    ) -> dict[str, Any]:
+        """The stored slots of ``[start, end)`` as the ``prices`` command and API answer them."""
+        slots = await self.slots(spec, start, end)
+        meta = self.metadata(spec)
+        return {
+            "provider": spec.key,
+            "region": spec.region,
+            "currency": meta.currency if meta else None,
+            **extra,
+            "start": iso_utc(start),
+            "end": iso_utc(end),
+            "slots": [slot_json(slot) for slot in slots],
+        }
+
+    async def health(self, spec: ProviderSpec, now: datetime | None = None) -> HealthReport:
+        now = now or datetime.now(UTC)
+        calendar = self.calendar(spec)
+        current = await self.store.slot_at(spec.key, spec.region, now)
+        covered = await self.store.coverage_end(spec.key, spec.region, now)
+        last_run = await self.store.last_fetch(spec.key, spec.region)
+        last_ok = await self.store.last_fetch(spec.key, spec.region, FetchOutcome.OK)
+        return assess(
+            problem=self.problem(spec),
+            has_current=current is not None,
+            covered_until=covered,
+            expected_until=calendar.expected_coverage_end(now),
+            last_run=last_run,
+            last_success=None if last_ok is None else last_ok.started_at,
+            loop_block=self.faults.last_block(spec.key),
+            blocking=self.faults.blocking(spec.key),
+            derived_errors=self.faults.derived_errors(spec.key),
+        )
+
+    async def probe(self, spec: ProviderSpec) -> dict[str, Any]:
+        """Run the plugin's own ``health_check`` (a live request to the provider), bounded."""
+        plugin = self.plugin(spec)
+        problem = self.problem(spec)
+        if plugin is None or problem is not None:
+            return {"state": HealthState.ERROR.value, "message": problem, "latency_ms": None}
+        try:
+            async with asyncio.timeout(self.settings.refresh.fetch_timeout_seconds):
+                result = await self.faults.run(
+                    spec.key, "health_check", plugin.health_check, spec.region, spec.config
+                )
+        except TimeoutError:
+            return {
+                "state": HealthState.ERROR.value,
+                "message": "health check timed out",
+                "latency_ms": None,
+            }
+        except Exception as exc:  # a plugin's health check must not break the command
+            return {
+                "state": HealthState.ERROR.value,
+                "message": f"{type(exc).__name__}: {exc}",
+                "latency_ms": None,
+            }
+        return {
+            "state": result.state.value,
+            "message": result.message,
+            "latency_ms": result.latency_ms,
+        }
+
+    async def overview(self, now: datetime | None = None) -> dict[str, Any]:
+        """Every plugin file's status and every running provider's health."""
+        now = now or datetime.now(UTC)
+        providers = []
+        for spec in self.specs():
+            meta = self.metadata(spec)
+            report = await self.health(spec, now)
+            providers.append(
+                {
+                    "id": spec.key,
+                    "plugin": spec.plugin_id,
+                    "region": spec.region,
+                    "selected": spec.selected,
+                    "display_name": None if meta is None else meta.display_name,
+                    "version": None if meta is None else meta.version,
+                    "health": report.as_json(),
+                }
+            )
+        return {
+            "selected": self.energy.provider_id,
+            "providers": providers,
+            "plugins": [status.as_json() for status in self.loader.status()],
+        }
+
+    # -- settings --------------------------------------------------------------------------
+
+    def settings_view(self) -> dict[str, Any]:
+        """Effective settings (file, env and overrides), secrets redacted."""
+        view = self.settings.redacted()
+        view["energy"] = redact(self.energy.model_dump(mode="json"))
+        view["overrides"] = sorted(self._overrides)
+        return view
+
+    async def change_settings(self, changes: Mapping[str, Any]) -> dict[str, Any]:
+        """:meth:`set_settings`, then fetch for the providers whose settings changed; the reply
+        of ``settings/set`` and ``PUT /api/settings``."""
+        before = [replace(spec, selected=False) for spec in self.specs()]
+        await self.set_settings(changes)
+        changed = [spec for spec in self.specs() if replace(spec, selected=False) not in before]
+        runs = await asyncio.gather(*(self.fetch(spec, "settings") for spec in changed))
+        return {
+            "energy": self.settings_view()["energy"],
+            "runs": [run.as_json() for run in runs],
+        }
+
+    async def set_settings(self, changes: Mapping[str, Any]) -> EnergySettings:
+        """Validate, persist and apply run-time changes; the caller then triggers a fetch.
+
+        Raises :class:`ConfigError` (bad key or shape) or :class:`ProviderConfigError`
+        (``validate_config`` of a plugin said no); nothing is persisted then.
+        """
+        if not changes:
+            raise ConfigError("no settings given", {"values": "empty"})
+        for key in changes:
+            check_setting_key(key)
+        merged = {**self._overrides, **changes}
+        candidate = apply_overrides(self._base_energy, merged)
+        # A change is validated for what it changes: a provider that runs exactly as before
+        # (say one whose plugin is broken) is not this change's business.
+        unchanged = [replace(spec, selected=False) for spec in self.specs()]
+        errors: dict[str, str] = {}
+        for spec in resolve(candidate):
+            if replace(spec, selected=False) in unchanged:
+                continue
+            plugin = self.plugin(spec)
+            if plugin is None:
+                errors[f"energy.providers.{spec.key}"] = f"no plugin provides {spec.plugin_id!r}"
+                continue
+            for field, reason in _validate(plugin, spec.config).items():
+                errors[f"energy.providers.{spec.key}.{field}"] = reason
+        if errors:
+            raise ProviderConfigError("; ".join(f"{k}: {v}" for k, v in errors.items()), errors)
+        for key, value in changes.items():
+            await self.store.set_override(key, value)
+        self._overrides = merged
+        self.energy = candidate
+        log.info("settings.changed", keys=sorted(changes))
+        await self.notify(None)
+        return candidate
+
+
+def _validate(plugin: EnergyPriceProvider, config: Mapping[str, Any]) -> dict[str, str]:
+    try:
+        return dict(plugin.validate_config(dict(config)))
+    except Exception as exc:  # a plugin's validator crashing is a plugin problem, not ours
+        return {"(plugin)": f"validate_config raised {type(exc).__name__}: {exc}"}

@@ -1,0 +1,160 @@
+"""Provider health from what the daemon knows: pure, so every state is tested without I/O.
+
+- ``error``: the plugin did not load, its config is invalid, or nothing was ever fetched and
+  the last attempt failed.
+- ``stale``: no known price for now (known prices ran out) — automations must not trust it.
+- ``degraded``: a price for now is known, but the last fetch failed or prices that the market
+  has published (e.g. tomorrow after 16:00 UK) are still missing.
+- ``ok``: the last fetch worked and the store covers what the market has published.
+
+Run-time faults (:mod:`energyd.core.faults`) make an ``ok`` (or ``unknown``) provider
+``degraded``, and add to the message of a degraded one: while the plugin's most recent call
+of some kind blocked the event loop (``... blocked the event loop for 5.0 s in
+fetch_prices``), and while derived topics of the provider cannot be built. ``loop_block``
+(the most recent block, kept after it ended) and ``derived_errors`` are reported whatever
+the state.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from energyd.domain.records import FetchOutcome, FetchRun
+from energyd.domain.time import iso_or_none, iso_utc
+
+__all__ = ["HealthReport", "HealthState", "LoopBlock", "assess"]
+
+
+class HealthState(enum.StrEnum):
+    """A provider's health (the contract's ``HealthState``: plugins import it from
+    ``providers.energy.base``)."""
+
+    OK = "ok"
+    DEGRADED = "degraded"
+    STALE = "stale"
+    ERROR = "error"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class LoopBlock:
+    """One step of a plugin call that held the event loop for ``seconds`` (ended ``at``)."""
+
+    seconds: float
+    call: str
+    at: datetime
+
+    def as_json(self) -> dict[str, Any]:
+        return {"seconds": round(self.seconds, 3), "call": self.call, "at": iso_utc(self.at)}
+
+    def describe(self) -> str:
+        """``blocked the event loop for 5.0 s in fetch_prices``."""
+        return f"blocked the event loop for {self.seconds:.1f} s in {self.call}"
+
+
+@dataclass(frozen=True, slots=True)
+class HealthReport:
+    state: HealthState
+    message: str
+    last_success: datetime | None = None
+    last_attempt: datetime | None = None
+    last_error: str | None = None
+    covered_until: datetime | None = None
+    loop_block: LoopBlock | None = None
+    derived_errors: Mapping[str, str] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "state": self.state.value,
+            "message": self.message,
+            "last_success": iso_or_none(self.last_success),
+            "last_attempt": iso_or_none(self.last_attempt),
+            "last_error": self.last_error,
+            "covered_until": iso_or_none(self.covered_until),
+            "loop_block": None if self.loop_block is None else self.loop_block.as_json(),
+            "derived_errors": dict(self.derived_errors),
+        }
+
+
+def assess(
+    *,
+    problem: str | None,
+    has_current: bool,
+    covered_until: datetime | None,
+    expected_until: datetime,
+    last_run: FetchRun | None,
+    last_success: datetime | None,
+    loop_block: LoopBlock | None = None,
+    blocking: LoopBlock | None = None,
+    derived_errors: Mapping[str, str] | None = None,
+) -> HealthReport:
+    """Combine plugin/config problems, store coverage and the last fetch into one state,
+    then the run-time faults: ``blocking`` (the plugin's most recent call blocked the loop)
+    and ``derived_errors`` (topic suffix -> error) degrade an ok or unknown state, and are
+    named in the message of any state."""
+    base = _assess(
+        problem=problem,
+        has_current=has_current,
+        covered_until=covered_until,
+        expected_until=expected_until,
+        last_run=last_run,
+        last_success=last_success,
+    )
+    errors = dict(derived_errors or {})
+    faults = []
+    if blocking is not None:
+        faults.append(f"plugin {blocking.describe()}")
+    if errors:
+        faults.append(f"derived topics not published: {', '.join(sorted(errors))}")
+    state, message = base.state, base.message
+    if faults:  # worse states stay as they are, but their message names the fault too
+        if state in (HealthState.OK, HealthState.UNKNOWN, HealthState.DEGRADED):
+            state = HealthState.DEGRADED
+        kept = [] if base.state is HealthState.OK else [message]
+        message = "; ".join(kept + faults)
+    return HealthReport(
+        state,
+        message,
+        base.last_success,
+        base.last_attempt,
+        base.last_error,
+        base.covered_until,
+        loop_block,
+        errors,
+    )
+
+
+def _assess(
+    *,
+    problem: str | None,
+    has_current: bool,
+    covered_until: datetime | None,
+    expected_until: datetime,
+    last_run: FetchRun | None,
+    last_success: datetime | None,
+) -> HealthReport:
+    last_error = None
+    if last_run is not None and last_run.outcome is FetchOutcome.ERROR:
+        last_error = last_run.error
+    last_attempt = last_run.started_at if last_run is not None else None
+
+    def report(state: HealthState, message: str) -> HealthReport:
+        return HealthReport(state, message, last_success, last_attempt, last_error, covered_until)
+
+    if problem is not None:
+        return report(HealthState.ERROR, problem)
+    if not has_current:
+        if last_run is None:
+            return report(HealthState.UNKNOWN, "no fetch yet")
+        if last_success is None:
+            return report(HealthState.ERROR, f"no prices fetched yet: {last_error}")
+        return report(HealthState.STALE, "no known price for the current period")
+    if last_error is not None:
+        return report(HealthState.DEGRADED, f"last fetch failed: {last_error}")
+    if covered_until is None or covered_until < expected_until:
+        return report(HealthState.DEGRADED, "published prices not yet received")
+    return report(HealthState.OK, "prices current")

@@ -1,0 +1,102 @@
+"""Plain records that cross module boundaries (store, loader, scheduler, MQTT)."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from energyd.domain.time import iso_utc
+
+__all__ = ["AuditRecord", "FetchOutcome", "FetchRun", "PluginState", "PluginStatus"]
+
+
+class FetchOutcome(enum.StrEnum):
+    OK = "ok"
+    ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class FetchRun:
+    """One attempt to fetch prices for one provider and region."""
+
+    provider_id: str
+    region: str
+    started_at: datetime
+    outcome: FetchOutcome
+    slots: int = 0
+    duration_ms: float = 0.0
+    error: str | None = None
+    error_type: str | None = None
+    window_start: datetime | None = None
+    window_end: datetime | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "provider": self.provider_id,
+            "region": self.region,
+            "outcome": self.outcome.value,
+            "slots": self.slots,
+            "duration_ms": self.duration_ms,
+            "error": self.error,
+            "error_type": self.error_type,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    """One management action on plugin files (update one, update all, reload)."""
+
+    action: str
+    file: str
+    version_before: str | None
+    version_after: str | None
+    actor: str
+    ok: bool = True
+    message: str = ""
+    at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "file": self.file,
+            "version_before": self.version_before,
+            "version_after": self.version_after,
+            "actor": self.actor,
+            "ok": self.ok,
+            "message": self.message,
+            "at": iso_utc(self.at),
+        }
+
+
+class PluginState(enum.StrEnum):
+    UP_TO_DATE = "up_to_date"
+    UPDATE_AVAILABLE = "update_available"
+    NOT_INSTALLED = "not_installed"
+    LOCAL = "local"
+    LOAD_ERROR = "load_error"
+
+
+@dataclass(frozen=True, slots=True)
+class PluginStatus:
+    """What the loader knows about one ``*_provider.py`` file."""
+
+    file: str
+    state: PluginState
+    provider_id: str | None = None
+    display_name: str | None = None
+    deployed_version: str | None = None
+    bundled_version: str | None = None
+    error: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "status": self.state.value,
+            "provider_id": self.provider_id,
+            "display_name": self.display_name,
+            "deployed_version": self.deployed_version,
+            "bundled_version": self.bundled_version,
+            "error": self.error,
+        }

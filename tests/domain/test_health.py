@@ -1,0 +1,121 @@
+"""Provider health from plugin problems, coverage and the last fetch."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from energyd.domain.health import HealthReport, LoopBlock, assess
+from energyd.domain.records import FetchOutcome, FetchRun
+from energyd.providers.base import HealthState
+
+NOW = datetime(2026, 11, 25, 17, 0, tzinfo=UTC)
+TOMORROW_23 = datetime(2026, 11, 26, 23, 0, tzinfo=UTC)
+
+
+def run(outcome: FetchOutcome, error: str | None = None) -> FetchRun:
+    return FetchRun("p", "C", NOW - timedelta(minutes=1), outcome, error=error)
+
+
+def state(**overrides: object) -> HealthState:
+    return report(**overrides).state
+
+
+class TestStates:
+    def test_ok(self) -> None:
+        """Everything published is known and the last fetch worked."""
+        assert HealthState.OK == state()
+
+    def test_plugin_problem_is_error(self) -> None:
+        """A broken plugin or invalid config is an error whatever the store holds."""
+        assert HealthState.ERROR == state(problem="plugin failed to load")
+
+    def test_failed_fetch_with_current_price_is_degraded(self) -> None:
+        """Serving known prices through an outage is degraded, not an error."""
+        assert HealthState.DEGRADED == state(last_run=run(FetchOutcome.ERROR, "HTTP 503"))
+
+    def test_tomorrow_missing_is_degraded(self) -> None:
+        """After publication time, missing prices for tomorrow degrade health."""
+        assert HealthState.DEGRADED == state(covered_until=NOW + timedelta(hours=6))
+
+    def test_no_current_price_is_stale(self) -> None:
+        """Known prices ran out: stale."""
+        assert HealthState.STALE == state(has_current=False, covered_until=None)
+
+    def test_never_fetched_and_failing_is_error(self) -> None:
+        """Nothing ever fetched and the attempt failed: error."""
+        assert HealthState.ERROR == state(
+            has_current=False, last_run=run(FetchOutcome.ERROR, "x"), last_success=None
+        )
+
+    def test_nothing_yet_is_unknown(self) -> None:
+        """Before the first fetch health is unknown."""
+        assert HealthState.UNKNOWN == state(has_current=False, last_run=None, last_success=None)
+
+
+BLOCK = LoopBlock(5.01, "fetch_prices", NOW - timedelta(seconds=30))
+
+
+def report(**overrides: object) -> HealthReport:
+    arguments: dict[str, object] = {
+        "problem": None,
+        "has_current": True,
+        "covered_until": TOMORROW_23,
+        "expected_until": TOMORROW_23,
+        "last_run": run(FetchOutcome.OK),
+        "last_success": NOW,
+    }
+    arguments.update(overrides)
+    return assess(**arguments)  # type: ignore[arg-type]
+
+
+class TestRunTimeFaults:
+    def test_a_blocking_plugin_degrades_an_ok_provider(self) -> None:
+        """While the plugin's latest call blocked the loop: degraded, and the message says so."""
+        health = report(loop_block=BLOCK, blocking=BLOCK)
+        assert HealthState.DEGRADED == health.state
+        assert "plugin blocked the event loop for 5.0 s in fetch_prices" == health.message
+
+    def test_a_past_block_is_kept_but_ok(self) -> None:
+        """After a call that did not block the state is back; loop_block still shows the last."""
+        health = report(loop_block=BLOCK, blocking=None)
+        assert (HealthState.OK, "prices current") == (health.state, health.message)
+        assert {"seconds": 5.01, "call": "fetch_prices", "at": "2026-11-25T16:59:30Z"} == (
+            health.as_json()["loop_block"]
+        )
+
+    def test_block_is_added_to_another_degradation(self) -> None:
+        """A failed fetch and a block: degraded, both named."""
+        health = report(last_run=run(FetchOutcome.ERROR, "HTTP 503"), blocking=BLOCK)
+        assert HealthState.DEGRADED == health.state
+        assert "last fetch failed: HTTP 503; plugin blocked the event loop" in health.message
+
+    @pytest.mark.parametrize(
+        ("overrides", "expected"),
+        [
+            ({"problem": "plugin failed to load"}, HealthState.ERROR),
+            ({"has_current": False, "covered_until": None}, HealthState.STALE),
+        ],
+    )
+    def test_worse_states_stay(self, overrides: dict[str, object], expected: HealthState) -> None:
+        """Error and stale are not softened to degraded by a block or a broken topic, but
+        their message names both."""
+        faults = {"blocking": BLOCK, "derived_errors": {"emhass": "ValueError: x"}}
+        health = report(**overrides, **faults)
+        assert expected == health.state
+        assert "; plugin blocked the event loop" in health.message
+        assert health.message.endswith("; derived topics not published: emhass")
+
+    def test_derived_errors_degrade_and_name_the_topics(self) -> None:
+        """A topic that cannot be built degrades health; the message names it."""
+        errors = {"emhass": "ValueError: slot lengths must be whole minutes", "level": "X: y"}
+        health = report(derived_errors=errors)
+        assert HealthState.DEGRADED == health.state
+        assert "derived topics not published: emhass, level" == health.message
+        assert errors == health.as_json()["derived_errors"]
+
+    def test_json_keys_when_all_is_well(self) -> None:
+        """No faults: loop_block null, derived_errors empty."""
+        body = report().as_json()
+        assert (None, {}) == (body["loop_block"], body["derived_errors"])

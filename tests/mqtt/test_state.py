@@ -1,0 +1,187 @@
+"""The publisher over a real SQLite store and a real mosquitto: a topic that cannot be built
+is skipped and reported, never fatal (issue 7.8)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import structlog
+
+from energyd.config import Settings, load_settings
+from energyd.core.scheduler import Scheduler
+from energyd.core.service import PriceService
+from energyd.core.store import PriceStore
+from energyd.domain.records import FetchOutcome, FetchRun
+from energyd.domain.time import iso_utc
+from energyd.mqtt.client import MqttClient
+from energyd.mqtt.commands import CommandRouter
+from energyd.mqtt.state import StatePublisher
+from energyd.providers.base import EnergyPriceSlot, HealthState
+from energyd.providers.loader import EnergyProviderLoader
+from tests.support.broker import Collector, MosquittoBroker, collect
+from tests.support.plugin_files import good_plugin
+
+EMHASS_ERROR = "ValueError: slot lengths must be whole minutes"
+
+
+@dataclass
+class Rig:
+    settings: Settings
+    store: PriceStore
+    service: PriceService
+    mqtt: MqttClient
+    publisher: StatePublisher
+    prefix: str
+
+
+@pytest.fixture
+async def rig(tmp_path: Path, mosquitto: MosquittoBroker, base_topic: str) -> AsyncIterator[Rig]:
+    bundled = tmp_path / "bundled"
+    bundled.mkdir()
+    (bundled / "demo_provider.py").write_text(good_plugin("demo"))
+    settings = load_settings(
+        None,
+        config_dir=tmp_path / "config",
+        energy={"provider_id": "demo", "providers": {"demo": {"region": "C"}}},
+        mqtt={
+            "host": "127.0.0.1",
+            "port": mosquitto.port,
+            "base_topic": base_topic,
+            "client_id": f"{base_topic}-pub",
+        },
+    )
+    loader = EnergyProviderLoader(settings.config_dir, bundled)
+    loader.deploy_bundled_if_empty()
+    loader.load_all()
+    async with PriceStore(settings.db_path) as store, aiohttp.ClientSession() as session:
+        service = PriceService(settings, store, loader, session)
+        await service.start()
+        mqtt = MqttClient(settings.mqtt, CommandRouter())
+        publisher = StatePublisher(service, mqtt, retire_delay=0.05)
+        async with asyncio.TaskGroup() as group:
+            tasks = [
+                group.create_task(mqtt.run()),
+                group.create_task(publisher.retire_loop()),
+            ]
+            try:
+                yield Rig(settings, store, service, mqtt, publisher, f"{base_topic}/prices/demo/C")
+            finally:
+                for task in tasks:
+                    task.cancel()
+
+
+def seconds_slots(start: datetime, count: int, seconds: int = 5) -> list[EnergyPriceSlot]:
+    step = timedelta(seconds=seconds)
+    return [EnergyPriceSlot(start + i * step, start + (i + 1) * step, 10.0) for i in range(count)]
+
+
+def half_hours(start: datetime, count: int) -> list[EnergyPriceSlot]:
+    step = timedelta(minutes=30)
+    return [EnergyPriceSlot(start + i * step, start + (i + 1) * step, 20.0) for i in range(count)]
+
+
+async def store_stale(rig: Rig, slots: list[EnergyPriceSlot]) -> None:
+    """Slots put straight into the store, as an older energyd (without today's validation)
+    would have left them."""
+    run = FetchRun("demo", "C", datetime.now(UTC), FetchOutcome.OK, slots=len(slots))
+    await rig.store.save_fetch("demo", "C", slots, run)
+
+
+def body(message: Any) -> Any:
+    return json.loads(bytes(message.payload))
+
+
+async def retained(rig: Rig, port: int) -> dict[str, Any]:
+    """Every retained topic under the rig's prefix, as a fresh subscriber sees it."""
+    async with collect(port, f"{rig.prefix}/#") as fresh:
+        await fresh.wait_for(f"{rig.prefix}/current")
+        await asyncio.sleep(0.2)  # the rest of the retained burst
+        return {m.topic.value.removeprefix(rig.prefix + "/"): body(m) for m in fresh.messages}
+
+
+class TestFiveSecondSlots:
+    async def test_publish_all_survives_and_health_names_the_topic(
+        self, rig: Rig, mosquitto: MosquittoBroker
+    ) -> None:
+        """Stored 5-second slots: publish_all publishes every topic but emhass, logs
+        derived.failed once, and the provider's health names emhass."""
+        now = datetime.now(UTC).replace(second=0, microsecond=0)
+        await store_stale(rig, seconds_slots(now - timedelta(minutes=1), 720))
+        with structlog.testing.capture_logs() as logs:
+            await rig.publisher.publish_all()
+            await rig.publisher.publish_all()
+        failed = [e for e in logs if e["event"] == "derived.failed"]
+        assert [("demo", "C", "emhass", EMHASS_ERROR)] == [
+            (e["provider"], e["region"], e["topic"], e["error"]) for e in failed
+        ]
+        health = await rig.service.health(rig.service.spec())
+        assert {"emhass": EMHASS_ERROR} == health.derived_errors
+        assert HealthState.DEGRADED == health.state
+        assert "emhass" in health.message
+        topics = await retained(rig, mosquitto.port)
+        assert "emhass" not in topics
+        assert 10.0 == topics["level"]["price"]
+        assert topics["current"]["available"]
+
+    async def test_the_boundary_loop_keeps_running(self, rig: Rig, base_topic: str) -> None:
+        """The boundary loop publishes over the stale slots again and again without dying."""
+        now = datetime.now(UTC).replace(second=0, microsecond=0)
+        await store_stale(rig, seconds_slots(now - timedelta(minutes=1), 720))
+        scheduler = Scheduler(rig.service, rig.publisher, rig.settings.refresh)
+        topic = f"{rig.prefix}/level"
+        async with collect(rig.settings.mqtt.port, topic) as client:
+            loop = asyncio.create_task(scheduler.boundary_loop())
+            try:
+                await client.wait_count(topic, 1)
+                for published in (2, 3):
+                    scheduler.wake()
+                    await wait_count_or_death(client, topic, published, loop)
+                assert not loop.done()
+            finally:
+                loop.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await loop
+        assert {"emhass": EMHASS_ERROR} == rig.service.faults.derived_errors("demo")
+
+    async def test_the_earlier_retained_value_is_kept(
+        self, rig: Rig, mosquitto: MosquittoBroker
+    ) -> None:
+        """emhass built at one moment and not at the next keeps its earlier retained value
+        (not emptied); health recovers once it can be built again."""
+        start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+        good = half_hours(start - timedelta(hours=1), 4)  # until start + 1 h
+        stale = seconds_slots(start + timedelta(hours=1, minutes=30), 720)  # after a gap
+        await store_stale(rig, good + stale)
+        first = start + timedelta(minutes=10)
+        await rig.publisher.publish_prices(now=first)
+        await rig.publisher.publish_prices(now=start + timedelta(hours=1, minutes=35))
+        assert ["emhass"] == list(rig.service.faults.derived_errors("demo"))
+        await asyncio.sleep(0.2)  # past the retire delay
+        topics = await retained(rig, mosquitto.port)
+        assert iso_utc(first) == topics["emhass"]["updated_at"]
+        await rig.publisher.publish_prices(now=first)
+        assert {} == rig.service.faults.derived_errors("demo")
+
+
+async def wait_count_or_death(
+    client: Collector, topic: str, count: int, loop: asyncio.Task[None]
+) -> None:
+    """Wait for the ``count``-th message on ``topic``, failing at once if ``loop`` died."""
+    waiting = asyncio.create_task(client.wait_count(topic, count))
+    done, _ = await asyncio.wait({waiting, loop}, timeout=5, return_when=asyncio.FIRST_COMPLETED)
+    if loop in done:
+        waiting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await waiting
+        loop.result()  # raises what killed the loop
+        raise AssertionError("the boundary loop ended")
+    assert waiting in done, "no publish within 5 s"
