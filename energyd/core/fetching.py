@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -13,13 +14,21 @@ import structlog
 from energyd.core.faults import RuntimeFaults
 from energyd.core.store import PriceStore
 from energyd.domain.records import FetchOutcome, FetchRun
-from energyd.exceptions import ProviderError, SlotValidationError, StoreError
+from energyd.exceptions import (
+    ProviderError,
+    ProviderRateLimitError,
+    SlotValidationError,
+    StoreError,
+)
 from energyd.providers.base import EnergyPriceProvider
 from energyd.providers.validation import validate_slots
 
-__all__ = ["fetch_into_store"]
+__all__ = ["MAX_RETRY_AFTER", "fetch_into_store"]
 
 log = structlog.get_logger(__name__)
+
+#: Longest ``Retry-After`` honoured: a source asking for more is asked again after a day.
+MAX_RETRY_AFTER = 86400.0
 
 
 async def fetch_into_store(
@@ -60,6 +69,7 @@ async def fetch_into_store(
             error_type=None if error is None else type(error).__name__,
             window_start=start,
             window_end=end,
+            retry_after=_retry_after(error),
         )
 
     try:
@@ -104,6 +114,18 @@ async def fetch_into_store(
         duration_ms=done.duration_ms,
     )
     return done
+
+
+def _retry_after(error: BaseException | None) -> float | None:
+    """How long a throttling source asked us to wait (a plugin's nonsense is ignored)."""
+    if not isinstance(error, ProviderRateLimitError):
+        return None
+    seconds = error.retry_after
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+        return None
+    if not math.isfinite(seconds) or seconds <= 0:
+        return None
+    return min(float(seconds), MAX_RETRY_AFTER)
 
 
 async def _record(store: PriceStore, failed: FetchRun) -> None:

@@ -1,6 +1,10 @@
-"""The timer loops: fetch when the market has published something we lack, publish at slot
-boundaries. The decisions are the pure functions of :mod:`energyd.domain.calendar`; this module only
-sleeps, wakes and calls.
+"""The timer loops: fetch when the market has published something we lack, and announce slot
+boundaries (:meth:`energyd.core.events.Events.boundary`) for the publisher to follow. The
+decisions are the pure functions of :mod:`energyd.domain.planning`; this module only sleeps,
+wakes and calls.
+
+A source that throttled us (HTTP 429 with ``Retry-After``) is asked again when it said, not on
+energyd's own backoff: the fetch run carries ``retry_after`` and the plan waits for it.
 
 Sleeping is done in short chunks against the wall clock, so a suspended machine or a clock
 jump is noticed within :data:`MAX_SLEEP` seconds and boundaries never drift.
@@ -16,13 +20,14 @@ from datetime import UTC, datetime, timedelta
 import structlog
 
 from energyd.config import RefreshSettings
+from energyd.core.events import ChangeFeed
 from energyd.core.selection import ProviderSpec
 from energyd.core.service import PriceService
+from energyd.domain.figures import current_and_next
 from energyd.domain.planning import FetchPlan, plan_fetch
 from energyd.domain.records import FetchOutcome
 from energyd.domain.time import next_boundary
 from energyd.exceptions import StoreError
-from energyd.mqtt.state import StatePublisher, current_and_next
 
 __all__ = ["MAX_SLEEP", "Scheduler"]
 
@@ -37,15 +42,21 @@ BOUNDARY_GRACE = timedelta(milliseconds=50)
 class _Attempts:
     failures: int = 0
     last_attempt: datetime | None = None
+    #: The source said not to ask before this (``Retry-After`` of its last answer).
+    not_before: datetime | None = None
 
 
 class Scheduler:
-    def __init__(
-        self, service: PriceService, publisher: StatePublisher, refresh: RefreshSettings
-    ) -> None:
+    """Fetches each running provider when its plan says so, and announces slot boundaries.
+
+    It follows the service's events in its own task: a settings or plugin change forgets the
+    backoff and re-plans at once.
+    """
+
+    def __init__(self, service: PriceService, refresh: RefreshSettings) -> None:
         self._service = service
-        self._publisher = publisher
         self._refresh = refresh
+        self._changes: ChangeFeed = service.events.feed("scheduler")
         self._attempts: dict[str, _Attempts] = {}
         self._wake_fetch = asyncio.Event()
         self._wake_publish = asyncio.Event()
@@ -55,14 +66,20 @@ class Scheduler:
         self._wake_fetch.set()
         self._wake_publish.set()
 
-    async def on_change(self, key: str | None) -> None:
-        """Service listener: on a settings/plugin change, forget backoff and re-plan."""
-        if key is None:
+    def on_change(self, everything: bool) -> None:
+        """On a settings/plugin change, forget backoff and re-plan."""
+        if everything:
             self._attempts.clear()
             self.wake()
 
+    async def follow_changes(self) -> None:
+        while True:
+            changes = await self._changes.take()
+            self.on_change(changes.everything)
+
     async def run(self) -> None:
         async with asyncio.TaskGroup() as group:
+            group.create_task(self.follow_changes(), name="energyd.scheduler.changes")
             group.create_task(self.fetch_loop(), name="energyd.scheduler.fetch")
             group.create_task(self.boundary_loop(), name="energyd.scheduler.boundary")
 
@@ -103,15 +120,19 @@ class Scheduler:
             refresh_interval=timedelta(minutes=self._refresh.interval_minutes),
             retry_min=self._refresh.retry_min_seconds,
             retry_max=self._refresh.retry_max_seconds,
+            not_before=attempts.not_before,
         )
 
     async def _fetch(self, spec: ProviderSpec) -> None:
         attempts = self._attempts.setdefault(spec.key, _Attempts())
         ok = False
         covered: datetime | None = None
+        attempts.not_before = None
         try:
             run = await self._service.fetch(spec, "schedule")
             ok = run.outcome is FetchOutcome.OK
+            if run.retry_after is not None:
+                attempts.not_before = run.started_at + timedelta(seconds=run.retry_after)
             covered = await self._service.store.coverage_end(spec.key, spec.region, _now())
         except StoreError as exc:  # disk full, locked: keep serving, try again later
             log.error("scheduler.store_failed", provider=spec.key, error=str(exc))
@@ -128,18 +149,20 @@ class Scheduler:
                 failures=attempts.failures,
                 covered_until=None if covered is None else covered.isoformat(),
                 expected_until=expected.isoformat(),
+                not_before=None if attempts.not_before is None else attempts.not_before.isoformat(),
             )
 
-    # -- publishing at boundaries ----------------------------------------------------------
+    # -- slot boundaries -------------------------------------------------------------------
 
     async def boundary_loop(self) -> None:
+        """Announce every slot boundary of every running provider (and once at start)."""
         while True:
             now = _now()
+            self._service.events.boundary()
             try:
-                await self._publisher.publish_prices(now=now)
                 boundary = await self._next_boundary(now)
             except StoreError as exc:  # what was published stays retained; try again soon
-                log.error("scheduler.publish_failed", error=str(exc))
+                log.error("scheduler.boundary_failed", error=str(exc))
                 boundary = now + timedelta(seconds=MAX_SLEEP)
             await _sleep_until(boundary + BOUNDARY_GRACE, self._wake_publish)
 

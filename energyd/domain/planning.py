@@ -47,14 +47,35 @@ def plan_fetch(
     retry_min: float,
     retry_max: float,
     rng: random.Random | None = None,
+    not_before: datetime | None = None,
 ) -> FetchPlan:
     """Decide when to fetch next.
 
+    - The source's last answer said when to ask again (``not_before``, from its
+      ``Retry-After``): not before then, whatever else says, and no later than then when
+      prices are missing (its word replaces energyd's backoff).
     - Prices missing for what the market has published (start-up, a gap, tomorrow late or
       partial): due now, or after a jittered backoff when earlier attempts came up short.
     - Otherwise at the next publication time or the low-frequency refresh, whichever is first.
     """
     now = require_aware(now)
+    if not_before is not None:
+        not_before = require_aware(not_before, "not_before")
+        plan = plan_fetch(
+            now,
+            calendar=calendar,
+            coverage_end=coverage_end,
+            last_attempt=last_attempt,
+            last_success=last_success,
+            failures=0,
+            refresh_interval=refresh_interval,
+            retry_min=retry_min,
+            retry_max=retry_max,
+            rng=rng,
+        )
+        if plan.due_at <= not_before:
+            return FetchPlan(max(now, not_before), "retry-after")
+        return plan
     required = calendar.expected_coverage_end(now)
     if coverage_end is None or coverage_end < required:
         reason = "missing" if coverage_end is None else "incomplete"

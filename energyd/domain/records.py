@@ -31,9 +31,11 @@ class FetchRun:
     error_type: str | None = None
     window_start: datetime | None = None
     window_end: datetime | None = None
+    #: Seconds the source asked us to wait before asking again (HTTP 429 ``Retry-After``).
+    retry_after: float | None = None
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        body: dict[str, Any] = {
             "provider": self.provider_id,
             "region": self.region,
             "outcome": self.outcome.value,
@@ -42,6 +44,9 @@ class FetchRun:
             "error": self.error,
             "error_type": self.error_type,
         }
+        if self.retry_after is not None:
+            body["retry_after"] = self.retry_after
+        return body
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +94,8 @@ class PluginStatus:
     deployed_version: str | None = None
     bundled_version: str | None = None
     error: str | None = None
+    #: The plugin kit version the deployed file declares (``REQUIRES_KIT``); None: plain v1.
+    kit: int | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -99,4 +106,5 @@ class PluginStatus:
             "deployed_version": self.deployed_version,
             "bundled_version": self.bundled_version,
             "error": self.error,
+            "kit": self.kit,
         }

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import textwrap
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,10 +26,11 @@ from energyd.domain.records import FetchOutcome
 from energyd.mqtt.client import MqttClient
 from energyd.mqtt.commands import CommandRouter
 from energyd.mqtt.state import StatePublisher
-from energyd.providers.loader import init_energy_provider_loader
+from energyd.providers.loader import EnergyProviderLoader, init_energy_provider_loader
 from tests.support.broker import MosquittoBroker, collect
 from tests.support.fake_octopus import make_app, serve
 from tests.support.octopus_data import default_price, uk_publish_horizon
+from tests.support.plugin_files import write_plugin
 
 LONDON_1630 = datetime(2026, 11, 25, 16, 30, tzinfo=UTC)
 
@@ -71,12 +73,13 @@ async def scheduler_running(settings: Settings) -> AsyncIterator[PriceStore]:
         await service.start()
         mqtt = MqttClient(settings.mqtt, CommandRouter())
         publisher = StatePublisher(service, mqtt)
-        scheduler = Scheduler(service, publisher, settings.refresh)
-        service.add_listener(publisher.on_change)
+        scheduler = Scheduler(service, settings.refresh)
+        changes = service.events.feed("publisher")
         async with asyncio.TaskGroup() as group:
             tasks = [
                 group.create_task(mqtt.run()),
                 group.create_task(scheduler.run()),
+                group.create_task(publisher.follow(changes)),
             ]
             try:
                 yield store
@@ -154,3 +157,98 @@ class TestBoundaries:
                     )
         body = json.loads(bytes(message.payload))
         assert default_price("C", boundary) == body["price"]
+
+
+def flaky_plugin(retry_after: float) -> str:
+    """Throttles its first fetch (429 with ``retry_after``), then answers with prices."""
+    return textwrap.dedent(
+        f'''\
+        from datetime import timedelta
+
+        from providers.energy.base import (
+            EnergyPriceProvider,
+            EnergyPriceSlot,
+            EnergyProviderMetadata,
+            ProviderRateLimitError,
+        )
+
+        __version__ = "1.0.0"
+        CALLS = []
+
+
+        class Flaky(EnergyPriceProvider):
+            def get_metadata(self):
+                return EnergyProviderMetadata(
+                    provider_id="flaky", display_name="f", version=__version__
+                )
+
+            def validate_config(self, config):
+                return {{}}
+
+            async def fetch_prices(self, region, start_utc, end_utc, config):
+                CALLS.append(start_utc)
+                if len(CALLS) == 1:
+                    raise ProviderRateLimitError("HTTP 429", {retry_after!r})
+                slots, moment = [], start_utc
+                while moment < end_utc:
+                    slots.append(EnergyPriceSlot(moment, moment + timedelta(minutes=30), 9.0))
+                    moment += timedelta(minutes=30)
+                return slots
+        '''
+    )
+
+
+@contextlib.asynccontextmanager
+async def flaky_scheduler(
+    tmp_path: Path, retry_after: float, retry_min: float
+) -> AsyncIterator[PriceStore]:
+    bundled = tmp_path / "bundled"
+    write_plugin(bundled, "flaky_provider.py", flaky_plugin(retry_after))
+    settings = load_settings(
+        None,
+        config_dir=tmp_path / "config",
+        energy={"provider_id": "flaky", "providers": {"flaky": {"region": "C"}}},
+        refresh={"retry_min_seconds": retry_min, "retry_max_seconds": retry_min * 2},
+    )
+    loader = EnergyProviderLoader(settings.config_dir, bundled)
+    loader.deploy_bundled_if_empty()
+    loader.load_all()
+    async with PriceStore(settings.db_path) as store, aiohttp.ClientSession() as session:
+        service = PriceService(settings, store, loader, session)
+        await service.start()
+        task = asyncio.create_task(Scheduler(service, settings.refresh).fetch_loop())
+        try:
+            yield store
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+class TestRetryAfter:
+    """A throttled source is asked again when its Retry-After said, not on our backoff."""
+
+    async def test_asked_again_when_it_said(self, tmp_path: Path) -> None:
+        """Retry-After 0.5 s with a 30 s minimum backoff: the second fetch comes after about
+        half a second, and succeeds."""
+        async with flaky_scheduler(tmp_path, retry_after=0.5, retry_min=30) as store:
+
+            async def two_runs() -> bool:
+                return len(await store.fetch_runs(provider_id="flaky")) >= 2
+
+            await wait_until(two_runs, within=5)
+            runs = sorted(await store.fetch_runs(provider_id="flaky"), key=lambda r: r.started_at)
+        assert [FetchOutcome.ERROR, FetchOutcome.OK] == [run.outcome for run in runs[:2]]
+        assert runs[1].started_at - runs[0].started_at >= timedelta(seconds=0.5)
+
+    async def test_not_asked_before_it_said(self, tmp_path: Path) -> None:
+        """Retry-After 30 s with a 0.2 s minimum backoff: no second request a second later."""
+        async with flaky_scheduler(tmp_path, retry_after=30, retry_min=0.2) as store:
+
+            async def one_run() -> bool:
+                return len(await store.fetch_runs(provider_id="flaky")) >= 1
+
+            await wait_until(one_run, within=5)
+            await asyncio.sleep(1.0)
+            runs = await store.fetch_runs(provider_id="flaky")
+        assert [FetchOutcome.ERROR] == [run.outcome for run in runs]

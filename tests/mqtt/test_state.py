@@ -136,20 +136,23 @@ class TestFiveSecondSlots:
         """The boundary loop publishes over the stale slots again and again without dying."""
         now = datetime.now(UTC).replace(second=0, microsecond=0)
         await store_stale(rig, seconds_slots(now - timedelta(minutes=1), 720))
-        scheduler = Scheduler(rig.service, rig.publisher, rig.settings.refresh)
+        scheduler = Scheduler(rig.service, rig.settings.refresh)
         topic = f"{rig.prefix}/level"
         async with collect(rig.settings.mqtt.port, topic) as client:
             loop = asyncio.create_task(scheduler.boundary_loop())
+            follow = asyncio.create_task(rig.publisher.follow(rig.service.events.feed("test")))
             try:
                 await client.wait_count(topic, 1)
                 for published in (2, 3):
                     scheduler.wake()
                     await wait_count_or_death(client, topic, published, loop)
                 assert not loop.done()
+                assert not follow.done()
             finally:
-                loop.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await loop
+                for task in (loop, follow):
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
         assert {"emhass": EMHASS_ERROR} == rig.service.faults.derived_errors("demo")
 
     async def test_the_earlier_retained_value_is_kept(
