@@ -17,6 +17,7 @@ Foreign exceptions (aiohttp, sqlite3, aiomqtt, pydantic) are translated where th
     │       ├── ProviderServerError      HTTP 5xx (and other unexpected statuses)
     │       ├── ProviderRateLimitError   HTTP 429; ``retry_after`` in seconds when given
     │       ├── ProviderNotFoundError    HTTP 404 (product or tariff unknown)
+    │       ├── ProviderAuthError        HTTP 401 / 403 (missing, wrong or refused credentials)
     │       ├── ProviderDataError        malformed or non-JSON body
     │       └── ProviderEmptyError       a well-formed answer with no prices in it
     └── CommandError                 a request on the command topic that cannot be served;
@@ -33,6 +34,7 @@ __all__ = [
     "EnergydError",
     "PluginLoadError",
     "PluginNameError",
+    "ProviderAuthError",
     "ProviderConfigError",
     "ProviderConnectionError",
     "ProviderDataError",
@@ -93,7 +95,11 @@ class SlotValidationError(ProviderError):
 
 
 class ProviderFetchError(ProviderError):
-    """Fetching prices from the provider failed."""
+    """Fetching prices from the provider failed; ``status`` is the HTTP status when one was seen."""
+
+    def __init__(self, message: str = "", *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class ProviderConnectionError(ProviderFetchError):
@@ -104,20 +110,26 @@ class ProviderServerError(ProviderFetchError):
     """The provider answered with a server error or an unexpected status."""
 
     def __init__(self, message: str, status: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
+        super().__init__(message, status=status)
 
 
 class ProviderRateLimitError(ProviderFetchError):
     """The provider throttled us (HTTP 429); ``retry_after`` is in seconds when known."""
 
     def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
+        super().__init__(message, status=429)
         self.retry_after = retry_after
 
 
 class ProviderNotFoundError(ProviderFetchError):
     """The provider does not know the product or tariff asked for (HTTP 404)."""
+
+
+class ProviderAuthError(ProviderFetchError):
+    """The provider refused our credentials or access (HTTP 401 / 403); not retried."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message, status=status)
 
 
 class ProviderDataError(ProviderFetchError):

@@ -1,61 +1,90 @@
-"""The v1 energy price provider plugin contract.
-
-A plugin is a ``*_provider.py`` file holding one concrete subclass of
-:class:`EnergyPriceProvider`. It must implement:
-
-- ``get_metadata()`` -> :class:`EnergyProviderMetadata`
-- ``validate_config(config)`` -> ``{field: reason}`` (empty means valid)
-- ``async fetch_prices(region, start_utc, end_utc, config)`` -> list of :class:`EnergyPriceSlot`
-
-and may override ``get_current_price(...)`` and ``health_check(...)``, which have working
-defaults built on ``fetch_prices``.
-
-Improvements over the written v1 contract (all backwards compatible):
-
-- Datetimes are timezone-aware. The daemon rejects slots with naive datetimes instead of
-  guessing their zone (see :mod:`energyd.providers.validation`).
-- ``price_pence`` is the price in *minor* currency units per kWh, VAT included where the
-  market has VAT; ``currency`` (ISO 4217) stands beside it, and ``price_pence_exc_vat`` is
-  optional.
-- The daemon hands every provider its one shared ``aiohttp.ClientSession`` and a request
-  timeout (:meth:`EnergyPriceProvider.attach`); plugins use :attr:`EnergyPriceProvider.http`
-  and never open a session per request.
+"""What plugins import: the v1 provider contract and the plugin kit, in one module.
 
 Plugins import this module as ``providers.energy.base`` (the path the contract documents) or
 as ``energyd.providers.base``; both are the same module object.
+
+- **The v1 contract** (:mod:`energyd.providers.contract`): subclass
+  :class:`EnergyPriceProvider` and implement ``get_metadata``, ``validate_config`` and
+  ``fetch_prices``; return :class:`EnergyPriceSlot` lists; raise the errors below. A plugin
+  written against the contract alone keeps working unchanged.
+- **The kit** (:mod:`energyd.providers.kit`, version :data:`KIT_VERSION`): HTTP with the
+  status -> error mapping, retries, declarative config fields, time parsing and
+  :class:`KitProvider`, so a market plugin holds only its market knowledge. A plugin that
+  needs a newer kit than this energyd has declares ``REQUIRES_KIT = <n>``; the loader then
+  reports it instead of loading it.
 """
 
 from __future__ import annotations
 
-import math
-from abc import ABC, abstractmethod
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any
-
-import aiohttp
-
-from energyd.domain.health import HealthState
-from energyd.domain.units import to_major
-from energyd.exceptions import (
+from energyd.providers.contract import (
+    DEFAULT_HTTP_TIMEOUT,
+    EnergyPriceProvider,
+    EnergyPriceSlot,
+    EnergyProviderMetadata,
+    HealthState,
+    ProviderAuthError,
     ProviderConfigError,
     ProviderConnectionError,
     ProviderDataError,
     ProviderEmptyError,
     ProviderError,
     ProviderFetchError,
+    ProviderHealth,
     ProviderNotFoundError,
     ProviderRateLimitError,
     ProviderServerError,
 )
+from energyd.providers.kit import (
+    DAEMON_KEYS,
+    KIT_VERSION,
+    NO_RETRY,
+    RETRY_FIELDS,
+    Choice,
+    ConfigFields,
+    Field,
+    Flag,
+    HttpApi,
+    HttpResponse,
+    Integer,
+    KitProvider,
+    Number,
+    Retrier,
+    RetryPolicy,
+    Settings,
+    Text,
+    Url,
+    error_for_status,
+    format_local,
+    format_utc,
+    from_epoch,
+    infer_step,
+    is_transient,
+    local_day_window,
+    local_days,
+    normalise_base_url,
+    parse_json,
+    parse_retry_after,
+    parse_utc,
+    parse_xml,
+    per_kwh_major_to_minor,
+    per_mwh_to_minor_per_kwh,
+    rebase_url,
+    retry_after_from_headers,
+    scrub_url,
+    slot_floor,
+    slots_from_starts,
+    split_into_slots,
+    utc_window,
+)
 
+# -- v1 contract ---------------------------------------------------------------------------
 __all__ = [
     "DEFAULT_HTTP_TIMEOUT",
     "EnergyPriceProvider",
     "EnergyPriceSlot",
     "EnergyProviderMetadata",
     "HealthState",
+    "ProviderAuthError",
     "ProviderConfigError",
     "ProviderConnectionError",
     "ProviderDataError",
@@ -68,154 +97,52 @@ __all__ = [
     "ProviderServerError",
 ]
 
-DEFAULT_HTTP_TIMEOUT = 30.0
+#: The names of the v1 contract (behaviour unchanged since the first plugin).
+CONTRACT_V1: tuple[str, ...] = tuple(__all__)
 
+# -- kit (version KIT_VERSION) ---------------------------------------------------------------
+__all__ += [
+    "DAEMON_KEYS",
+    "KIT_VERSION",
+    "NO_RETRY",
+    "RETRY_FIELDS",
+    "Choice",
+    "ConfigFields",
+    "Field",
+    "Flag",
+    "HttpApi",
+    "HttpResponse",
+    "Integer",
+    "KitProvider",
+    "Number",
+    "Retrier",
+    "RetryPolicy",
+    "Settings",
+    "Text",
+    "Url",
+    "error_for_status",
+    "format_local",
+    "format_utc",
+    "from_epoch",
+    "infer_step",
+    "is_transient",
+    "local_day_window",
+    "local_days",
+    "normalise_base_url",
+    "parse_json",
+    "parse_retry_after",
+    "parse_utc",
+    "parse_xml",
+    "per_kwh_major_to_minor",
+    "per_mwh_to_minor_per_kwh",
+    "rebase_url",
+    "retry_after_from_headers",
+    "scrub_url",
+    "slot_floor",
+    "slots_from_starts",
+    "split_into_slots",
+    "utc_window",
+]
 
-@dataclass(frozen=True, slots=True)
-class EnergyPriceSlot:
-    """One price for one period: ``[valid_from, valid_to)``, aware datetimes.
-
-    ``price_pence`` is minor currency units per kWh (pence for GBP, cents for EUR), VAT
-    included where the market has VAT.
-    """
-
-    valid_from: datetime
-    valid_to: datetime
-    price_pence: float
-    currency: str = "GBP"
-    price_pence_exc_vat: float | None = None
-
-    @property
-    def duration(self) -> timedelta:
-        return self.valid_to - self.valid_from
-
-    @property
-    def price_major(self) -> float:
-        """The price in major currency units per kWh (GBP/kWh for pence, EUR/kWh for cents)."""
-        return to_major(self.price_pence, self.currency)
-
-    def contains(self, moment: datetime) -> bool:
-        return self.valid_from <= moment < self.valid_to
-
-
-@dataclass(frozen=True, slots=True)
-class EnergyProviderMetadata:
-    """What a plugin says about itself.
-
-    ``market_timezone`` is where the market defines its day (Europe/London for Agile).
-    ``publish_time_local`` ("HH:MM" in that zone) is when the next day's prices usually
-    appear; ``None`` means the provider has no day-ahead rhythm and is refreshed on the
-    regular interval only. ``day_start_local`` is when the market's published day starts
-    (Agile publishes 23:00 -> 23:00 UK time).
-    """
-
-    provider_id: str
-    display_name: str
-    version: str
-    description: str = ""
-    author: str = ""
-    supported_regions: tuple[str, ...] = ()
-    region_names: Mapping[str, str] = field(default_factory=dict)
-    currency: str = "GBP"
-    slot_minutes: int = 30
-    market_timezone: str = "UTC"
-    publish_time_local: str | None = None
-    day_start_local: str = "00:00"
-    requires_api_key: bool = False
-    config_schema: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class ProviderHealth:
-    """Result of a health check: a state, a short human message and when it was taken."""
-
-    state: HealthState
-    message: str = ""
-    checked_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-    latency_ms: float | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.state is HealthState.OK
-
-
-class EnergyPriceProvider(ABC):
-    """Base class of every energy price provider plugin."""
-
-    def __init__(self) -> None:
-        self._session: aiohttp.ClientSession | None = None
-        self._timeout: float = DEFAULT_HTTP_TIMEOUT
-
-    # -- wiring done by the daemon -------------------------------------------------------
-
-    def attach(self, session: aiohttp.ClientSession, timeout: float = DEFAULT_HTTP_TIMEOUT) -> None:
-        """Give the provider the daemon's shared HTTP session and its request timeout."""
-        if not math.isfinite(timeout) or timeout <= 0:
-            raise ValueError("timeout must be a positive number of seconds")
-        self._session = session
-        self._timeout = timeout
-
-    @property
-    def http(self) -> aiohttp.ClientSession:
-        """The shared session; raises if the daemon has not attached one."""
-        if self._session is None or self._session.closed:
-            raise ProviderConnectionError(
-                f"{type(self).__name__} has no open HTTP session (daemon did not attach one)"
-            )
-        return self._session
-
-    @property
-    def timeout(self) -> float:
-        """Per-request timeout in seconds."""
-        return self._timeout
-
-    # -- the required contract -----------------------------------------------------------
-
-    @abstractmethod
-    def get_metadata(self) -> EnergyProviderMetadata:
-        """Describe the provider (id, name, version, regions, market rhythm)."""
-
-    @abstractmethod
-    def validate_config(self, config: Mapping[str, Any]) -> dict[str, str]:
-        """Check a provider configuration; return ``{field: reason}``, empty when valid."""
-
-    @abstractmethod
-    async def fetch_prices(
-        self,
-        region: str,
-        start_utc: datetime,
-        end_utc: datetime,
-        config: Mapping[str, Any],
-    ) -> list[EnergyPriceSlot]:
-        """Return the price slots overlapping ``[start_utc, end_utc)`` for ``region``."""
-
-    # -- optional, with working defaults -------------------------------------------------
-
-    async def get_current_price(
-        self,
-        region: str,
-        config: Mapping[str, Any],
-        now: datetime | None = None,
-    ) -> EnergyPriceSlot | None:
-        """The slot containing ``now`` (default: the current time), or ``None``."""
-        moment = now or datetime.now(UTC)
-        span = timedelta(minutes=max(self.get_metadata().slot_minutes, 1))
-        slots = await self.fetch_prices(region, moment - span, moment + span, config)
-        for slot in slots:
-            if slot.contains(moment):
-                return slot
-        return None
-
-    async def health_check(self, region: str, config: Mapping[str, Any]) -> ProviderHealth:
-        """Default health check: can the price for now be fetched?"""
-        loop_start = datetime.now(UTC)
-        try:
-            slot = await self.get_current_price(region, config, now=loop_start)
-        except ProviderError as exc:
-            return ProviderHealth(HealthState.ERROR, f"{type(exc).__name__}: {exc}")
-        latency = (datetime.now(UTC) - loop_start).total_seconds() * 1000
-        if slot is None:
-            return ProviderHealth(
-                HealthState.DEGRADED, "no price for the current period", latency_ms=latency
-            )
-        return ProviderHealth(HealthState.OK, "current price available", latency_ms=latency)
+#: The names of the plugin kit.
+KIT: tuple[str, ...] = tuple(name for name in __all__ if name not in CONTRACT_V1)

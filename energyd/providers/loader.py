@@ -11,6 +11,11 @@ Two folders take part:
 Loading never raises for a bad plugin: whatever goes wrong (syntax error, missing import,
 exception in ``__init__`` or ``get_metadata``, no provider class, duplicate provider id) turns
 into a ``load_error`` status for that file, and the other plugins load as usual.
+
+A plugin built on a newer plugin kit than this energyd offers says so with a module-level
+``REQUIRES_KIT = <n>``; it is read statically (like ``__version__``) and, when ``n`` exceeds
+:data:`~energyd.providers.kit.version.KIT_VERSION`, the file is not executed at all but
+reported as a load error naming both versions.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from energyd.exceptions import (
 )
 from energyd.providers.base import EnergyPriceProvider, EnergyProviderMetadata
 from energyd.providers.compat import install_import_aliases
+from energyd.providers.kit.version import KIT_VERSION
 
 __all__ = [
     "MODULE_PREFIX",
@@ -48,9 +54,11 @@ __all__ = [
     "PROVIDER_ID",
     "EnergyProviderLoader",
     "bundled_plugin_dir",
+    "check_required_kit",
     "compare_versions",
     "get_energy_provider_loader",
     "init_energy_provider_loader",
+    "read_required_kit",
     "read_static_version",
     "validate_plugin_name",
 ]
@@ -68,6 +76,7 @@ _VERSION_LINE = re.compile(
     r"""^__version__\s*(?::\s*str\s*)?=\s*(['"])([^'"\n]*)\1\s*(?:#.*)?$""", re.MULTILINE
 )
 _UPDATABLE = frozenset({PluginState.UPDATE_AVAILABLE, PluginState.NOT_INSTALLED})
+_NOT_LITERAL = object()  # a module constant assigned something other than a literal
 
 
 # -- pure helpers ---------------------------------------------------------------------------
@@ -128,7 +137,13 @@ def read_static_version(path: Path) -> str | None:
         # A file that does not parse may still say its version on a line of its own.
         match = _VERSION_LINE.search(source.decode("utf-8", errors="replace"))
         return match.group(2) if match else None
-    found: str | None = None
+    found = _module_constant(tree, "__version__")
+    return found if isinstance(found, str) else None
+
+
+def _module_constant(tree: ast.Module, name: str) -> object:
+    """The literal last assigned to ``name`` at module level (``None`` when there is none)."""
+    found: object = None
     for node in tree.body:
         if isinstance(node, ast.Assign):
             targets = node.targets
@@ -136,11 +151,41 @@ def read_static_version(path: Path) -> str | None:
             targets = [node.target]
         else:
             continue
-        named = any(isinstance(t, ast.Name) and t.id == "__version__" for t in targets)
-        value = node.value
-        if named and isinstance(value, ast.Constant) and isinstance(value.value, str):
-            found = value.value
+        named = any(isinstance(t, ast.Name) and t.id == name for t in targets)
+        if named:
+            value = node.value
+            found = value.value if isinstance(value, ast.Constant) else _NOT_LITERAL
     return found
+
+
+def read_required_kit(path: Path) -> int | None:
+    """The module-level ``REQUIRES_KIT = <int>`` of a plugin file, read without importing it.
+
+    ``None`` when the file does not say (a plain v1 plugin) or cannot be read or parsed (the
+    import then reports the problem); PluginLoadError when the value is not a whole number
+    of at least 1.
+    """
+    try:
+        tree = ast.parse(path.read_bytes(), filename=path.name)
+    except (OSError, SyntaxError, ValueError):
+        return None
+    value = _module_constant(tree, "REQUIRES_KIT")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        shown = "not a literal" if value is _NOT_LITERAL else repr(value)
+        raise PluginLoadError(f"{path.name}: REQUIRES_KIT must be a whole number >= 1 ({shown})")
+    return value
+
+
+def check_required_kit(path: Path) -> int | None:
+    """``read_required_kit``, and PluginLoadError when it is newer than :data:`KIT_VERSION`."""
+    required = read_required_kit(path)
+    if required is not None and required > KIT_VERSION:
+        raise PluginLoadError(
+            f"{path.name} needs plugin kit {required}; this energyd has kit {KIT_VERSION}"
+        )
+    return required
 
 
 def _one_line(exc: BaseException) -> str:
@@ -268,6 +313,7 @@ def _describe(provider: EnergyPriceProvider) -> EnergyProviderMetadata:
 def _load_file(path: Path) -> _Loaded:
     module_name = f"{MODULE_PREFIX}.{path.stem}"
     try:
+        check_required_kit(path)  # before running any of the file
         module = _import_file(path, module_name)
         try:
             cls = _provider_class(module, path.name)
@@ -393,10 +439,21 @@ class EnergyProviderLoader:
             return result.metadata.version
         return read_static_version(self.deployed_dir / name)
 
+    def _kit_of(self, path: Path) -> int | None:
+        try:
+            return read_required_kit(path)
+        except PluginLoadError:
+            return None  # the load error says so
+
     def _status_of(self, name: str, deployed: bool, bundled: bool) -> PluginStatus:
         bundled_version = read_static_version(self.bundled_dir / name) if bundled else None
         if not deployed:
-            return PluginStatus(name, PluginState.NOT_INSTALLED, bundled_version=bundled_version)
+            return PluginStatus(
+                name,
+                PluginState.NOT_INSTALLED,
+                bundled_version=bundled_version,
+                kit=self._kit_of(self.bundled_dir / name),
+            )
         result = self._loaded.get(name)
         meta = result.metadata if result else None
         deployed_version = self._deployed_version(name)
@@ -422,6 +479,7 @@ class EnergyProviderLoader:
             deployed_version=deployed_version,
             bundled_version=bundled_version,
             error=error,
+            kit=self._kit_of(self.deployed_dir / name),
         )
 
     def status(self) -> list[PluginStatus]:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from energyd.domain.records import PluginState, PluginStatus
-from energyd.exceptions import PluginNameError, UnknownProviderError
+from energyd.exceptions import PluginLoadError, PluginNameError, UnknownProviderError
 from energyd.providers import base
+from energyd.providers.kit.version import KIT_VERSION
 from energyd.providers.loader import (
     MODULE_PREFIX,
     EnergyProviderLoader,
@@ -19,11 +20,13 @@ from energyd.providers.loader import (
     compare_versions,
     get_energy_provider_loader,
     init_energy_provider_loader,
+    read_required_kit,
     read_static_version,
     validate_plugin_name,
 )
 from tests.support.plugin_files import (
     BAD_PROVIDER_ID,
+    EXPLODES_IF_RUN,
     IMPORT_ERROR,
     IMPORTED_CLASS_ONLY,
     INIT_RAISES,
@@ -34,6 +37,7 @@ from tests.support.plugin_files import (
     TWO_CLASSES,
     bad_metadata,
     good_plugin,
+    kit_plugin,
     snapshot_tree,
     write_plugin,
 )
@@ -472,3 +476,79 @@ class TestModuleLevel:
             [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=30
         )
         assert "refused\n" == result.stdout
+
+
+class TestPluginKit:
+    async def test_a_kit_plugin_loads_and_fetches(
+        self, loader: EnergyProviderLoader, deployed: Path
+    ) -> None:
+        """A plugin on KitProvider is found as the file's one concrete provider and runs."""
+        write_plugin(deployed, "kitdemo_provider.py", kit_plugin("kitdemo"))
+        provider = loaded(loader).get("kitdemo")
+        start = datetime(2025, 6, 1, 10, tzinfo=UTC)
+        slots = await provider.fetch_prices("C", start, start + timedelta(hours=2), {})
+        assert [7.5, 7.5] == [slot.price_pence for slot in slots]
+        assert ["region"] == loader.metadata("kitdemo").config_schema["required"]
+
+    def test_a_newer_kit_is_a_load_error_naming_both_versions(
+        self, loader: EnergyProviderLoader, deployed: Path
+    ) -> None:
+        """REQUIRES_KIT above KIT_VERSION: not executed, reported, the others still load."""
+        newer = KIT_VERSION + 1
+        write_plugin(deployed, "a_provider.py", good_plugin("a"))
+        write_plugin(deployed, "new_provider.py", kit_plugin("new", newer) + EXPLODES_IF_RUN)
+        write_plugin(deployed, "z_provider.py", kit_plugin("z"))
+        entry = status_of(loaded(loader), "new_provider.py")
+        expected = (
+            f"PluginLoadError: new_provider.py needs plugin kit {newer}; "
+            f"this energyd has kit {KIT_VERSION}"
+        )
+        assert (PluginState.LOAD_ERROR, expected, newer) == (entry.state, entry.error, entry.kit)
+        assert ["a", "z"] == sorted(loader.providers)
+        assert "1.0.0" == entry.deployed_version
+
+    @pytest.mark.parametrize("required", [1, KIT_VERSION])
+    def test_an_equal_or_older_kit_loads(
+        self, loader: EnergyProviderLoader, deployed: Path, required: int
+    ) -> None:
+        """REQUIRES_KIT at or below KIT_VERSION loads, and the status shows it."""
+        write_plugin(deployed, "kitdemo_provider.py", kit_plugin("kitdemo", required))
+        entry = status_of(loaded(loader), "kitdemo_provider.py")
+        assert (PluginState.LOCAL, None, required) == (entry.state, entry.error, entry.kit)
+
+    def test_a_plain_v1_plugin_shows_no_kit(
+        self, loader: EnergyProviderLoader, deployed: Path
+    ) -> None:
+        """A contract-only plugin needs no kit: kit is null in the status JSON."""
+        write_plugin(deployed, "demo_provider.py", good_plugin("demo"))
+        entry = status_of(loaded(loader), "demo_provider.py")
+        assert None is entry.as_json()["kit"]
+        assert ["demo"] == list(loader.providers)
+
+    @pytest.mark.parametrize("value", ["2", 0, True, 1.5])
+    def test_a_malformed_requires_kit_is_a_load_error(
+        self, loader: EnergyProviderLoader, deployed: Path, value: object
+    ) -> None:
+        """REQUIRES_KIT must be a whole number >= 1."""
+        write_plugin(deployed, "odd_provider.py", kit_plugin("odd", value) + EXPLODES_IF_RUN)
+        entry = status_of(loaded(loader), "odd_provider.py")
+        assert entry.error is not None
+        assert entry.error.startswith("PluginLoadError: odd_provider.py: REQUIRES_KIT must be")
+
+    def test_requires_kit_is_read_statically(self, tmp_path: Path) -> None:
+        """An annotated REQUIRES_KIT is read without importing; a computed one is refused."""
+        path = write_plugin(tmp_path, "x_provider.py", "REQUIRES_KIT: int = 3\nimport nothing\n")
+        assert 3 == read_required_kit(path)
+        write_plugin(tmp_path, "x_provider.py", "REQUIRES_KIT = 1 + 1\n")
+        with pytest.raises(PluginLoadError, match="not a literal"):
+            read_required_kit(path)
+
+    def test_the_bundled_plugins_load_together(self, tmp_path: Path) -> None:
+        """Both shipped plugins load through the real loader; both are built on kit 1."""
+        loader = EnergyProviderLoader(tmp_path / "config", bundled_plugin_dir())
+        loader.deploy_bundled_if_empty()
+        loader.load_all()
+        kits = {entry.file: (entry.state, entry.kit) for entry in loader.status()}
+        assert {"energy_charts", "octopus_agile"} <= set(loader.providers)
+        assert (PluginState.UP_TO_DATE, 1) == kits["energy_charts_provider.py"]
+        assert (PluginState.UP_TO_DATE, 1) == kits["octopus_agile_provider.py"]

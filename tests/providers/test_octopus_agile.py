@@ -11,6 +11,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+import structlog
 from aioresponses import aioresponses
 from yarl import URL
 
@@ -717,14 +718,14 @@ class TestErrorMapping:
     async def test_non_finite_price(
         self, provider: Any, http_mock: aioresponses, token: str
     ) -> None:
-        """NaN / Infinity (which Python's json accepts) are data errors."""
+        """NaN / Infinity (which Python's json accepts) are refused as not JSON: data errors."""
         row = (
             f'{{"value_exc_vat": 1.0, "value_inc_vat": {token}, "valid_from": "{z(START)}", '
             f'"valid_to": "{z(START + SLOT)}", "payment_method": null}}'
         )
         http_mock.get(RATES, body=f'{{"count": 1, "next": null, "results": [{row}]}}')
 
-        with pytest.raises(ProviderDataError, match="finite"):
+        with pytest.raises(ProviderDataError, match="body is not JSON"):
             await provider.fetch_prices("C", START, END, ONE_TRY)
 
     async def test_conflicting_duplicate(self, provider: Any, http_mock: aioresponses) -> None:
@@ -867,3 +868,49 @@ class TestRetries:
 
         assert 2 == len(slots)
         assert (1, 2) == (calls(http_mock, url1), calls(http_mock, url2))
+
+
+class TestLogging:
+    async def test_discovery_is_an_event_with_fields(
+        self, provider: Any, http_mock: aioresponses
+    ) -> None:
+        """Discovering the product logs ``octopus_agile.discovered`` with its fields."""
+        start = utc(2024, 5, 20, 10)
+        http_mock.get(f"{API}/v1/products/", payload=load_fixture("products_list_2024-05"))
+        http_mock.get(
+            f"{API}/v1/products/AGILE-24-04-03/", payload=product_detail("AGILE-24-04-03")
+        )
+        http_mock.get(
+            rates_pattern("AGILE-24-04-03", "E-1R-AGILE-24-04-03-C"),
+            payload=page(agile_rows(start, start + SLOT)),
+        )
+
+        with structlog.testing.capture_logs() as logs:
+            await provider.fetch_prices("C", start, start + SLOT, FAST)
+
+        (event,) = [e for e in logs if e["event"] == "octopus_agile.discovered"]
+        expected = ("info", "octopus_agile", "import", "AGILE-24-04-03")
+        assert expected == (
+            event["log_level"],
+            event["provider"],
+            event["direction"],
+            event["product"],
+        )
+
+    async def test_retries_are_events_without_secrets(
+        self, provider: Any, http_mock: aioresponses
+    ) -> None:
+        """A retry logs ``provider.retry`` with fields; base_url's password appears nowhere."""
+        mirror = "https://user:s3cret@mirror.example"
+        pattern = rates_pattern("AGILE-24-10-01", TARIFF, base=mirror)
+        http_mock.get(pattern, status=503)
+        http_mock.get(pattern, payload=good_page())
+
+        with structlog.testing.capture_logs() as logs:
+            slots = await provider.fetch_prices("C", START, END, {**RETRYING, "base_url": mirror})
+
+        (retry,) = [e for e in logs if e["event"] == "provider.retry"]
+        assert 2 == len(slots)
+        expected = ("warning", "octopus_agile", 1, "ProviderServerError")
+        assert expected == (retry["log_level"], retry["provider"], retry["attempt"], retry["error"])
+        assert "s3cret" not in repr(logs)

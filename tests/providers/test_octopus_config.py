@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from energyd.providers.base import EnergyPriceProvider
+from energyd.providers.loader import read_required_kit
 from tests.support.octopus_data import REGIONS
 from tests.support.plugins import BUNDLED_PLUGINS, octopus_agile
 
@@ -32,8 +33,12 @@ class TestMetadata:
             and isinstance(node.value, ast.Constant)
         ]
 
-        assert ["1.0.0"] == literals
-        assert "1.0.0" == octopus_agile().OctopusAgileProvider().get_metadata().version
+        assert ["2.0.0"] == literals
+        assert "2.0.0" == octopus_agile().OctopusAgileProvider().get_metadata().version
+
+    def test_built_on_kit_1(self) -> None:
+        """``REQUIRES_KIT = 1``: the loader reads it statically and loads the file on kit 1."""
+        assert 1 == read_required_kit(PLUGIN_FILE)
 
     def test_one_concrete_provider_class(self) -> None:
         """The file defines exactly one concrete EnergyPriceProvider subclass."""
@@ -102,6 +107,30 @@ class TestMetadata:
         assert expected == set(schema["properties"])
         assert ["region"] == schema["required"]
 
+    def test_schema_and_validator_come_from_the_same_fields(self) -> None:
+        """The schema is the config fields' own, so it cannot disagree with validate_config."""
+        module = octopus_agile()
+        schema = module.OctopusAgileProvider().get_metadata().config_schema
+
+        assert module.FIELDS.schema() == schema
+
+    def test_region_enum_is_canonical_and_marked_normalised(self) -> None:
+        """The enum lists the canonical letters; ``c`` and ``_C`` are accepted and normalised."""
+        schema = octopus_agile().OctopusAgileProvider().get_metadata().config_schema
+        region = schema["properties"]["region"]
+        parsed = {octopus_agile().FIELDS.parse({"region": raw})["region"] for raw in ("c", "_C")}
+
+        assert (list(REGIONS), True, {"C"}) == (region["enum"], region["x-normalised"], parsed)
+
+    def test_schema_defaults_are_the_parsed_defaults(self) -> None:
+        """Every default the schema publishes is the value an unset key parses to."""
+        module = octopus_agile()
+        properties = module.FIELDS.schema()["properties"]
+        settings = module.FIELDS.parse({"region": "A"})
+
+        expected = {key: spec["default"] for key, spec in properties.items() if "default" in spec}
+        assert expected == {key: settings[key] for key in expected}
+
 
 class TestValidConfig:
     @pytest.mark.parametrize(
@@ -130,7 +159,7 @@ class TestValidConfig:
 
     def test_normalised(self) -> None:
         """Region, codes, direction and base_url are normalised."""
-        settings, errors = octopus_agile().parse_config(
+        settings = octopus_agile().FIELDS.parse(
             {
                 "region": "_c",
                 "tariff_code": " e-1r-agile-24-10-01-c ",
@@ -140,34 +169,36 @@ class TestValidConfig:
             }
         )
 
-        assert {} == errors
         expected = ("C", "E-1R-AGILE-24-10-01-C", "export", "https://api.octopus.energy", 250)
-        actual = (
-            settings.region,
-            settings.tariff_code,
-            settings.direction,
-            settings.base_url,
-            settings.page_size,
-        )
-        assert expected == actual
+        keys = ("region", "tariff_code", "direction", "base_url", "page_size")
+        assert expected == tuple(settings[key] for key in keys)
+
+    def test_blank_values_mean_unset(self) -> None:
+        """An empty or blank optional value (an unset environment variable) takes the default."""
+        blank = {"region": "C", "product_code": " ", "direction": "", "base_url": " "}
+        settings = octopus_agile().FIELDS.parse({**blank, "page_size": "", "retry_attempts": ""})
+
+        expected = (None, "import", "https://api.octopus.energy", 1500, 4)
+        keys = ("product_code", "direction", "base_url", "page_size", "retry_attempts")
+        assert expected == tuple(settings[key] for key in keys)
 
     def test_defaults(self) -> None:
-        """Unset keys take the documented defaults."""
-        settings, _ = octopus_agile().parse_config({"region": "A"})
+        """Unset keys take the documented defaults (README, "Octopus Agile")."""
+        settings = octopus_agile().FIELDS.parse({"region": "A"})
 
         expected = (None, None, "import", "https://api.octopus.energy", 1500, 20, 4, 2.0, 60.0)
-        actual = (
-            settings.product_code,
-            settings.tariff_code,
-            settings.direction,
-            settings.base_url,
-            settings.page_size,
-            settings.max_pages,
-            settings.retry_attempts,
-            settings.retry_base_seconds,
-            settings.retry_budget_seconds,
+        keys = (
+            "product_code",
+            "tariff_code",
+            "direction",
+            "base_url",
+            "page_size",
+            "max_pages",
+            "retry_attempts",
+            "retry_base_seconds",
+            "retry_budget_seconds",
         )
-        assert expected == actual
+        assert expected == tuple(settings[key] for key in keys)
 
 
 class TestInvalidConfig:

@@ -1,4 +1,7 @@
-"""Octopus Agile plugin: the pure functions (parsing, product choice, links, Retry-After)."""
+"""Octopus Agile plugin: the pure functions (unit rates, product choice, tariff codes).
+
+Links, Retry-After and timestamps are the plugin kit's: tests/providers/kit/.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,6 @@ import pytest
 
 from energyd.exceptions import ProviderDataError, ProviderNotFoundError
 from tests.support.octopus_data import (
-    API,
     REGIONS,
     SLOT,
     agile_rows,
@@ -99,6 +101,21 @@ class TestParseUnitRates:
         ]
 
         with pytest.raises(ProviderDataError, match="overlapping"):
+            plugin().parse_unit_rates(rows, start, start + 2 * SLOT)
+
+    @pytest.mark.parametrize(
+        ("minutes", "reason"),
+        [(0, "valid_to is not after valid_from"), (40, "not a multiple of 0:30:00")],
+    )
+    def test_bad_period_names_the_row(self, minutes: int, reason: str) -> None:
+        """A row that is empty or not whole half-hours is refused, naming the row."""
+        start = utc(2025, 1, 1)
+        rows = [
+            unit_rate_row(start + SLOT, start + 2 * SLOT, 10.0),
+            unit_rate_row(start, start + timedelta(minutes=minutes), 11.0),
+        ]
+
+        with pytest.raises(ProviderDataError, match=f"^unit rate row 1: .*{reason}"):
             plugin().parse_unit_rates(rows, start, start + 2 * SLOT)
 
     def test_offsets_normalised_to_utc(self) -> None:
@@ -200,64 +217,3 @@ class TestTariffCodes:
     def test_product_from_tariff(self, tariff: str, product: str) -> None:
         """The product code is the tariff code without ``E-1R-`` and the region."""
         assert product == plugin().product_from_tariff(tariff)
-
-
-class TestLinks:
-    def test_same_origin_kept(self) -> None:
-        """A ``next`` on the base URL's own origin is used as is."""
-        link = f"{API}/v1/products/X/electricity-tariffs/Y/standard-unit-rates/?page=2"
-
-        assert link == plugin().rebase_url(link, f"{API}/v1/products/", API)
-
-    def test_foreign_origin_rebased(self) -> None:
-        """Octopus's absolute link passed through a proxy lands on the proxy, prefix kept."""
-        link = f"{API}/v1/products/?page=2&page_size=10"
-
-        rebased = plugin().rebase_url(
-            link, "http://proxy:8080/oct/v1/products/", "http://proxy:8080/oct"
-        )
-
-        assert "http://proxy:8080/oct/v1/products/?page=2&page_size=10" == rebased
-
-    def test_relative_link_resolved(self) -> None:
-        """A relative ``next`` resolves against the current page."""
-        rebased = plugin().rebase_url("?page=3", f"{API}/v1/products/?page=2", API)
-
-        assert f"{API}/v1/products/?page=3" == rebased
-
-    def test_non_http_link_rejected(self) -> None:
-        """Only http(s) links are followed."""
-        with pytest.raises(ProviderDataError):
-            plugin().rebase_url("file:///etc/passwd", f"{API}/v1/products/", API)
-
-
-class TestRetryAfter:
-    @pytest.mark.parametrize(
-        ("header", "expected"),
-        [
-            ("120", 120.0),
-            (" 0 ", 0.0),
-            ("0.25", 0.25),
-            ("Wed, 01 Jan 2025 00:02:00 GMT", 120.0),
-            ("Tue, 31 Dec 2024 23:00:00 GMT", 0.0),
-            ("-5", None),
-            ("nan", None),
-            ("soon", None),
-            ("", None),
-            (None, None),
-        ],
-    )
-    def test_parse(self, header: str | None, expected: float | None) -> None:
-        """Seconds or an HTTP-date (relative to now); negative and junk values are ignored."""
-        assert expected == plugin().parse_retry_after(header, now=utc(2025, 1, 1))
-
-
-class TestTimestamps:
-    def test_format_utc(self) -> None:
-        """Requests use ``Z`` timestamps in whole seconds."""
-        assert "2026-03-29T00:00:00Z" == plugin().format_utc(utc(2026, 3, 29))
-
-    @pytest.mark.parametrize("text", ["2026-03-29T01:00:00+01:00", "2026-03-29T00:00:00Z"])
-    def test_parse_utc(self, text: str) -> None:
-        """Offsets and ``Z`` both parse to the same aware UTC instant."""
-        assert utc(2026, 3, 29) == plugin().parse_utc(text)

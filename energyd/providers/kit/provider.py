@@ -1,0 +1,199 @@
+"""``KitProvider``: a v1 provider whose plumbing comes from class attributes.
+
+A plugin states its ``metadata`` and ``config_fields`` and implements one of
+
+- ``async fetch_day(region, day, settings)``: the slots of one market day (the default
+  ``fetch_window`` calls it for every market day the window touches, skipping days that are
+  not published yet), or
+- ``async fetch_window(region, start, end, settings)``: whatever covers ``[start, end)``
+  (one call for several days, say).
+
+``fetch_prices`` validates the window, parses the config (``region`` merged in), calls the
+plugin, keeps the slots overlapping the window, sorted, and raises ``ProviderEmptyError``
+when none are left. ``get_metadata`` publishes the schema of ``config_fields``;
+``validate_config`` checks against the same fields. ``api(settings)`` gives an
+:class:`~energyd.providers.kit.http.HttpApi` with one retry budget for the current fetch
+(none during ``health_check``, which must be quick) and the class's ``server_statuses``.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import dataclasses
+import random
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, ClassVar
+
+import structlog
+
+from energyd.domain.time import slot_floor
+from energyd.exceptions import ProviderEmptyError, ProviderError
+from energyd.providers.contract import (
+    EnergyPriceProvider,
+    EnergyPriceSlot,
+    EnergyProviderMetadata,
+    HealthState,
+    ProviderHealth,
+)
+from energyd.providers.kit.config import ConfigFields, Settings
+from energyd.providers.kit.http import HttpApi
+from energyd.providers.kit.retry import NO_RETRY, Retrier, RetryPolicy
+from energyd.providers.kit.time import format_utc, local_days, utc_window
+
+__all__ = ["KitProvider"]
+
+_probing: contextvars.ContextVar[bool] = contextvars.ContextVar("kit_probing", default=False)
+
+
+class KitProvider(EnergyPriceProvider):
+    """Base class of kit plugins: set ``metadata`` and ``config_fields``, implement
+    ``fetch_day`` or ``fetch_window``."""
+
+    #: What the plugin says about itself; ``config_schema`` is filled from ``config_fields``.
+    metadata: ClassVar[EnergyProviderMetadata]
+    #: The plugin's config keys (``region`` is always accepted).
+    config_fields: ClassVar[ConfigFields] = ConfigFields()
+    #: Retries unless settings carry the kit's ``RETRY_FIELDS``.
+    retry_policy: ClassVar[RetryPolicy] = RetryPolicy()
+    #: Failing HTTP statuses this market means as server trouble (``HttpApi.server_statuses``).
+    server_statuses: ClassVar[frozenset[int]] = frozenset()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rng = random.Random()
+        self._described: EnergyProviderMetadata | None = None
+
+    # -- the v1 contract ---------------------------------------------------------------------
+
+    def get_metadata(self) -> EnergyProviderMetadata:
+        if self._described is None:
+            meta = type(self).metadata
+            if not meta.config_schema:
+                meta = dataclasses.replace(meta, config_schema=self.config_fields.schema())
+            self._described = meta
+        return self._described
+
+    def validate_config(self, config: Mapping[str, Any]) -> dict[str, str]:
+        return self.config_fields.validate(config)
+
+    async def fetch_prices(
+        self,
+        region: str,
+        start_utc: datetime,
+        end_utc: datetime,
+        config: Mapping[str, Any],
+    ) -> list[EnergyPriceSlot]:
+        start, end = utc_window(start_utc, end_utc)
+        settings = self.settings(region, config)
+        slots = await self.fetch_window(region, start, end, settings)
+        kept = sorted(
+            (slot for slot in slots if slot.valid_to > start and slot.valid_from < end),
+            key=lambda slot: slot.valid_from,
+        )
+        if not kept:
+            raise ProviderEmptyError(
+                f"no {region or 'price'} prices between {format_utc(start)} and "
+                f"{format_utc(end)} (not published yet?)"
+            )
+        return kept
+
+    async def get_current_price(
+        self,
+        region: str,
+        config: Mapping[str, Any],
+        now: datetime | None = None,
+    ) -> EnergyPriceSlot | None:
+        """The slot containing ``now``; ``None`` when the market has no price for it."""
+        moment = now or datetime.now(UTC)
+        step = max(self.get_metadata().slot_minutes, 1)
+        start = slot_floor(moment, step)
+        try:
+            slots = await self.fetch_prices(region, start, start + timedelta(minutes=step), config)
+        except ProviderEmptyError:
+            return None
+        return next((slot for slot in slots if slot.contains(moment)), None)
+
+    async def health_check(self, region: str, config: Mapping[str, Any]) -> ProviderHealth:
+        """One attempt, no retries: ok, degraded (reachable, no price for now) or error."""
+        token = _probing.set(True)
+        try:
+            began = datetime.now(UTC)
+            try:
+                slot = await self.get_current_price(region, config, now=began)
+            except ProviderError as exc:
+                return ProviderHealth(HealthState.ERROR, f"{type(exc).__name__}: {exc}")
+            latency = (datetime.now(UTC) - began).total_seconds() * 1000
+        finally:
+            _probing.reset(token)
+        if slot is None:
+            return ProviderHealth(
+                HealthState.DEGRADED, "reachable, but no price for now", latency_ms=latency
+            )
+        return ProviderHealth(HealthState.OK, "current price available", latency_ms=latency)
+
+    # -- what a plugin implements ------------------------------------------------------------
+
+    async def fetch_window(
+        self, region: str, start: datetime, end: datetime, settings: Settings
+    ) -> list[EnergyPriceSlot]:
+        """Slots covering ``[start, end)`` (aware UTC); default: :meth:`fetch_day` per day."""
+        meta = self.get_metadata()
+        slots: list[EnergyPriceSlot] = []
+        for day in local_days(start, end, meta.market_timezone, meta.day_start_local):
+            try:
+                slots.extend(await self.fetch_day(region, day, settings))
+            except ProviderEmptyError as exc:
+                self.log.info("provider.day_not_published", day=day.isoformat(), detail=str(exc))
+        return slots
+
+    async def fetch_day(self, region: str, day: date, settings: Settings) -> list[EnergyPriceSlot]:
+        """The slots of market day ``day``; ProviderEmptyError while it is not published."""
+        raise NotImplementedError(
+            f"{type(self).__name__} implements neither fetch_day nor fetch_window"
+        )
+
+    # -- helpers for plugins -----------------------------------------------------------------
+
+    def settings(self, region: str, config: Mapping[str, Any]) -> Settings:
+        """``config`` parsed by ``config_fields`` (``region`` merged in when declared)."""
+        merged = dict(config)
+        if region and "region" in self.config_fields:
+            merged["region"] = region
+        return self.config_fields.parse(merged)
+
+    def policy(self, settings: Mapping[str, Any] | None = None) -> RetryPolicy:
+        """The retry policy for a fetch: none while probing, else from ``settings``."""
+        if _probing.get():
+            return NO_RETRY
+        if settings is None:
+            return self.retry_policy
+        return RetryPolicy.from_settings(settings, self.retry_policy)
+
+    def api(
+        self,
+        settings: Mapping[str, Any] | None = None,
+        *,
+        base_url: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> HttpApi:
+        """An HttpApi for one fetch over the shared session: base URL from ``base_url`` or
+        the ``base_url`` setting, one retry budget (starting now)."""
+        url = base_url if base_url is not None else str((settings or {}).get("base_url") or "")
+        name = self.get_metadata().provider_id
+        retrier = Retrier(self.policy(settings), rng=self.rng, name=name)
+        return HttpApi.of(
+            self,
+            base_url=url,
+            retry=retrier,
+            headers=headers,
+            name=name,
+            server_statuses=self.server_statuses,
+        )
+
+    @property
+    def log(self) -> Any:
+        """A structlog logger bound with this provider's id."""
+        return structlog.get_logger("energyd.providers").bind(
+            provider=self.get_metadata().provider_id
+        )
