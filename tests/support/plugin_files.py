@@ -16,6 +16,7 @@ from energyd.providers.base import EnergyPriceProvider, EnergyPriceSlot, EnergyP
 
 __all__ = [
     "BAD_PROVIDER_ID",
+    "EXPLODES_IF_RUN",
     "IMPORTED_CLASS_ONLY",
     "IMPORT_ERROR",
     "INIT_RAISES",
@@ -26,6 +27,7 @@ __all__ = [
     "TWO_CLASSES",
     "SharedProvider",
     "good_plugin",
+    "kit_plugin",
     "snapshot_tree",
     "write_plugin",
 ]
@@ -81,6 +83,52 @@ def good_plugin(
     )
 
 
+def kit_plugin(provider_id: str = "kitdemo", requires_kit: object = 1, price: float = 7.5) -> str:
+    """A plugin on the plugin kit: metadata and fields as class attributes, one fetch method.
+
+    ``requires_kit`` is written as ``REQUIRES_KIT = <repr>`` (``None``: no such line).
+    """
+    line = "" if requires_kit is None else f"REQUIRES_KIT = {requires_kit!r}\n"
+    return textwrap.dedent(
+        f'''\
+        """Test kit plugin {provider_id}."""
+
+        from datetime import timedelta
+
+        from providers.energy.base import (
+            Choice,
+            ConfigFields,
+            EnergyProviderMetadata,
+            KitProvider,
+            split_into_slots,
+        )
+
+        __version__ = "1.0.0"
+        {line}
+
+        class KitDemoProvider(KitProvider):
+            metadata = EnergyProviderMetadata(
+                provider_id="{provider_id}",
+                display_name="{provider_id} prices",
+                version=__version__,
+                supported_regions=("A", "C"),
+                currency="EUR",
+                slot_minutes=60,
+                market_timezone="Europe/Berlin",
+            )
+            config_fields = ConfigFields(region=Choice(("A", "C"), required=True))
+
+            async def fetch_window(self, region, start, end, settings):
+                return split_into_slots(
+                    start, end, {price!r}, slot=timedelta(hours=1), currency="EUR"
+                )
+        '''
+    )
+
+
+#: Appended to a plugin: if the loader ever runs the file, loading fails with this message.
+EXPLODES_IF_RUN = '\nraise RuntimeError("this file was executed")\n'
+
 SYNTAX_ERROR = '__version__ = "1.0.0"\n\ndef broken(:\n    pass\n'
 
 IMPORT_ERROR = "import energyd_test_no_such_module\n\n" + good_plugin("import_error")
@@ -109,6 +157,7 @@ def bad_metadata(field: str) -> str:
     return good_plugin("odd").replace(
         'supported_regions=("A", "C"),', f'supported_regions=("A", "C"), {field},'
     )
+
 
 NO_CLASS = '__version__ = "1.0.0"\n\nVALUE = 42\n'
 
