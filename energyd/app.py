@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import faulthandler
 import signal
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -24,12 +24,16 @@ import aiohttp
 import structlog
 
 from energyd import __version__
+from energyd.api.figures import FigureSource
+from energyd.api.operations import Operations
+from energyd.api.ports import BrokerStatus
 from energyd.config import Settings
+from energyd.core.events import Changes
 from energyd.core.faults import RuntimeFaults
 from energyd.core.loopwatch import LoopWatch
 from energyd.core.scheduler import Scheduler
 from energyd.core.selection import resolve
-from energyd.core.service import Listener, PriceService
+from energyd.core.service import PriceService
 from energyd.core.store import PriceStore
 from energyd.domain.time import iso_utc
 from energyd.exceptions import ConfigError
@@ -62,6 +66,14 @@ class Components:
     store: PriceStore
     service: PriceService
     manager: ProviderManager
+    #: The derived figures and standing windows (the publisher's and the operations').
+    figures: FigureSource
+
+    def operations(self, broker: BrokerStatus | None = None) -> Operations:
+        """The application layer over these parts (``broker``: the MQTT connection, if any)."""
+        return Operations(
+            self.service, self.manager, self.store, figures=self.figures, broker=broker
+        )
 
 
 def check_providers(settings: Settings, loader: EnergyProviderLoader) -> None:
@@ -103,7 +115,8 @@ async def build(settings: Settings) -> AsyncIterator[Components]:
         service = PriceService(settings, store, loader, session)
         await service.start()
         manager = ProviderManager(loader, store, on_change=service.plugins_changed)
-        yield Components(settings, loader, store, service, manager)
+        figures = FigureSource(service, settings.prices)
+        yield Components(settings, loader, store, service, manager, figures)
 
 
 async def _prune_loop(store: PriceStore, retention_days: int) -> None:
@@ -142,14 +155,14 @@ async def _status_text(service: PriceService) -> str:
 
 
 async def _follow_faults(
-    faults: RuntimeFaults, publisher: StatePublisher, status: Listener
+    faults: RuntimeFaults, publisher: StatePublisher, status: Callable[[], Awaitable[None]]
 ) -> None:
     """Re-publish provider health (and STATUS=) whenever a run-time fault changes."""
     while True:
         await faults.wait_changed()
         try:
             await publisher.publish_providers()
-            await status(None)
+            await status()
         except Exception:  # reporting a fault must not become one (like a service listener)
             log.exception("faults.publish_failed")
 
@@ -174,39 +187,29 @@ async def run_daemon(settings: Settings, *, handle_signals: bool = True) -> None
         parts = await stack.enter_async_context(build(settings))
         router = CommandRouter()
         mqtt = MqttClient(settings.mqtt, router)
-        publisher = StatePublisher(parts.service, mqtt, settings.prices)
-        scheduler = Scheduler(parts.service, publisher, settings.refresh)
+        publisher = StatePublisher(parts.service, mqtt, settings.prices, figures=parts.figures)
+        scheduler = Scheduler(parts.service, settings.refresh)
+        changes = parts.service.events.feed("publisher")
         discovery = DiscoveryPublisher(
             parts.service,
             mqtt,
             publisher,
             mqtt_settings=settings.mqtt,
             ha=settings.homeassistant,
-            prices=settings.prices,
         )
-        register_commands(
-            router, parts.service, parts.manager, mqtt_connected=lambda: mqtt.connected
-        )
-        # Discovery first: Home Assistant must follow a region change before old topics empty.
-        parts.service.add_listener(discovery.on_change)
-        parts.service.add_listener(publisher.on_change)
-        parts.service.add_listener(scheduler.on_change)
+        operations = parts.operations(broker=mqtt)
+        register_commands(router, operations)
 
-        async def _status(_key: str | None) -> None:
-            if notifier.enabled:  # `systemctl status` shows each provider's health
+        async def _status(changes: Changes | None = None) -> None:
+            # `systemctl status` shows each provider's health, after a fetch or a settings
+            # change (a slot boundary alone changes no fetch state worth a line)
+            if notifier.enabled and (changes is None or changes.prices or changes.everything):
                 notifier.status(await _status_text(parts.service))
 
-        parts.service.add_listener(_status)
         if settings.homeassistant.discovery:
             await mqtt.add_subscription(discovery.status_topic, discovery.on_ha_status)
         if settings.http.enabled:
-            http_app = make_http_app(
-                service=parts.service,
-                manager=parts.manager,
-                mqtt=mqtt,
-                settings=settings.http,
-                figures=publisher.figures,
-            )
+            http_app = make_http_app(operations=operations, settings=settings.http)
             await stack.enter_async_context(HttpServer.from_settings(http_app, settings.http))
         await discovery.publish()
         await publisher.publish_all()
@@ -221,6 +224,12 @@ async def run_daemon(settings: Settings, *, handle_signals: bool = True) -> None
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(mqtt.run(), name="energyd.mqtt")
+                group.create_task(
+                    # Discovery first: Home Assistant must follow a region change before the
+                    # state it describes (and before old topics are emptied).
+                    publisher.follow(changes, before=discovery.on_change, after=_status),
+                    name="energyd.publisher",
+                )
                 group.create_task(scheduler.run(), name="energyd.scheduler")
                 group.create_task(publisher.retire_loop(), name="energyd.retire")
                 group.create_task(

@@ -40,7 +40,6 @@ from energyd.exceptions import ConfigError
 
 __all__ = [
     "CONFIG_ENV",
-    "DEFAULT_LEVELS",
     "EnergySettings",
     "HomeAssistantSettings",
     "HttpSettings",
@@ -53,6 +52,7 @@ __all__ = [
     "Settings",
     "StorageSettings",
     "WindowSettings",
+    "check_levels",
     "load_settings",
     "redact",
 ]
@@ -66,6 +66,39 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class LevelBand(_Section):
+    """A price level: prices below ``below`` (minor units per kWh) and above the previous band.
+    The last band has no ``below`` and takes everything above."""
+
+    name: str
+    below: float | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _ID.match(value):
+            raise ValueError("must be lower-case letters, digits and underscores")
+        return value
+
+
+def check_levels(levels: tuple[LevelBand, ...] | None) -> tuple[LevelBand, ...] | None:
+    """``levels`` when they make a ladder: every band but the last bounded, bounds rising."""
+    if levels is None:
+        return None
+    if not levels:
+        raise ValueError("at least one band")
+    bounds = [band.below for band in levels[:-1]]
+    if any(bound is None for bound in bounds) or levels[-1].below is not None:
+        raise ValueError("every band but the last needs `below`; the last has none")
+    numbers = [b for b in bounds if b is not None]
+    if numbers != sorted(numbers) or len(set(numbers)) != len(numbers):
+        raise ValueError("`below` must increase from band to band")
+    names = [band.name for band in levels]
+    if len(set(names)) != len(names):
+        raise ValueError("band names must be unique")
+    return levels
+
+
 class ProviderSettings(BaseModel):
     """One configured provider. Unknown keys are kept and handed to the plugin."""
 
@@ -74,10 +107,15 @@ class ProviderSettings(BaseModel):
     enabled: bool = True
     plugin: str | None = Field(default=None, description="plugin provider id; default: the key")
     region: str | None = None
+    levels: tuple[LevelBand, ...] | None = Field(
+        default=None, description="this provider's level bands; default: prices.levels"
+    )
+
+    _levels = field_validator("levels")(check_levels)
 
     def plugin_config(self) -> dict[str, Any]:
-        """Everything the plugin sees (all keys but ``enabled`` and ``plugin``)."""
-        data = self.model_dump(exclude={"enabled", "plugin"})
+        """Everything the plugin sees (all keys but ``enabled``, ``plugin`` and ``levels``)."""
+        data = self.model_dump(exclude={"enabled", "plugin", "levels"})
         return {k: v for k, v in data.items() if v is not None}
 
 
@@ -184,29 +222,6 @@ class LogSettings(_Section):
 _HHMM = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 
 
-class LevelBand(_Section):
-    """A price level: prices below ``below`` (minor units per kWh) and above the previous band.
-    The last band has no ``below`` and takes everything above."""
-
-    name: str
-    below: float | None = None
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        if not _ID.match(value):
-            raise ValueError("must be lower-case letters, digits and underscores")
-        return value
-
-
-DEFAULT_LEVELS = (
-    LevelBand(name="negative", below=0.0),
-    LevelBand(name="cheap", below=12.0),
-    LevelBand(name="normal", below=20.0),
-    LevelBand(name="expensive"),
-)
-
-
 class WindowSettings(_Section):
     """A standing window, re-computed whenever prices change and published retained.
 
@@ -239,19 +254,15 @@ class WindowSettings(_Section):
 
 
 class PricesSettings(_Section):
-    levels: tuple[LevelBand, ...] = DEFAULT_LEVELS
+    #: Level bands for every provider without ``levels`` of its own; ``None``: the defaults
+    #: of each provider's currency (:func:`energyd.domain.levels.default_bands`).
+    levels: tuple[LevelBand, ...] | None = None
     windows: tuple[WindowSettings, ...] = ()
+
+    _levels = field_validator("levels")(check_levels)
 
     @model_validator(mode="after")
     def _consistent(self) -> PricesSettings:
-        if not self.levels:
-            raise ValueError("levels: at least one band")
-        bounds = [band.below for band in self.levels[:-1]]
-        if any(bound is None for bound in bounds) or self.levels[-1].below is not None:
-            raise ValueError("levels: every band but the last needs `below`; the last has none")
-        numbers = [b for b in bounds if b is not None]
-        if numbers != sorted(numbers) or len(set(numbers)) != len(numbers):
-            raise ValueError("levels: `below` must increase from band to band")
         names = [w.name for w in self.windows]
         if len(set(names)) != len(names):
             raise ValueError("windows: names must be unique")

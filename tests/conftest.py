@@ -11,6 +11,16 @@ import pytest
 from tests.support.broker import MosquittoBroker, find_mosquitto
 from tests.support.fake_octopus import RunningFake, serve
 
+#: Fixtures that start or share a real mosquitto: a test using one is marked ``mqtt``.
+BROKER_FIXTURES = frozenset({"mosquitto", "broker"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that needs a broker, so ``-m "not mqtt"`` runs the rest alone."""
+    for item in items:
+        if BROKER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.mqtt)
+
 
 def _binary() -> str:
     binary = find_mosquitto()

@@ -63,7 +63,7 @@ class TestProviders:
         """Plugin status is reported; a bad name is refused with exit 1."""
         code, out, _ = await energyd(config, "providers", "status")
         assert 0 == code
-        assert "up_to_date" == json.loads(out)["plugins"][0]["status"]
+        assert {"up_to_date"} == {p["status"] for p in json.loads(out)["plugins"]}
         code, out, err = await energyd(config, "providers", "update", "../evil_provider.py")
         assert 1 == code
         assert "PluginNameError" in err
@@ -78,3 +78,62 @@ class TestCheckConfig:
         assert 0 == code
         assert "hunter2" not in out
         assert "C" == json.loads(out)["settings"]["energy"]["providers"]["octopus_agile"]["region"]
+
+
+class TestReads:
+    async def test_prices_of_tomorrow(self, config: Path) -> None:
+        """`prices --day tomorrow` prints the market's next local day as stored."""
+        await energyd(config, "fetch")
+        code, out, _ = await energyd(config, "prices", "--day", "tomorrow", "--json")
+        assert 0 == code
+        rows = json.loads(out)
+        assert 44 <= len(rows) <= 48  # the local day but its last hour (published later)
+        code, out, err = await energyd(config, "prices", "--day", "today", "--hours", "2")
+        assert (2, "") == (code, out)
+        assert "not allowed with argument" in err
+
+    async def test_cheapest_figures_and_audit(self, config: Path) -> None:
+        """cheapest, figures and audit print tables, or the operation's reply with --json."""
+        await energyd(config, "fetch")
+        code, out, _ = await energyd(
+            config, "cheapest", "--minutes", "180", "--earliest", "00:00", "--latest", "07:00"
+        )
+        assert 0 == code
+        assert out.startswith("cheapest 180 min (contiguous) between ")
+        code, out, _ = await energyd(config, "cheapest", "--minutes", "60", "--json")
+        assert (0, True, 2) == (code, json.loads(out)["available"], len(json.loads(out)["slots"]))
+        code, out, _ = await energyd(config, "figures", "--json")
+        assert (0, ["today", "tomorrow", "next_24h"]) == (code, list(json.loads(out)["stats"]))
+        code, out, _ = await energyd(config, "figures")
+        assert out.startswith("level: ")
+        await energyd(config, "providers", "reload")
+        code, out, _ = await energyd(config, "audit", "--json", "--limit", "1")
+        assert (0, [("reload", "cli")]) == (
+            code,
+            [(r["action"], r["actor"]) for r in json.loads(out)["records"]],
+        )
+
+    async def test_refused_arguments_exit_2(self, config: Path) -> None:
+        """Arguments an operation refuses are a usage error, named per field."""
+        code, out, err = await energyd(config, "cheapest", "--minutes", "0")
+        assert (2, "") == (code, out)
+        assert "invalid_argument: invalid arguments" in err
+        assert "minutes:" in err
+
+    async def test_health_exit_code_follows_ok(self, config: Path) -> None:
+        """`health` exits 1 before any fetch (no price for now), 0 after one."""
+        code, out, _ = await energyd(config, "health")
+        assert 1 == code
+        assert "healthy: no" in out
+        await energyd(config, "fetch")
+        code, out, _ = await energyd(config, "health", "--json")
+        body = json.loads(out)
+        assert (0, True, False) == (code, body["ok"], body["mqtt_connected"])
+        assert "no MQTT client in this process" == body["checks"]["mqtt"]["detail"]
+
+    async def test_settings_get(self, config: Path) -> None:
+        """`settings get` prints the effective settings without the password."""
+        code, out, _ = await energyd(config, "settings", "get")
+        assert 0 == code
+        assert "hunter2" not in out
+        assert "C" == json.loads(out)["energy"]["providers"]["octopus_agile"]["region"]

@@ -84,8 +84,10 @@ class TestPrices:
                 lambda m: payload(m)["providers"][0]["health"]["state"] in ("ok", "degraded"),
             )
             plugins = payload(providers)["plugins"]
-            assert ["octopus_agile_provider.py"] == [p["file"] for p in plugins]
-            assert "up_to_date" == plugins[0]["status"]
+            assert [
+                ("energy_charts_provider.py", "up_to_date"),
+                ("octopus_agile_provider.py", "up_to_date"),
+            ] == [(p["file"], p["status"]) for p in plugins]
         assert any("period_from" in r for r in fake_api.state.requests)
 
     async def test_restart_publishes_stored_prices_during_an_outage(

@@ -19,11 +19,11 @@ import pytest
 from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright
 from pydantic import SecretStr
 
+from energyd.api.ports import FiguresSource
 from energyd.config import HttpSettings
-from energyd.core.selection import ProviderSpec
 from energyd.http import HttpServer, make_http_app
-from tests.http.test_routes import PLUGIN, Rig, http_rig
 from tests.support.fake_octopus import RunningFake, make_app, serve
+from tests.support.http_rig import PLUGIN, Rig, StubFigures, http_rig
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -77,13 +77,11 @@ async def browser(chromium: str) -> AsyncIterator[Browser]:
 
 @contextlib.asynccontextmanager
 async def page_on(
-    browser: Browser, rig: Rig, *, token: str | None = None, figures: Any = None
+    browser: Browser, rig: Rig, *, token: str | None = None, figures: FiguresSource | None = None
 ) -> AsyncIterator[tuple[Page, list[str]]]:
     """The status page of a fresh server, opened and loaded; and the page's errors so far."""
     settings = HttpSettings(host="127.0.0.1", token=None if token is None else SecretStr(token))
-    app = make_http_app(
-        service=rig.service, manager=rig.manager, mqtt=None, settings=settings, figures=figures
-    )
+    app = make_http_app(operations=rig.operations(figures=figures), settings=settings)
     async with HttpServer(app, host="127.0.0.1", port=0) as server:
         context = await browser.new_context(viewport={"width": 1200, "height": 900})
         try:
@@ -248,8 +246,8 @@ class TestFigures:
         start, _ = calendar.day_bounds(calendar.local_date(datetime.now(UTC)))
         window_start, window_end = start + timedelta(hours=2), start + timedelta(hours=4)
 
-        async def figures(asked: ProviderSpec, now: datetime) -> dict[str, Any]:
-            return {
+        figures = StubFigures(
+            {
                 "level": {"level": "cheap", "price": 5.0},
                 "stats": {},
                 "windows": [
@@ -264,7 +262,7 @@ class TestFigures:
                     {"name": "unknown_yet", "available": False, "start": None, "end": None},
                 ],
             }
-
+        )
         async with page_on(browser, rig, figures=figures) as (page, errors):
             assert "Price level: cheap" == await page.inner_text("#level")
             shaded = await page.eval_on_selector_all(

@@ -16,11 +16,24 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import partial
-from typing import Any
 
-from energyd.config import LevelBand, WindowSettings
+from energyd.api.shapes import (
+    DayPayload,
+    EmhassPayload,
+    LevelPayload,
+    PredbatPayload,
+    PredbatValue,
+    SeriesHead,
+    StatsPayload,
+    TimedHead,
+    WindowPayload,
+    WindowReply,
+    series_head,
+)
+from energyd.config import WindowSettings
 from energyd.domain.calendar import MarketCalendar
 from energyd.domain.figures import (
+    Band,
     Window,
     WindowMode,
     find_window,
@@ -35,13 +48,26 @@ from energyd.domain.figures import (
     window_period,
 )
 from energyd.domain.time import iso_utc
-from energyd.domain.units import minor_unit
+from energyd.domain.units import major_digits, major_per_kwh, round_price, to_major
 from energyd.providers.base import EnergyPriceSlot
 
-__all__ = ["Derived", "PayloadBuilder", "derive", "series_head", "window_payload"]
+__all__ = [
+    "PERIODS",
+    "Derived",
+    "Payload",
+    "PayloadBuilder",
+    "derive",
+    "known_currency",
+    "series_head",
+    "standing_window_payload",
+    "window_payload",
+]
 
 #: The periods published under ``stats/``.
 PERIODS = ("today", "tomorrow", "next_24h")
+
+#: One topic's payload, as built (a TypedDict of :mod:`energyd.api.shapes`).
+Payload = Mapping[str, object]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +75,7 @@ class Derived:
     """Topic suffix -> payload, the standing windows chosen (kept for stickiness), and the
     topics that could not be built (topic suffix -> ``"ExceptionType: message"``)."""
 
-    payloads: dict[str, dict[str, Any]]
+    payloads: dict[str, Payload]
     windows: dict[str, Window | None]
     errors: dict[str, str] = field(default_factory=dict)
 
@@ -59,36 +85,22 @@ class PayloadBuilder:
     and named in :attr:`errors` (topic -> ``"ExceptionType: message"``)."""
 
     def __init__(self) -> None:
-        self.payloads: dict[str, dict[str, Any]] = {}
+        self.payloads: dict[str, Payload] = {}
         self.errors: dict[str, str] = {}
 
-    def build(self, topic: str, payload: Callable[[], dict[str, Any]]) -> None:
+    def build(self, topic: str, payload: Callable[[], Payload]) -> None:
         try:
             self.payloads[topic] = payload()
         except Exception as exc:  # one topic's failure must not cost the others
             self.errors[topic] = f"{type(exc).__name__}: {exc}"
 
 
-def series_head(provider: str, region: str, currency: str) -> dict[str, Any]:
-    """The keys every series payload of one provider/region starts with."""
-    return {
-        "provider": provider,
-        "region": region,
-        "unit": f"{minor_unit(currency)}/kWh",
-        "currency": currency,
-    }
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 4)
-
-
 def _day_payload(
-    head: dict[str, Any],
+    head: TimedHead,
     day: date,
     calendar: MarketCalendar,
     slots: Sequence[EnergyPriceSlot],
-) -> dict[str, Any]:
+) -> DayPayload:
     """A local calendar day; ``complete``: all of it is known; ``available``: all of the
     market's own day (Agile: 23:00 -> 23:00 UK, what one publication covers) is known."""
     start, end = calendar.day_bounds(day)
@@ -107,7 +119,7 @@ def _day_payload(
 
 
 def window_payload(
-    head: Mapping[str, Any],
+    head: SeriesHead,
     *,
     name: str | None,
     window: Window | None,
@@ -116,8 +128,9 @@ def window_payload(
     contiguous: bool,
     period: tuple[datetime, datetime],
     now: datetime | None,
-) -> dict[str, Any]:
-    """A window as published (``now`` None: no ``active`` key, as in the ``cheapest`` reply)."""
+) -> WindowReply:
+    """A window as the ``cheapest`` reply has it (``now`` None: no ``active`` key); a head
+    with ``updated_at`` keeps it (the standing windows: :func:`standing_window_payload`)."""
     body = window_json(
         window,
         minutes=minutes,
@@ -130,21 +143,55 @@ def window_payload(
     return {**head, "name": name, **body}
 
 
+def standing_window_payload(
+    head: TimedHead,
+    *,
+    name: str,
+    window: Window | None,
+    mode: WindowMode,
+    minutes: int,
+    contiguous: bool,
+    period: tuple[datetime, datetime],
+    now: datetime,
+) -> WindowPayload:
+    """A standing window as published on ``windows/<name>`` (with ``active``)."""
+    body = window_json(
+        window,
+        minutes=minutes,
+        period_start=period[0],
+        period_end=period[1],
+        contiguous=contiguous,
+        mode=mode,
+        now=now,
+    )
+    return {**head, "name": name, **body}
+
+
+def known_currency(currency: str | None, slots: Sequence[EnergyPriceSlot]) -> str | None:
+    """``currency`` (the provider's); without one (no plugin loaded), that of the stored
+    slots themselves; ``None`` when neither says."""
+    if currency is not None:
+        return currency
+    return slots[0].currency if slots else None
+
+
 def derive(
     *,
     provider: str,
     region: str,
-    currency: str,
+    currency: str | None,
     slots: Sequence[EnergyPriceSlot],
     calendar: MarketCalendar,
-    levels: Sequence[LevelBand],
+    levels: Sequence[Band],
     windows: Sequence[WindowSettings],
     previous: Mapping[str, Window | None],
     now: datetime,
 ) -> Derived:
     """Every derived payload for one provider/region at ``now`` (``slots`` ascending); each
-    built in isolation (see the module doc)."""
-    head = {**series_head(provider, region, currency), "updated_at": iso_utc(now)}
+    built in isolation (see the module doc). ``currency`` is the provider's; ``None`` (no
+    plugin loaded) takes the stored slots' own (:func:`known_currency`)."""
+    currency = known_currency(currency, slots)
+    head: TimedHead = {**series_head(provider, region, currency), "updated_at": iso_utc(now)}
     today = calendar.local_date(now)
     tomorrow = today + timedelta(days=1)
     bounds = {
@@ -165,7 +212,7 @@ def derive(
         # A window that cannot be computed keeps the one chosen before (stickiness).
         chosen[setting.name] = previous.get(setting.name)
 
-        def standing(setting: WindowSettings = setting) -> dict[str, Any]:
+        def standing(setting: WindowSettings = setting) -> WindowPayload:
             period = window_period(now, calendar, setting.earliest, setting.latest)
             computed = find_window(
                 slots,
@@ -177,7 +224,7 @@ def derive(
             )
             window = keep_started(previous.get(setting.name), computed, now)
             chosen[setting.name] = window
-            return window_payload(
+            return standing_window_payload(
                 head,
                 name=setting.name,
                 window=window,
@@ -196,27 +243,27 @@ def derive(
 
 
 def _stats_payload(
-    head: Mapping[str, Any],
+    head: TimedHead,
     name: str,
     slots: Sequence[EnergyPriceSlot],
     bounds: Mapping[str, tuple[datetime, datetime]],
     now: datetime,
-) -> dict[str, Any]:
+) -> StatsPayload:
     stats = period_stats(slots, *bounds[name], now)
     return {**head, "period": name, **stats.as_json()}
 
 
 def _level_payload(
-    head: Mapping[str, Any],
+    head: TimedHead,
     slots: Sequence[EnergyPriceSlot],
-    levels: Sequence[LevelBand],
+    levels: Sequence[Band],
     now: datetime,
-) -> dict[str, Any]:
+) -> LevelPayload:
     current = next((slot for slot in slots if slot.contains(now)), None)
     return {
         **head,
         "level": level_for(None if current is None else current.price_pence, levels),
-        "price": None if current is None else _round(current.price_pence),
+        "price": None if current is None else round_price(current.price_pence),
         "valid_from": None if current is None else iso_utc(current.valid_from),
         "valid_to": None if current is None else iso_utc(current.valid_to),
         "bands": [{"name": band.name, "below": band.below} for band in levels],
@@ -225,13 +272,13 @@ def _level_payload(
 
 def _predbat_payload(
     slots: Sequence[EnergyPriceSlot], bounds: Mapping[str, tuple[datetime, datetime]]
-) -> dict[str, Any]:
-    def raw(day_slots: Sequence[EnergyPriceSlot]) -> list[dict[str, Any]]:
+) -> PredbatPayload:
+    def raw(day_slots: Sequence[EnergyPriceSlot]) -> list[PredbatValue]:
         return [
             {
                 "start": iso_utc(s.valid_from),
                 "end": iso_utc(s.valid_to),
-                "value": _round(s.price_pence),
+                "value": round_price(s.price_pence),
             }
             for s in day_slots
         ]
@@ -245,17 +292,24 @@ def _predbat_payload(
 def _emhass_payload(
     provider: str,
     region: str,
-    currency: str,
+    currency: str | None,
     slots: Sequence[EnergyPriceSlot],
     now: datetime,
-) -> dict[str, Any]:
+) -> EmhassPayload:
+    """Prices in major units per kWh (GBP/kWh), as EMHASS's cost forecasts take them."""
     first, step, values = series_step(slots, now)
+    prices: list[float | None] = []
+    if currency is not None:
+        digits = major_digits(currency)
+        prices = [round_price(to_major(value, currency), digits) for value in values]
+    elif values:  # not reached: slots carry their currency (known_currency)
+        raise ValueError("prices without a known currency cannot be converted to major units")
     return {
         "provider": provider,
         "region": region,
         "start": None if first is None else iso_utc(first),
         "step_minutes": step,
-        "unit": f"{currency}/kWh",
-        "prices": [round(value / 100, 6) for value in values],
+        "unit": None if currency is None else major_per_kwh(currency),
+        "prices": prices,
         "updated_at": iso_utc(now),
     }

@@ -37,6 +37,7 @@ async def fetch_into_store(
     *,
     key: str,
     region: str,
+    currency: str,
     config: Mapping[str, Any],
     start: datetime,
     end: datetime,
@@ -44,6 +45,9 @@ async def fetch_into_store(
     faults: RuntimeFaults | None = None,
 ) -> FetchRun:
     """Fetch ``[start, end)`` for ``key``/``region`` and record the run; never half-writes.
+
+    ``currency`` is the plugin's (its metadata, read when it was loaded): every slot must be
+    in it.
 
     Provider failures (typed errors, a timeout, or anything a broken plugin raises) become an
     ``error`` run recorded in the store; known prices stay as they are. A store failure while
@@ -73,7 +77,6 @@ async def fetch_into_store(
         )
 
     try:
-        currency = faults.run_sync(key, "get_metadata", plugin.get_metadata).currency
         async with asyncio.timeout(timeout):
             raw = await faults.run(
                 key, "fetch_prices", plugin.fetch_prices, region, start, end, config

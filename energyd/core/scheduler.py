@@ -168,19 +168,18 @@ class Scheduler:
 
     async def _next_boundary(self, now: datetime) -> datetime:
         candidates: list[datetime] = []
-        for spec in self._service.specs():
-            meta = self._service.metadata(spec)
-            minutes = meta.slot_minutes if meta else 30
-            if not isinstance(minutes, int) or minutes < 1:  # a plugin's nonsense: not fatal
-                minutes = 30
-            candidates.append(next_boundary(now, minutes))
+        for runtime in self._service.runtimes():
+            spec, minutes = runtime.spec, runtime.slot_minutes  # checked by the loader
+            if minutes is not None:  # a provider without a plugin has only its stored slots
+                candidates.append(next_boundary(now, minutes))
             slots = await self._service.slots(spec, now, now + timedelta(days=1))
             current, following = current_and_next(slots, now)
             if current is not None:
                 candidates.append(current.valid_to)
             elif following is not None:
                 candidates.append(following.valid_from)
-        return min(candidates, default=next_boundary(now, 30))
+        # Nothing with a rhythm (no plugin loaded, nothing stored): look again shortly.
+        return min(candidates, default=now + timedelta(seconds=MAX_SLEEP))
 
 
 def _now() -> datetime:

@@ -1,17 +1,21 @@
 """The price service: configured providers, their plugins, fetching, health and settings.
 
 One object that the scheduler, the command handlers and the publisher share. It owns no
-background task; it reports changes to listeners (the publisher, the scheduler) instead.
+background task; it reports what changed to :attr:`PriceService.events` (see
+:mod:`energyd.core.events`), which the publisher and the scheduler follow in their own tasks,
+so no call here waits for a broker.
 
-Every call into a plugin (``fetch_prices``, ``health_check``, ``validate_config``,
-``get_metadata``) goes through :attr:`PriceService.faults`, which times it step by step: a
-plugin that blocks the event loop is named in its provider's health.
+Every call into a plugin (``fetch_prices``, ``health_check``, ``validate_config``) goes
+through :attr:`PriceService.faults`, which times it step by step: a plugin that blocks the
+event loop is named in its provider's health. ``get_metadata`` is not among them: the loader
+reads it once per load, and :attr:`PriceService.registry` (:mod:`energyd.core.registry`) hands
+out what it said, with the market calendar built from it.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -20,8 +24,10 @@ import aiohttp
 import structlog
 
 from energyd.config import EnergySettings, Settings, redact
+from energyd.core.events import Events
 from energyd.core.faults import RuntimeFaults
 from energyd.core.fetching import fetch_into_store
+from energyd.core.registry import ProviderRegistry, ProviderRuntime
 from energyd.core.selection import ProviderSpec, apply_overrides, check_setting_key, resolve
 from energyd.core.store import PriceStore
 from energyd.domain.calendar import MarketCalendar
@@ -38,15 +44,9 @@ from energyd.providers.base import (
 )
 from energyd.providers.loader import EnergyProviderLoader
 
-__all__ = ["Listener", "PriceService"]
+__all__ = ["PriceService"]
 
 log = structlog.get_logger(__name__)
-
-#: Called after prices or settings changed; the argument is the provider key, or None for
-#: "anything may have changed" (settings, plugin reload).
-Listener = Callable[[str | None], Awaitable[None]]
-
-_UTC_CALENDAR = MarketCalendar.of("UTC")
 
 
 class PriceService:
@@ -66,9 +66,12 @@ class PriceService:
         self._overrides: dict[str, Any] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._last_runs: dict[tuple[str, str], FetchRun] = {}
-        self._listeners: list[Listener] = []
+        #: What changed, for the publisher and the scheduler to follow in their own tasks.
+        self.events = Events()
         #: Loop blocks by plugins, loop lag and unbuilt topics (one registry per daemon).
         self.faults = RuntimeFaults()
+        #: The running providers, their plugins and metadata as loaded (never asked again).
+        self.registry = ProviderRegistry(loader, settings.prices)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -87,25 +90,33 @@ class PriceService:
         for plugin in self.loader.providers.values():
             plugin.attach(self._session, self.settings.refresh.http_timeout_seconds)
 
-    def add_listener(self, listener: Listener) -> None:
-        self._listeners.append(listener)
-
-    async def notify(self, key: str | None) -> None:
-        for listener in list(self._listeners):
-            try:
-                await listener(key)
-            except Exception:  # a listener's failure must not stop the others
-                log.exception("service.listener_failed", key=key)
+    def notify(self, key: str | None) -> None:
+        """Tell the followers that ``key``'s prices changed, or (None) anything may have."""
+        if key is None:
+            self.events.everything_changed()
+        else:
+            self.events.prices_changed(key)
 
     async def plugins_changed(self) -> None:
         """After an update or reload of plugin files."""
         self.attach_plugins()
-        await self.notify(None)
+        self.notify(None)
 
     # -- providers -------------------------------------------------------------------------
 
     def specs(self) -> list[ProviderSpec]:
-        return resolve(self.energy)
+        return [runtime.spec for runtime in self.runtimes()]
+
+    def runtimes(self) -> list[ProviderRuntime]:
+        """Every running provider with its plugin as loaded, the selected one first."""
+        return list(self.registry.runtimes(self.energy))
+
+    def runtime(self, spec: ProviderSpec | str | None = None) -> ProviderRuntime:
+        """The runtime of ``spec``, or of the running provider ``key`` (default: the selected
+        one; :class:`UnknownProviderError` when it is not running)."""
+        if not isinstance(spec, ProviderSpec):
+            spec = self.spec(spec)
+        return self.registry.runtime(spec, self.energy)
 
     def spec(self, key: str | None = None) -> ProviderSpec:
         """The spec for ``key`` (default: the selected ``energy.provider_id``)."""
@@ -117,7 +128,7 @@ class PriceService:
         raise UnknownProviderError(f"no running provider {wanted!r} (running: {known})")
 
     def plugin(self, spec: ProviderSpec) -> EnergyPriceProvider | None:
-        return self.loader.providers.get(spec.plugin_id)
+        return self.runtime(spec).plugin
 
     def problem(self, spec: ProviderSpec) -> str | None:
         """Why this provider cannot fetch (missing or broken plugin, invalid config), or None."""
@@ -136,18 +147,12 @@ class PriceService:
         return None
 
     def calendar(self, spec: ProviderSpec) -> MarketCalendar:
-        meta = self.metadata(spec)
-        if meta is None:
-            return _UTC_CALENDAR
-        return MarketCalendar.of(
-            meta.market_timezone, meta.day_start_local, meta.publish_time_local
-        )
+        """The market's calendar, built once per plugin load (UTC days without a plugin)."""
+        return self.runtime(spec).calendar
 
     def metadata(self, spec: ProviderSpec) -> EnergyProviderMetadata | None:
-        plugin = self.plugin(spec)
-        if plugin is None:
-            return None
-        return self.faults.run_sync(spec.key, "get_metadata", plugin.get_metadata)
+        """What the plugin said about itself when it was loaded (``None``: not loaded)."""
+        return self.runtime(spec).metadata
 
     # -- fetching --------------------------------------------------------------------------
 
@@ -163,28 +168,29 @@ class PriceService:
                 return recent
             now = datetime.now(UTC)
             problem = self.problem(spec)
-            plugin = self.plugin(spec)
-            if problem is not None or plugin is None:
+            loaded = self.runtime(spec).loaded
+            if problem is not None or loaded is None:
                 run = FetchRun(
                     provider_id=spec.key,
                     region=spec.region,
                     started_at=now,
                     outcome=FetchOutcome.ERROR,
                     error=problem,
-                    error_type="ProviderConfigError" if plugin else "PluginLoadError",
+                    error_type="ProviderConfigError" if loaded else "PluginLoadError",
                 )
                 log.warning("prices.fetch_skipped", provider=spec.key, reason=problem)
                 self._last_runs[(spec.key, spec.region)] = run
                 await self.store.record_fetch(run)
-                await self.notify(spec.key)
+                self.notify(spec.key)
                 return run
-            start, end = self.calendar(spec).fetch_window(now, self.settings.refresh.history_days)
+            start, end = loaded.calendar.fetch_window(now, self.settings.refresh.history_days)
             log.debug("prices.fetch_start", provider=spec.key, reason=reason)
             run = await fetch_into_store(
                 self.store,
-                plugin,
+                loaded.provider,
                 key=spec.key,
                 region=spec.region,
+                currency=loaded.currency,
                 config=spec.config,
                 start=start,
                 end=end,
@@ -192,7 +198,7 @@ class PriceService:
                 faults=self.faults,
             )
             self._last_runs[(spec.key, spec.region)] = run
-        await self.notify(spec.key)
+        self.notify(spec.key)
         return run
 
     async def refresh(self, key: str | None = None) -> list[FetchRun]:
@@ -212,11 +218,10 @@ class PriceService:
     ) -> dict[str, Any]:
         """The stored slots of ``[start, end)`` as the ``prices`` command and API answer them."""
         slots = await self.slots(spec, start, end)
-        meta = self.metadata(spec)
         return {
             "provider": spec.key,
             "region": spec.region,
-            "currency": meta.currency if meta else None,
+            "currency": self.runtime(spec).currency,
             **extra,
             "start": iso_utc(start),
             "end": iso_utc(end),
@@ -348,7 +353,7 @@ class PriceService:
         self._overrides = merged
         self.energy = candidate
         log.info("settings.changed", keys=sorted(changes))
-        await self.notify(None)
+        self.notify(None)
         return candidate
 
 

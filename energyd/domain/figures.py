@@ -18,18 +18,23 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Literal, NotRequired, Protocol, TypedDict, TypeVar
 
 from energyd.domain.calendar import MarketCalendar
 from energyd.domain.slots import Slot
 from energyd.domain.time import iso_or_none, iso_utc, require_aware
+from energyd.domain.units import MINOR_DIGITS, round_price
 
 __all__ = [
     "DIGITS",
     "Band",
     "PeriodStats",
+    "SlotJson",
+    "StatsJson",
     "Window",
+    "WindowJson",
     "WindowMode",
+    "current_and_next",
     "find_window",
     "is_complete",
     "keep_started",
@@ -56,10 +61,10 @@ class Band(Protocol):
     def below(self) -> float | None: ...
 
 
-DIGITS = 4  # decimal places of published figures (p/kWh)
+DIGITS = MINOR_DIGITS  # decimal places of published figures (minor units per kWh)
 _MODES = ("cheapest", "most_expensive")
 _US = timedelta(microseconds=1)
-# Two window means closer than this (p/kWh) are equal, so float noise cannot break a tie.
+# Two window means closer than this (minor units) are equal, so float noise cannot break a tie.
 _TIE = 1e-9
 
 
@@ -67,17 +72,58 @@ def _micros(delta: timedelta) -> int:
     return delta // _US
 
 
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, DIGITS)
+class SlotJson(TypedDict):
+    """One slot of a published series (price in minor units per kWh)."""
+
+    start: str
+    end: str
+    price: float | None
 
 
-def slot_json(slot: Slot) -> dict[str, Any]:
+class StatsJson(TypedDict):
+    """The figures of a ``stats/<period>`` payload (:meth:`PeriodStats.as_json`)."""
+
+    start: str | None
+    end: str | None
+    complete: bool
+    count: int
+    min: float | None
+    max: float | None
+    mean: float | None
+    median: float | None
+    min_at: str | None
+    max_at: str | None
+    current_rank: int | None
+    current_percentile: float | None
+
+
+class _WindowHead(TypedDict):
+    mode: WindowMode
+    minutes: int
+    contiguous: bool
+    period_start: str | None
+    period_end: str | None
+    available: bool
+    start: str | None
+    end: str | None
+    mean: float | None
+    active: NotRequired[bool]
+
+
+class WindowJson(_WindowHead):
+    """The window keys of a window payload (:func:`window_json`); ``active`` only when the
+    window is asked for at a moment (the standing windows, not the ``cheapest`` reply)."""
+
+    slots: list[SlotJson]
+
+
+def slot_json(slot: Slot) -> SlotJson:
     """One slot, compactly: ``{"start", "end", "price"}`` (minor units per kWh), the shape of
     every series energyd publishes."""
     return {
         "start": iso_utc(slot.valid_from),
         "end": iso_utc(slot.valid_to),
-        "price": _round(slot.price_pence),
+        "price": round_price(slot.price_pence),
     }
 
 
@@ -136,17 +182,17 @@ class PeriodStats:
     current_rank: int | None = None
     current_percentile: float | None = None
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self) -> StatsJson:
         """``start .. current_percentile`` of a ``stats/<period>`` payload."""
         return {
             "start": iso_or_none(self.start),
             "end": iso_or_none(self.end),
             "complete": self.complete,
             "count": self.count,
-            "min": _round(self.min),
-            "max": _round(self.max),
-            "mean": _round(self.mean),
-            "median": _round(self.median),
+            "min": round_price(self.min),
+            "max": round_price(self.max),
+            "mean": round_price(self.mean),
+            "median": round_price(self.median),
             "min_at": iso_or_none(self.min_at),
             "max_at": iso_or_none(self.max_at),
             "current_rank": self.current_rank,
@@ -252,7 +298,7 @@ class Window:
         """Whether ``now`` is inside one of the chosen slots."""
         return any(s.contains(now) for s in self.slots)
 
-    def as_json(self, now: datetime | None = None) -> dict[str, Any]:
+    def as_json(self, now: datetime | None = None) -> WindowJson:
         """The window keys of a ``windows/<name>`` payload (see :func:`window_json`)."""
         return window_json(
             self,
@@ -274,11 +320,11 @@ def window_json(
     contiguous: bool = True,
     mode: WindowMode = "cheapest",
     now: datetime | None = None,
-) -> dict[str, Any]:
+) -> WindowJson:
     """``mode .. slots`` of a window payload, for a window found or not (``available``
     false, ``start``/``end``/``mean`` null). ``active`` (now inside a chosen slot) only when
     ``now`` is given: the ``cheapest`` command reply has no ``active``."""
-    payload: dict[str, Any] = {
+    head: _WindowHead = {
         "mode": mode,
         "minutes": minutes,
         "contiguous": contiguous,
@@ -287,12 +333,11 @@ def window_json(
         "available": window is not None,
         "start": None if window is None else iso_or_none(window.start),
         "end": None if window is None else iso_or_none(window.end),
-        "mean": None if window is None else _round(window.mean),
+        "mean": None if window is None else round_price(window.mean),
     }
     if now is not None:
-        payload["active"] = window is not None and window.is_active(require_aware(now, "now"))
-    payload["slots"] = [] if window is None else [slot_json(s) for s in window.slots]
-    return payload
+        head["active"] = window is not None and window.is_active(require_aware(now, "now"))
+    return {**head, "slots": [] if window is None else [slot_json(s) for s in window.slots]}
 
 
 def _weighted_mean(slots: Sequence[Slot]) -> float:
@@ -518,3 +563,13 @@ def series_step(
         raise ValueError("slot lengths must be whole minutes")
     values = [s.price_pence for s, n in zip(run, lengths, strict=True) for _ in range(n // step)]
     return run[0].valid_from, step // 60_000_000, values
+
+
+def current_and_next(
+    slots: Sequence[S], now: datetime
+) -> tuple[S | None, S | None]:
+    """The slot containing ``now`` and the one after it (ascending ``slots``)."""
+    current = next((slot for slot in slots if slot.contains(now)), None)
+    after = current.valid_to if current is not None else now
+    following = next((slot for slot in slots if slot.valid_from >= after), None)
+    return current, following

@@ -16,7 +16,11 @@ from typing import Final
 __all__ = [
     "MINOR_DIGITS",
     "major_digits",
+    "major_display_digits",
+    "major_per_kwh",
     "major_unit",
+    "minor_exponent",
+    "minor_per_kwh",
     "minor_per_major",
     "minor_unit",
     "round_price",
@@ -49,13 +53,18 @@ _MINOR_SYMBOL: Final[Mapping[str, str]] = {
 }
 
 
-def _exponent(currency: str) -> int:
+#: Decimal places of the minor unit worth showing in a display (18.29 p, 0.1829 GBP).
+_DISPLAY_MINOR_DIGITS: Final = 2
+
+
+def minor_exponent(currency: str) -> int:
+    """The ISO 4217 minor-unit exponent: 2 for GBP, EUR, SEK; 3 for KWD; 0 for JPY."""
     return _EXPONENT.get(currency.upper(), 2)
 
 
 def minor_per_major(currency: str) -> int:
     """Minor units in one major unit: 100 for GBP, EUR, SEK; 1000 for KWD; 1 for JPY."""
-    return int(10 ** _exponent(currency))
+    return int(10 ** minor_exponent(currency))
 
 
 def to_major(minor: float, currency: str) -> float:
@@ -65,14 +74,14 @@ def to_major(minor: float, currency: str) -> float:
 
 def major_digits(currency: str) -> int:
     """Decimal places of a major-unit price that keep :data:`MINOR_DIGITS` of the minor one."""
-    return MINOR_DIGITS + _exponent(currency)
+    return MINOR_DIGITS + minor_exponent(currency)
 
 
 def minor_unit(currency: str) -> str:
     """The minor unit's symbol (``p`` for GBP, ``c`` for EUR, ``öre`` for SEK); for a currency
     without a usual symbol, ``"minor " + code`` so the unit is never mistaken for another."""
     code = currency.upper()
-    if _exponent(code) == 0:
+    if minor_exponent(code) == 0:
         return code  # the minor unit is the major one
     return _MINOR_SYMBOL.get(code, f"minor {code}")
 
@@ -80,6 +89,22 @@ def minor_unit(currency: str) -> str:
 def major_unit(currency: str) -> str:
     """The major unit: the ISO 4217 code itself (``GBP``, ``EUR``)."""
     return currency.upper()
+
+
+def major_display_digits(currency: str) -> int:
+    """Decimal places to show of a major-unit price: a hundredth of the minor unit
+    (4 for GBP/kWh: 0.1829 GBP = 18.29 p; 2 for JPY/kWh; 5 for KWD/kWh)."""
+    return _DISPLAY_MINOR_DIGITS + minor_exponent(currency)
+
+
+def minor_per_kwh(currency: str) -> str:
+    """The unit of a price in minor units per kWh: ``p/kWh``, ``c/kWh``, ``öre/kWh``."""
+    return f"{minor_unit(currency)}/kWh"
+
+
+def major_per_kwh(currency: str) -> str:
+    """The unit of a price in major units per kWh: ``GBP/kWh``, ``EUR/kWh``, ``SEK/kWh``."""
+    return f"{major_unit(currency)}/kWh"
 
 
 def round_price(value: float | None, digits: int = MINOR_DIGITS) -> float | None:

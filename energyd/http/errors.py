@@ -2,7 +2,8 @@
 
 Handlers raise :class:`~energyd.exceptions.CommandError` (the request cannot be served; its
 ``code`` is stable) or let an energyd error through; :func:`error_middleware` turns either, and
-aiohttp's own HTTP errors (404, 405, 413), into a JSON reply with the right status. Anything
+aiohttp's own HTTP errors (404, 405, 413), into a JSON reply with the right status. Codes and
+statuses come from the one error table, :mod:`energyd.api.errors`. Anything
 unexpected becomes a 500 with a generic message and one log line: never a stack trace.
 """
 
@@ -15,49 +16,22 @@ import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from energyd.exceptions import (
-    CommandError,
-    ConfigError,
-    EnergydError,
-    PluginNameError,
-    ProviderConfigError,
-    StoreError,
-    UnknownProviderError,
-)
+from energyd.api.errors import ErrorCode, http_status, to_command_error
+from energyd.exceptions import EnergydError
 
-__all__ = ["STATUS_OF_CODE", "error_middleware", "error_response", "to_command_error"]
+__all__ = ["error_middleware", "error_response"]
 
 log = structlog.get_logger("energyd.http")
 
-#: HTTP status of each error code (a code not listed is a 400).
-STATUS_OF_CODE: Mapping[str, int] = {
-    "invalid_json": 400,
-    "invalid_payload": 400,
-    "invalid_argument": 400,
-    "invalid_name": 400,
-    "unauthorized": 401,
-    "forbidden": 403,
-    "not_found": 404,
-    "unknown_provider": 404,
-    "not_available": 404,
-    "method_not_allowed": 405,
-    "payload_too_large": 413,
-    "unsupported_media_type": 415,
-    "invalid_setting": 422,
-    "invalid_config": 422,
-    "failed": 500,
-    "internal_error": 500,
-    "store_unavailable": 503,
-}
-
-_CODE_OF_STATUS: Mapping[int, str] = {
-    400: "invalid_argument",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    413: "payload_too_large",
-    415: "unsupported_media_type",
+#: The code of an error aiohttp answers itself (no such route, wrong method, body too large).
+_CODE_OF_STATUS: Mapping[int, ErrorCode] = {
+    400: ErrorCode.INVALID_ARGUMENT,
+    401: ErrorCode.UNAUTHORIZED,
+    403: ErrorCode.FORBIDDEN,
+    404: ErrorCode.NOT_FOUND,
+    405: ErrorCode.METHOD_NOT_ALLOWED,
+    413: ErrorCode.PAYLOAD_TOO_LARGE,
+    415: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
 }
 
 
@@ -79,25 +53,9 @@ def error_response(
     return response
 
 
-def to_command_error(exc: EnergydError) -> CommandError:
-    """The stable code (and details) a client can act on for an energyd error."""
-    if isinstance(exc, CommandError):
-        return exc
-    if isinstance(exc, PluginNameError):
-        return CommandError("invalid_name", str(exc))
-    if isinstance(exc, UnknownProviderError):
-        return CommandError("unknown_provider", str(exc))
-    if isinstance(exc, ProviderConfigError):
-        return CommandError("invalid_config", str(exc), exc.errors)
-    if isinstance(exc, ConfigError):
-        return CommandError("invalid_setting", str(exc), exc.errors)
-    if isinstance(exc, StoreError):
-        return CommandError("store_unavailable", str(exc))
-    return CommandError("failed", str(exc))
-
-
 def _from_http(exc: web.HTTPException) -> web.Response:
-    code = _CODE_OF_STATUS.get(exc.status, "invalid_argument" if exc.status < 500 else "failed")
+    fallback = ErrorCode.INVALID_ARGUMENT if exc.status < 500 else ErrorCode.FAILED
+    code = _CODE_OF_STATUS.get(exc.status, fallback)
     message = exc.reason
     if exc.status == 404:
         message = "no such endpoint"
@@ -114,7 +72,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         response = await handler(request)
     except EnergydError as exc:
         error = to_command_error(exc)
-        status = STATUS_OF_CODE.get(error.code, 400)
+        status = http_status(error.code)
         if status >= 500:
             log.warning("http.failed", path=request.path, code=error.code, error=error.message)
         return error_response(status, error.code, error.message, error.details)
@@ -124,6 +82,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return _from_http(exc)
     except Exception:
         log.exception("http.internal_error", method=request.method, path=request.path)
-        return error_response(500, "internal_error", "internal error (see the daemon's log)")
+        message = "internal error (see the daemon's log)"
+        return error_response(500, ErrorCode.INTERNAL_ERROR, message)
     log.debug("http.request", method=request.method, path=request.path, status=response.status)
     return response

@@ -29,10 +29,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from energyd import __version__
+from energyd.api.ports import BrokerStatus
 from energyd.core.service import PriceService
 from energyd.core.store import PriceStore
 from energyd.domain.records import FetchOutcome, FetchRun
-from energyd.mqtt.client import MqttClient
 from energyd.providers.base import HealthState
 
 __all__ = [
@@ -157,11 +157,11 @@ def _stamp(moment: datetime | None) -> float | None:
 
 async def collect_metrics(
     service: PriceService,
-    mqtt: MqttClient | None,
+    mqtt: BrokerStatus | None,
     tally: FetchTally,
     now: datetime | None = None,
 ) -> list[Metric]:
-    """Every metric, read from the service, the store and the MQTT client."""
+    """Every metric, read from the service, the store and the MQTT connection."""
     now = now or datetime.now(UTC)
     specs = service.specs()
     await tally.update(service.store, [spec.key for spec in specs])
@@ -245,7 +245,7 @@ def _fault_metrics(service: PriceService) -> list[Metric]:
     return [block, derived, lag, most]
 
 
-def _mqtt_metrics(mqtt: MqttClient) -> list[Metric]:
+def _mqtt_metrics(mqtt: BrokerStatus) -> list[Metric]:
     stats = mqtt.stats
     connected = Metric("energyd_mqtt_connected", "1 while connected to the broker.", "gauge")
     connected.add(1 if mqtt.connected else 0)

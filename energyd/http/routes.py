@@ -1,198 +1,151 @@
-"""The HTTP endpoints: thin adapters to :class:`PriceService` and :class:`ProviderManager`.
+"""The HTTP endpoints: a table of route -> (parser into an argument model, operation).
 
-The MQTT command handlers call the same objects, so both surfaces answer alike (the same JSON
-shapes; the same audit records, written with actor ``"http"`` here).
+Every endpoint but ``/healthz`` and ``/metrics`` is an operation of
+:class:`~energyd.api.operations.Operations` -- the same ones the MQTT commands and the command
+line call, so all surfaces answer alike (the same JSON shapes; the same audit records, written
+with actor ``"http"`` here). A parser (:mod:`energyd.http.params`) turns the query, the JSON
+body or the path into the operation's argument model. Adding an endpoint is one line of
+:meth:`Api.add_routes`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from functools import partial
+from typing import Any, TypeAlias, TypeVar
 
 from aiohttp import web
+from pydantic import BaseModel
 
-from energyd import __version__
-from energyd.core.selection import ProviderSpec
-from energyd.core.service import PriceService
-from energyd.domain.records import PluginState
-from energyd.exceptions import CommandError, EnergydError
+from energyd.api.arguments import (
+    AuditArgs,
+    CheapestArgs,
+    FiguresArgs,
+    HealthArgs,
+    NoArgs,
+    PricesArgs,
+    RefreshArgs,
+    SettingsSetArgs,
+    UpdateArgs,
+    parse_arguments,
+)
+from energyd.api.operations import Operations
 from energyd.http.auth import WritePolicy
 from energyd.http.metrics import CONTENT_TYPE, FetchTally, collect_metrics, render
-from energyd.http.params import decode_json, parse_limit, price_window
-from energyd.mqtt.client import MqttClient
-from energyd.providers.base import HealthState
-from energyd.providers.management import ProviderManager
+from energyd.http.params import body_args, query_args
 
-__all__ = ["ACTOR", "Api", "Figures"]
+__all__ = ["ACTOR", "Api", "Parser", "body", "no_args", "path", "query"]
 
+#: Who audit records name for plugin actions asked over HTTP.
 ACTOR = "http"
-MAX_AUDIT = 1000
 
-#: Derived figures of one provider: ``{"level", "stats": {...}, "windows": [...]}``.
-Figures = Callable[[ProviderSpec, datetime], Awaitable[dict[str, Any]]]
+ArgsT = TypeVar("ArgsT", bound=BaseModel)
+#: Reads a request into an argument model.
+Parser: TypeAlias = Callable[[web.Request], Awaitable[ArgsT]]
+Reply: TypeAlias = Mapping[str, Any]
 
-_READY_STATES = frozenset({HealthState.OK, HealthState.DEGRADED})
+
+def query(model: type[ArgsT]) -> Parser[ArgsT]:
+    """Arguments from the query string."""
+
+    async def parse(request: web.Request) -> ArgsT:
+        return query_args(model, request.query)
+
+    return parse
+
+
+def body(model: type[ArgsT]) -> Parser[ArgsT]:
+    """Arguments from a JSON object body."""
+
+    async def parse(request: web.Request) -> ArgsT:
+        return body_args(model, await request.read())
+
+    return parse
+
+
+def path(model: type[ArgsT], **fields: str) -> Parser[ArgsT]:
+    """Arguments from the path: ``field=<name of the path parameter>``."""
+
+    async def parse(request: web.Request) -> ArgsT:
+        values = {name: request.match_info[param] for name, param in fields.items()}
+        return parse_arguments(model, values)
+
+    return parse
+
+
+async def no_args(_: web.Request) -> NoArgs:
+    """No arguments (a query, if any, is ignored)."""
+    return NoArgs()
+
+
+def _ready_status(reply: Reply) -> int:
+    return 200 if reply["status"] == "ready" else 503
 
 
 @dataclass
 class Api:
-    service: PriceService
-    manager: ProviderManager
-    mqtt: MqttClient | None
-    figures: Figures | None
+    operations: Operations
     policy: WritePolicy
     tally: FetchTally
 
     def add_routes(self, app: web.Application) -> None:
+        ops = self.operations
+        route = partial(self._route, app)
         base = "/api/drivers/energy-providers"
-        app.router.add_get(f"{base}/status", self.plugin_status)
-        app.router.add_post(f"{base}/update/{{provider_name}}", self.update)
-        app.router.add_post(f"{base}/update-all", self.update_all)
-        app.router.add_post(f"{base}/reload", self.reload)
-        app.router.add_get("/api/info", self.info)
-        app.router.add_get("/api/settings", self.get_settings)
-        app.router.add_put("/api/settings", self.put_settings)
-        app.router.add_post("/api/refresh", self.refresh)
-        app.router.add_get("/api/prices", self.prices)
-        app.router.add_get("/api/figures", self.get_figures)
-        app.router.add_get("/api/audit", self.audit)
+        route("GET", f"{base}/status", no_args, ops.providers_status)
+        route(
+            "POST",
+            f"{base}/update/{{provider_name}}",
+            path(UpdateArgs, name="provider_name"),
+            partial(ops.providers_update, actor=ACTOR),
+        )
+        route("POST", f"{base}/update-all", no_args, partial(ops.providers_update_all, actor=ACTOR))
+        route("POST", f"{base}/reload", no_args, partial(ops.providers_reload, actor=ACTOR))
+        route("GET", "/api/info", no_args, self.info)
+        route("GET", "/api/settings", no_args, ops.settings_get)
+        route("PUT", "/api/settings", body(SettingsSetArgs), ops.settings_set)
+        route("POST", "/api/refresh", query(RefreshArgs), ops.refresh)
+        route("GET", "/api/prices", query(PricesArgs), ops.prices)
+        route("GET", "/api/cheapest", query(CheapestArgs), ops.cheapest)
+        route("GET", "/api/figures", query(FiguresArgs), ops.figures)
+        route("GET", "/api/audit", query(AuditArgs), ops.audit)
+        route("GET", "/api/health", query(HealthArgs), ops.health)
+        route("GET", "/readyz", no_args, ops.readiness, status=_ready_status)
         app.router.add_get("/healthz", self.healthz)
-        app.router.add_get("/readyz", self.readyz)
         app.router.add_get("/metrics", self.metrics)
 
-    # -- plugin management (the v1 contract's endpoints) -----------------------------------
+    @staticmethod
+    def _route(
+        app: web.Application,
+        method: str,
+        where: str,
+        parse: Parser[ArgsT],
+        run: Callable[[ArgsT], Awaitable[Reply]],
+        *,
+        status: Callable[[Reply], int] | None = None,
+    ) -> None:
+        """Serve ``run`` on ``method where``: parse the request, run, answer JSON."""
 
-    async def plugin_status(self, _: web.Request) -> web.Response:
-        return web.json_response(await self.service.overview())
+        async def handle(request: web.Request) -> web.Response:
+            reply = await run(await parse(request))
+            return web.json_response(reply, status=200 if status is None else status(reply))
 
-    async def update(self, request: web.Request) -> web.Response:
-        record = await self.manager.update(request.match_info["provider_name"], ACTOR)
-        return web.json_response(record.as_json())
-
-    async def update_all(self, _: web.Request) -> web.Response:
-        records = await self.manager.update_all(ACTOR)
-        return web.json_response({"updates": [record.as_json() for record in records]})
-
-    async def reload(self, _: web.Request) -> web.Response:
-        record = await self.manager.reload(ACTOR)
-        return web.json_response(record.as_json())
-
-    # -- settings ----------------------------------------------------------------------------
-
-    async def info(self, _: web.Request) -> web.Response:
-        return web.json_response(
-            {
-                "version": __version__,
-                "writes": self.policy.value,
-                "figures": self.figures is not None,
-                "selected": self.service.energy.provider_id,
-                "providers": [spec.key for spec in self.service.specs()],
-            }
-        )
-
-    async def get_settings(self, _: web.Request) -> web.Response:
-        return web.json_response(self.service.settings_view())
-
-    async def put_settings(self, request: web.Request) -> web.Response:
-        body = decode_json(await request.read())
-        if not isinstance(body, dict) or set(body) != {"values"}:
-            raise CommandError("invalid_payload", 'expected {"values": {"<key>": <value>, ...}}')
-        values = body["values"]
-        if not isinstance(values, dict):
-            raise CommandError("invalid_payload", '"values" must be an object')
-        return web.json_response(await self.service.change_settings(values))
-
-    # -- prices ------------------------------------------------------------------------------
-
-    async def refresh(self, request: web.Request) -> web.Response:
-        runs = await self.service.refresh(request.query.get("provider") or None)
-        return web.json_response({"runs": [run.as_json() for run in runs]})
-
-    async def prices(self, request: web.Request) -> web.Response:
-        query = request.query
-        spec = self.service.spec(query.get("provider") or None)
-        now = datetime.now(UTC)
-        day = query.get("day")
-        extra: dict[str, Any] = {}
-        if day is not None:
-            if {"start", "end", "hours"} & set(query):
-                raise CommandError("invalid_argument", "give day, or start/end/hours, not both")
-            if day not in ("today", "tomorrow"):
-                raise CommandError("invalid_argument", "day: today or tomorrow")
-            calendar = self.service.calendar(spec)
-            local = calendar.local_date(now) + timedelta(days=1 if day == "tomorrow" else 0)
-            start, end = calendar.day_bounds(local)
-            extra = {"date": local.isoformat()}
+        if method == "GET":
+            app.router.add_get(where, handle)  # and HEAD
         else:
-            start, end = price_window(query.get("start"), query.get("end"), now, query.get("hours"))
-        return web.json_response(await self.service.price_window(spec, start, end, **extra))
+            app.router.add_route(method, where, handle)
 
-    async def get_figures(self, request: web.Request) -> web.Response:
-        if self.figures is None:
-            raise CommandError("not_available", "derived figures are not available")
-        spec = self.service.spec(request.query.get("provider") or None)
-        return web.json_response(await self.figures(spec, datetime.now(UTC)))
-
-    async def audit(self, request: web.Request) -> web.Response:
-        limit = parse_limit(request.query.get("limit"), 50, MAX_AUDIT)
-        records = await self.service.store.audit_log(limit)
-        return web.json_response({"records": [record.as_json() for record in records]})
-
-    # -- operations --------------------------------------------------------------------------
+    async def info(self, args: NoArgs) -> Reply:
+        """The ``info`` operation, and who may change state over HTTP (``writes``)."""
+        return {**await self.operations.info(args), "writes": self.policy.value}
 
     async def healthz(self, _: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 
-    async def readyz(self, _: web.Request) -> web.Response:
-        checks = await self._checks()
-        ready = all(check["ok"] for check in checks.values())
-        return web.json_response(
-            {"status": "ready" if ready else "not_ready", "checks": checks},
-            status=200 if ready else 503,
-        )
-
-    async def _checks(self) -> dict[str, dict[str, Any]]:
-        service = self.service
-        checks: dict[str, dict[str, Any]] = {}
-        try:
-            await service.store.get_overrides()
-            checks["store"] = _check(True, f"open: {service.store.path}")
-        except (EnergydError, RuntimeError) as exc:
-            checks["store"] = _check(False, str(exc))
-        specs = service.specs()
-        missing = [spec.key for spec in specs if service.plugin(spec) is None]
-        broken = [s.file for s in service.loader.status() if s.state is PluginState.LOAD_ERROR]
-        detail = f"loaded: {', '.join(sorted(service.loader.providers)) or 'none'}"
-        if broken:
-            detail += f"; failed to load: {', '.join(broken)}"
-        if missing:
-            detail += f"; no plugin for: {', '.join(missing)}"
-        checks["plugins"] = _check(not missing, detail)
-        try:
-            spec = service.spec()
-            report = await service.health(spec)
-            checks["prices"] = _check(
-                report.state in _READY_STATES,
-                f"{spec.key}: {report.state.value}: {report.message}",
-                state=report.state.value,
-            )
-        except (EnergydError, RuntimeError) as exc:
-            checks["prices"] = _check(False, str(exc))
-        if self.mqtt is None:
-            checks["mqtt"] = _check(True, "no MQTT client in this process")
-        else:
-            up = self.mqtt.connected
-            checks["mqtt"] = _check(up, "connected" if up else "not connected to the broker")
-        return checks
-
     async def metrics(self, _: web.Request) -> web.Response:
-        text = render(await collect_metrics(self.service, self.mqtt, self.tally))
+        ops = self.operations
+        text = render(await collect_metrics(ops.service, ops.broker, self.tally))
         response = web.Response(body=text.encode("utf-8"))
         response.headers["Content-Type"] = CONTENT_TYPE
         return response
-
-
-def _check(ok: bool, detail: str, **extra: Any) -> dict[str, Any]:
-    return {"ok": ok, "detail": detail, **extra}

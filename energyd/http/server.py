@@ -13,15 +13,13 @@ from typing import Self
 import structlog
 from aiohttp import web
 
+from energyd.api.operations import Operations
 from energyd.config import HttpSettings
-from energyd.core.service import PriceService
 from energyd.exceptions import ConfigError
 from energyd.http.auth import WritePolicy, auth_middleware, write_policy
 from energyd.http.errors import error_middleware
 from energyd.http.metrics import FetchTally
-from energyd.http.routes import Api, Figures
-from energyd.mqtt.client import MqttClient
-from energyd.providers.management import ProviderManager
+from energyd.http.routes import Api
 
 __all__ = ["MAX_BODY_BYTES", "HttpServer", "make_http_app", "status_page"]
 
@@ -57,15 +55,9 @@ def status_page() -> tuple[bytes, str]:
     return html.encode("utf-8"), csp
 
 
-def make_http_app(
-    *,
-    service: PriceService,
-    manager: ProviderManager,
-    mqtt: MqttClient | None,
-    settings: HttpSettings,
-    figures: Figures | None = None,
-) -> web.Application:
-    """The aiohttp application; serve it with :class:`HttpServer` (or aiohttp's test server).
+def make_http_app(*, operations: Operations, settings: HttpSettings) -> web.Application:
+    """The aiohttp application serving ``operations``; serve it with :class:`HttpServer` (or
+    aiohttp's test server).
 
     ``settings.host`` and ``settings.token`` decide who may change state (see
     :mod:`energyd.http.auth`); the app does not bind anything itself.
@@ -77,7 +69,7 @@ def make_http_app(
         middlewares=[error_middleware, auth_middleware(policy, token)],
     )
     app[POLICY] = policy
-    api = Api(service, manager, mqtt, figures, policy, FetchTally(datetime.now(UTC)))
+    api = Api(operations, policy, FetchTally(datetime.now(UTC)))
     api.add_routes(app)
     page, csp = status_page()
 

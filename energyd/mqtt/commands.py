@@ -10,9 +10,10 @@ Error codes are stable: ``payload_too_large``, ``invalid_encoding`` (not UTF-8, 
 with a lone UTF-16 surrogate such as ``"\\ud800"``), ``invalid_json`` (also a number out of
 range, such as ``1e400``), ``invalid_payload``, ``unknown_command``, ``invalid_argument``
 (parsing and validation), ``invalid_response_topic`` (an MQTT v5 Response Topic energyd will
-not publish to), whatever a handler's :class:`~energyd.exceptions.CommandError` says,
-``failed`` (an :class:`~energyd.exceptions.EnergydError` from the handler) and
-``internal_error`` (a bug; logged with its traceback, never sent).
+not publish to), whatever a handler's :class:`~energyd.exceptions.CommandError` says, the
+code the one error table (:mod:`energyd.api.errors`) gives any other
+:class:`~energyd.exceptions.EnergydError` (``unknown_provider``, ``store_unavailable``, ...,
+``failed``) and ``internal_error`` (a bug; logged with its traceback, never sent).
 
 Whatever a request holds, its reply can be serialised: :func:`parse_request` refuses every
 value that JSON can spell but a reply could not echo (out-of-range numbers, lone surrogates),
@@ -24,14 +25,16 @@ Parsing and validation are pure; :meth:`CommandRouter.dispatch` adds the handler
 from __future__ import annotations
 
 import enum
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Final, Literal, TypeAlias, TypeVar, overload
 
 import structlog
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from energyd import strictjson
+from energyd.api.arguments import Arguments, validation_details
+from energyd.api.errors import ErrorCode, to_command_error
 from energyd.exceptions import CommandError, EnergydError
 from energyd.mqtt.payloads import dumps
 
@@ -54,18 +57,6 @@ log = structlog.get_logger("energyd.mqtt.commands")
 JsonScalar: TypeAlias = str | int | float | bool | None
 
 
-class ErrorCode(enum.StrEnum):
-    PAYLOAD_TOO_LARGE = "payload_too_large"
-    INVALID_ENCODING = "invalid_encoding"
-    INVALID_JSON = "invalid_json"
-    INVALID_PAYLOAD = "invalid_payload"
-    UNKNOWN_COMMAND = "unknown_command"
-    INVALID_ARGUMENT = "invalid_argument"
-    INVALID_RESPONSE_TOPIC = "invalid_response_topic"
-    FAILED = "failed"
-    INTERNAL_ERROR = "internal_error"
-
-
 class _NoTransaction(enum.Enum):
     """The request carried no ``transaction``: the reply has no such key."""
 
@@ -79,10 +70,8 @@ NO_TRANSACTION: Final = _NoTransaction.TOKEN
 Transaction: TypeAlias = JsonScalar | _NoTransaction
 
 
-class CommandArgs(BaseModel):
-    """Base of command argument models: unknown keys are an error, instances are frozen."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
+#: Base of command argument models (the application layer's): unknown keys are an error.
+CommandArgs = Arguments
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,15 +216,6 @@ def _json_type(value: object) -> str:
             return "an object"
 
 
-def validation_details(exc: ValidationError) -> dict[str, str]:
-    """``{"field.path": "reason"}`` from a pydantic error; ``(root)`` for whole-object errors."""
-    details: dict[str, str] = {}
-    for err in exc.errors(include_url=False):
-        key = ".".join(str(part) for part in err["loc"]) or "(root)"
-        details.setdefault(key, err["msg"])
-    return details
-
-
 ModelT = TypeVar("ModelT", bound=BaseModel)
 Handler: TypeAlias = Callable[[Any], Awaitable[Any]]
 
@@ -353,9 +333,9 @@ class CommandRouter:
             bound.warning("command.failed", code=exc.code, error=exc.message)
             return Reply.from_command_error(exc, transaction)
         except EnergydError as exc:
-            bound.warning("command.failed", code=ErrorCode.FAILED.value, error=str(exc))
-            message = str(exc) or type(exc).__name__
-            return Reply.error(ErrorCode.FAILED, message, _failure_details(exc), transaction)
+            error = to_command_error(exc)
+            bound.warning("command.failed", code=error.code, error=error.message)
+            return Reply.from_command_error(error, transaction)
         except Exception:
             bound.exception("command.failed", code=ErrorCode.INTERNAL_ERROR.value)
             return Reply.error(
@@ -363,12 +343,3 @@ class CommandRouter:
             )
         bound.debug("command.answered")
         return Reply.ok(data, transaction)
-
-
-def _failure_details(exc: EnergydError) -> dict[str, Any]:
-    """The error type, plus the per-field reasons config errors carry."""
-    details: dict[str, Any] = {"type": type(exc).__name__}
-    errors = getattr(exc, "errors", None)
-    if isinstance(errors, Mapping) and errors:
-        details["errors"] = dict(errors)
-    return details

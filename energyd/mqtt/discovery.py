@@ -15,8 +15,11 @@ time -- so history survives a region change and a restart. A provider's topics d
 region, so its config must be rebuilt (and re-published) when the region changes.
 
 Templates are null-safe: a JSON ``null`` (or a missing key) renders ``None``, which Home
-Assistant takes as *unknown* -- never ``0``. Prices are published in the major currency per
-kWh (``GBP/kWh``, what the Energy dashboard wants), ``monetary`` without a state class.
+Assistant takes as *unknown* -- never ``0``. Prices are published in the major unit of the
+provider's currency per kWh (``GBP/kWh``, ``EUR/kWh``: what the Energy dashboard wants),
+``monetary`` without a state class; a provider whose currency is not known (its plugin is not
+loaded) has no price sensors until it is. Templates name payload keys through
+:func:`energyd.api.shapes.payload_key`, so they follow the payload shapes.
 
 Attributes: only the ``current`` and ``next`` price sensors have a ``json_attributes_topic``
 (``<base>/prices/<p>/<r>/current`` and ``.../next``): fixed keys, well under a kilobyte.
@@ -31,12 +34,20 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from energyd.api.shapes import (
+    DayPayload,
+    LevelPayload,
+    PricePayload,
+    StatsPayload,
+    WindowPayload,
+    payload_key,
+)
+from energyd.domain.units import major_digits, major_display_digits, major_per_kwh, minor_per_major
 from energyd.mqtt.payloads import dumps
 from energyd.mqtt.topics import PriceKind, Topics
 
 __all__ = [
     "HEALTH_STATES",
-    "MINOR_PER_MAJOR",
     "ORIGIN_NAME",
     "DeviceEntities",
     "component_removal",
@@ -51,9 +62,17 @@ __all__ = [
 ORIGIN_NAME: Final = "energyd"
 DEFAULT_INSTANCE: Final = "energyd"
 HEALTH_STATES: Final = ("ok", "degraded", "stale", "error", "unknown")
-MINOR_PER_MAJOR: Final = 100  # p -> GBP, c -> EUR / USD
-PRICE_PRECISION: Final = 4  # suggested_display_precision of GBP/kWh figures
 QOS: Final = 1
+
+# The payload keys the templates read (KeyError at import when a shape loses one).
+_PRICE_MAJOR: Final = payload_key(PricePayload, "price_major")
+_CURRENT_RANK: Final = payload_key(StatsPayload, "current_rank")
+_LEVEL: Final = payload_key(LevelPayload, "level")
+_DAY_AVAILABLE: Final = payload_key(DayPayload, "available")
+_WINDOW_ACTIVE: Final = payload_key(WindowPayload, "active")
+#: Component figure -> key of ``stats/<period>`` (minor units) and of ``windows/<name>``.
+_STATS_FIGURES: Final = {name: payload_key(StatsPayload, name) for name in ("min", "max", "mean")}
+_WINDOW_EDGES: Final = {name: payload_key(WindowPayload, name) for name in ("start", "end")}
 
 _OBJECT_ID = re.compile(r"^[a-zA-Z0-9_-]+$")
 _ID_PART = re.compile(r"^[a-zA-Z0-9_]+$")  # no '-': keeps "<instance>_<key>" unambiguous
@@ -70,7 +89,8 @@ class DeviceEntities:
     region: str
     plugin_display_name: str
     plugin_version: str | None = None
-    currency: str = "GBP"
+    #: The provider's currency (ISO 4217); ``None``: not known (no plugin), no price sensors.
+    currency: str | None = None
     #: The plugin's supported regions (options of the *Region* select; none: no select).
     regions: tuple[str, ...] = ()
     #: The configured level band names (options of the *Price level* enum sensor).
@@ -136,11 +156,12 @@ def _value(key: str) -> str:
     return f"{{{{ value_json.get('{key}') }}}}"
 
 
-def _minor_to_major(key: str) -> str:
+def _minor_to_major(key: str, currency: str) -> str:
     """A minor-unit figure (p/kWh) in major units (GBP/kWh); anything but a number: unknown."""
     return (
         f"{{% set v = value_json.get('{key}') %}}"
-        f"{{{{ (v / {MINOR_PER_MAJOR}) | round(6) if v is number else None }}}}"
+        f"{{{{ (v / {minor_per_major(currency)}) | round({major_digits(currency)})"
+        " if v is number else None }}"
     )
 
 
@@ -176,7 +197,10 @@ def _safe_options(values: Iterable[str]) -> list[str]:
 # -- components ----------------------------------------------------------------------------
 
 
-def _monetary(name: str, unique_id: str, topic: str, template: str, unit: str) -> dict[str, Any]:
+def _monetary(
+    name: str, unique_id: str, topic: str, template: str, currency: str
+) -> dict[str, Any]:
+    """A price sensor in major units of ``currency`` per kWh."""
     return {
         "p": "sensor",
         "name": name,
@@ -184,8 +208,8 @@ def _monetary(name: str, unique_id: str, topic: str, template: str, unit: str) -
         "state_topic": topic,
         "value_template": template,
         "device_class": "monetary",
-        "unit_of_measurement": unit,
-        "suggested_display_precision": PRICE_PRECISION,
+        "unit_of_measurement": major_per_kwh(currency),
+        "suggested_display_precision": major_display_digits(currency),
     }
 
 
@@ -204,31 +228,16 @@ def _price_components(
     entities: DeviceEntities, topics: Topics, uid: str
 ) -> dict[str, dict[str, Any]]:
     key, region = entities.provider_key, entities.region
-    unit = f"{entities.currency}/kWh"
     components: dict[str, dict[str, Any]] = {}
-    kinds: tuple[tuple[PriceKind, str], ...] = (
-        ("current", "Current price"),
-        ("next", "Next price"),
-    )
-    for kind, name in kinds:
-        topic = topics.price(key, region, kind)
-        component = _monetary(name, f"{uid}_{kind}_price", topic, _value("price_major"), unit)
-        component["json_attributes_topic"] = topic
-        components[f"{kind}_price"] = component
-    for period in ("today", "tomorrow"):
-        topic = topics.figure(key, region, f"stats/{period}")
-        for figure in ("min", "max", "mean"):
-            component_id = f"{period}_{figure}_price"
-            name = f"{period.capitalize()} {figure} price"
-            components[component_id] = _monetary(
-                name, f"{uid}_{component_id}", topic, _minor_to_major(figure), unit
-            )
+    currency = entities.currency
+    if currency is not None:
+        components.update(_money_components(entities, currency, topics, uid))
     components["current_rank"] = {
         "p": "sensor",
         "name": "Current rank today",
         "unique_id": f"{uid}_current_rank",
         "state_topic": topics.figure(key, region, "stats/today"),
-        "value_template": _value("current_rank"),
+        "value_template": _value(_CURRENT_RANK),
         "state_class": "measurement",
         "icon": "mdi:podium",
     }
@@ -238,7 +247,7 @@ def _price_components(
             "name": "Price level",
             "unique_id": f"{uid}_price_level",
             "state_topic": topics.figure(key, region, "level"),
-            "value_template": _value("level"),
+            "value_template": _value(_LEVEL),
             "device_class": "enum",
             "options": list(dict.fromkeys(entities.levels)),
             "icon": "mdi:gauge",
@@ -248,9 +257,36 @@ def _price_components(
         "name": "Tomorrow available",
         "unique_id": f"{uid}_tomorrow_available",
         "state_topic": topics.figure(key, region, "tomorrow"),
-        "value_template": _on_off("available"),
+        "value_template": _on_off(_DAY_AVAILABLE),
         "icon": "mdi:calendar-check",
     }
+    return components
+
+
+def _money_components(
+    entities: DeviceEntities, currency: str, topics: Topics, uid: str
+) -> dict[str, dict[str, Any]]:
+    """The price sensors: current and next, today's and tomorrow's min / max / mean."""
+    key, region = entities.provider_key, entities.region
+    components: dict[str, dict[str, Any]] = {}
+    kinds: tuple[tuple[PriceKind, str], ...] = (
+        ("current", "Current price"),
+        ("next", "Next price"),
+    )
+    for kind, name in kinds:
+        topic = topics.price(key, region, kind)
+        component = _monetary(name, f"{uid}_{kind}_price", topic, _value(_PRICE_MAJOR), currency)
+        component["json_attributes_topic"] = topic
+        components[f"{kind}_price"] = component
+    for period in ("today", "tomorrow"):
+        topic = topics.figure(key, region, f"stats/{period}")
+        for figure, field in _STATS_FIGURES.items():
+            component_id = f"{period}_{figure}_price"
+            name = f"{period.capitalize()} {figure} price"
+            template = _minor_to_major(field, currency)
+            components[component_id] = _monetary(
+                name, f"{uid}_{component_id}", topic, template, currency
+            )
     return components
 
 
@@ -263,16 +299,16 @@ def _window_components(
         topic = topics.figure(entities.provider_key, entities.region, f"windows/{window}")
         label = window.replace("_", " ").capitalize()
         base_id = f"window_{window}"
-        for edge in ("start", "end"):
+        for edge, field in _WINDOW_EDGES.items():
             components[f"{base_id}_{edge}"] = _timestamp(
-                f"{label} window {edge}", f"{uid}_{base_id}_{edge}", topic, _value(edge)
+                f"{label} window {edge}", f"{uid}_{base_id}_{edge}", topic, _value(field)
             )
         components[f"{base_id}_active"] = {
             "p": "binary_sensor",
             "name": f"In {label.lower()} window",
             "unique_id": f"{uid}_{base_id}_active",
             "state_topic": topic,
-            "value_template": _on_off("active"),
+            "value_template": _on_off(_WINDOW_ACTIVE),
             "icon": "mdi:timer-sand",
         }
     return components

@@ -12,7 +12,8 @@ import random
 import structlog
 
 from energyd import __version__
-from energyd.config import HomeAssistantSettings, MqttSettings, PricesSettings
+from energyd.config import HomeAssistantSettings, MqttSettings
+from energyd.core.events import Changes
 from energyd.core.service import PriceService
 from energyd.mqtt.client import MqttClient
 from energyd.mqtt.discovery import DeviceEntities, discovery_messages, with_removed_components
@@ -35,7 +36,6 @@ class DiscoveryPublisher:
         *,
         mqtt_settings: MqttSettings,
         ha: HomeAssistantSettings,
-        prices: PricesSettings,
         online_delay: tuple[float, float] = HA_ONLINE_DELAY,
     ) -> None:
         self._service = service
@@ -43,7 +43,6 @@ class DiscoveryPublisher:
         self._publisher = publisher
         self._prefix = mqtt_settings.discovery_prefix
         self._ha = ha
-        self._levels = tuple(band.name for band in prices.levels)
         self._online_delay = online_delay
         self._current: dict[str, bytes] = {}
 
@@ -53,17 +52,17 @@ class DiscoveryPublisher:
 
     def _entities(self) -> list[DeviceEntities]:
         entities = []
-        for spec in self._service.specs():
-            meta = self._service.metadata(spec)
+        for runtime in self._service.runtimes():
+            spec, meta = runtime.spec, runtime.metadata
             entities.append(
                 DeviceEntities(
                     provider_key=spec.key,
                     region=spec.region,
                     plugin_display_name=meta.display_name if meta else spec.plugin_id,
                     plugin_version=meta.version if meta else None,
-                    currency=meta.currency if meta else "GBP",
+                    currency=runtime.currency,
                     regions=tuple(meta.supported_regions) if meta else (),
-                    levels=self._levels,
+                    levels=tuple(band.name for band in runtime.levels),
                     windows=tuple(w.name for w in self._publisher.windows_for(spec.key)),
                 )
             )
@@ -88,9 +87,9 @@ class DiscoveryPublisher:
                 log.info("homeassistant.device_removed", topic=topic)
         self._current = current
 
-    async def on_change(self, key: str | None) -> None:
-        """Service listener: providers, regions or plugins may have changed."""
-        if key is None:
+    async def on_change(self, changes: Changes) -> None:
+        """A publishing round's first step: providers, regions or plugins may have changed."""
+        if changes.everything:
             await self.publish()
 
     async def on_ha_status(self, topic: str, payload: bytes) -> None:

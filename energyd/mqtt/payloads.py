@@ -1,7 +1,8 @@
 """JSON payloads for the retained price and provider topics (pure; no I/O).
 
 Prices are published in minor currency units per kWh (``price``, e.g. pence) and in major
-units (``price_major``, e.g. GBP/kWh, the unit Home Assistant's Energy dashboard wants).
+units (``price_major``, e.g. GBP/kWh, the unit Home Assistant's Energy dashboard wants), in
+the provider's currency (shapes: :mod:`energyd.api.shapes`).
 A missing price is ``null`` with ``"available": false`` -- never ``0``, so an automation
 cannot mistake "no data" for "free power". Datetimes are ISO 8601 UTC with a ``Z``.
 """
@@ -9,18 +10,17 @@ cannot mistake "no data" for "free power". Datetimes are ISO 8601 UTC with a ``Z
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
+from energyd.api.shapes import PricePayload, UpcomingPayload, series_head
 from energyd.domain.figures import slot_json
 from energyd.domain.time import iso_utc
-from energyd.domain.units import minor_unit
+from energyd.domain.units import major_digits, major_per_kwh, minor_unit, round_price
 from energyd.providers.base import EnergyPriceSlot
 
 __all__ = [
-    "DEFAULT_CURRENCY",
     "dumps",
     "iso_utc",
     "minor_unit",
@@ -30,15 +30,6 @@ __all__ = [
     "upcoming_payload",
 ]
 
-DEFAULT_CURRENCY = "GBP"
-MINOR_DIGITS = 4  # 18.2910 p/kWh: finer than any tariff quotes
-MAJOR_DIGITS = MINOR_DIGITS + 2
-
-def _rounded(value: float | None, digits: int) -> float | None:
-    if value is None or not math.isfinite(value):
-        return None
-    return round(value, digits)
-
 
 def price_payload(
     provider_id: str,
@@ -46,38 +37,38 @@ def price_payload(
     slot: EnergyPriceSlot | None,
     *,
     now: datetime,
-    currency: str = DEFAULT_CURRENCY,
-) -> dict[str, Any]:
+    currency: str | None,
+) -> PricePayload:
     """The self-describing payload of one price topic (``current`` or ``next``).
 
-    ``currency`` is only used when ``slot`` is ``None``; a slot carries its own.
+    ``currency`` (the provider's) is only used when ``slot`` is ``None``; a slot carries its
+    own. ``None``: not known (no plugin loaded), so the units are ``null`` too.
     """
     code = slot.currency if slot is not None else currency
-    payload: dict[str, Any] = {
+    head = series_head(provider_id, region, code)
+    payload: PricePayload = {
         "provider": provider_id,
         "region": region,
         "available": False,
         "valid_from": None,
         "valid_to": None,
         "price": None,
-        "unit": f"{minor_unit(code)}/kWh",
+        "unit": head["unit"],
         "currency": code,
         "price_major": None,
-        "unit_major": f"{code}/kWh",
+        "unit_major": None if code is None else major_per_kwh(code),
         "price_exc_vat": None,
         "updated_at": iso_utc(now),
     }
     if slot is None:
         return payload
-    price = _rounded(slot.price_pence, MINOR_DIGITS)
-    payload.update(
-        available=price is not None,
-        valid_from=iso_utc(slot.valid_from),
-        valid_to=iso_utc(slot.valid_to),
-        price=price,
-        price_major=_rounded(slot.price_major, MAJOR_DIGITS),
-        price_exc_vat=_rounded(slot.price_pence_exc_vat, MINOR_DIGITS),
-    )
+    price = round_price(slot.price_pence)
+    payload["available"] = price is not None
+    payload["valid_from"] = iso_utc(slot.valid_from)
+    payload["valid_to"] = iso_utc(slot.valid_to)
+    payload["price"] = price
+    payload["price_major"] = round_price(slot.price_major, major_digits(slot.currency))
+    payload["price_exc_vat"] = round_price(slot.price_pence_exc_vat)
     return payload
 
 
@@ -87,12 +78,13 @@ def upcoming_payload(
     slots: Iterable[EnergyPriceSlot],
     *,
     now: datetime,
-    currency: str = DEFAULT_CURRENCY,
-) -> dict[str, Any]:
+    currency: str | None,
+) -> UpcomingPayload:
     """The compact series of every slot not yet over at ``now``, in time order.
 
-    ``currency`` is only used when there are no slots. Slots in different currencies are
-    refused (``ValueError``): one ``unit`` must describe every price in the list.
+    ``currency`` (the provider's; ``None``: not known) is only used when there are no slots.
+    Slots in different currencies are refused (``ValueError``): one ``unit`` must describe
+    every price in the list.
     """
     iso_utc(now)  # refuse a naive ``now`` before comparing with it
     remaining = sorted((s for s in slots if s.valid_to > now), key=lambda s: s.valid_from)
@@ -101,10 +93,7 @@ def upcoming_payload(
         raise ValueError(f"slots of {provider_id}/{region} mix currencies {sorted(currencies)}")
     code = currencies.pop() if currencies else currency
     return {
-        "provider": provider_id,
-        "region": region,
-        "unit": f"{minor_unit(code)}/kWh",
-        "currency": code,
+        **series_head(provider_id, region, code),
         "count": len(remaining),
         "updated_at": iso_utc(now),
         "slots": [slot_json(s) for s in remaining],

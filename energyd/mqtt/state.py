@@ -1,9 +1,10 @@
 """Turns what the store knows into retained MQTT state.
 
-Per provider/region: ``current``, ``next``, ``upcoming`` and the derived figures of
-:mod:`energyd.api.derived`; daemon-wide: ``providers`` and ``settings``. The MQTT client keeps
-every retained payload and re-sends it after a reconnect, so this module only says what the
-state is; it never worries about the connection.
+Per provider/region: ``current``, ``next``, ``upcoming`` and the derived figures built by
+:class:`energyd.api.figures.FigureSource` (which also keeps the standing windows);
+daemon-wide: ``providers`` and ``settings``. The MQTT client keeps every retained payload
+and re-sends it after a reconnect, so this module only says what the state is; it never
+worries about the connection.
 
 A topic whose payload cannot be built (stored data that breaks an assumption of a figure) is
 skipped, not fatal: it is logged as ``derived.failed`` once per change of its error, named in
@@ -14,41 +15,38 @@ earlier retained value is left as it was; the other topics are published as usua
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from functools import partial
-from typing import Any
 
 import structlog
 
-from energyd.api.derived import PERIODS, Derived, PayloadBuilder, derive
+from energyd.api.derived import Derived, PayloadBuilder, known_currency
+from energyd.api.figures import HORIZON, FigureSource
 from energyd.config import PricesSettings, WindowSettings
+from energyd.core.events import ChangeFeed, Changes
 from energyd.core.selection import ProviderSpec
 from energyd.core.service import PriceService
-from energyd.domain.figures import Window
+from energyd.domain.figures import current_and_next
+from energyd.exceptions import StoreError
 from energyd.mqtt.client import MqttClient
 from energyd.mqtt.payloads import dumps, price_payload, providers_payload, upcoming_payload
 from energyd.providers.base import EnergyPriceSlot
 
-__all__ = ["UPCOMING_HORIZON", "StatePublisher", "current_and_next"]
+__all__ = ["STORE_RETRY", "UPCOMING_HORIZON", "StatePublisher", "Step"]
 
 log = structlog.get_logger(__name__)
 
 #: How far ahead ``upcoming`` reaches (Agile publishes at most ~31 h ahead).
-UPCOMING_HORIZON = timedelta(days=3)
+UPCOMING_HORIZON = HORIZON
 #: Topics that stop being published are emptied this much later: Home Assistant first needs
 #: to take in the new discovery configs, or it would read the empty payloads as broken JSON.
 RETIRE_DELAY = 2.0
+#: After a store failure, the next round of publishing is tried this much later (seconds).
+STORE_RETRY = 5.0
 
-
-def current_and_next(
-    slots: Sequence[EnergyPriceSlot], now: datetime
-) -> tuple[EnergyPriceSlot | None, EnergyPriceSlot | None]:
-    """The slot containing ``now`` and the one after it (ascending ``slots``)."""
-    current = next((slot for slot in slots if slot.contains(now)), None)
-    after = current.valid_to if current is not None else now
-    following = next((slot for slot in slots if slot.valid_from >= after), None)
-    return current, following
+#: A step of a publishing round (see :meth:`StatePublisher.follow`).
+Step = Callable[[Changes], Awaitable[None]]
 
 
 class StatePublisher:
@@ -59,22 +57,21 @@ class StatePublisher:
         prices: PricesSettings | None = None,
         *,
         retire_delay: float = RETIRE_DELAY,
+        figures: FigureSource | None = None,
     ) -> None:
         self._service = service
         self._mqtt = mqtt
         self._topics = mqtt.topics
-        self._prices = prices or PricesSettings()
+        #: The derived figures and the standing windows (shared with the ``figures`` operation).
+        self._figures = figures or FigureSource(service, prices)
         self._retire_delay = retire_delay
         #: Topics published per (provider key, region), to clear the ones no longer published.
         self._published: dict[tuple[str, str], set[str]] = {}
         self._retiring: asyncio.Queue[tuple[float, list[str]]] = asyncio.Queue()
-        #: Standing windows last chosen per (provider key, region); a started one is kept.
-        self._windows: dict[tuple[str, str], dict[str, Window | None]] = {}
 
     def windows_for(self, key: str) -> list[WindowSettings]:
         """The standing windows computed for provider ``key``."""
-        selected = self._service.energy.provider_id
-        return [w for w in self._prices.windows if (w.provider or selected) == key]
+        return self._figures.windows.settings_for(key)
 
     async def publish_prices(self, key: str | None = None, now: datetime | None = None) -> None:
         """Publish every price topic for one provider key, or for all of them."""
@@ -87,39 +84,15 @@ class StatePublisher:
 
     async def _known(self, spec: ProviderSpec, now: datetime) -> list[EnergyPriceSlot]:
         """The slots the topics are built from: today's market day up to the horizon."""
-        calendar = self._service.calendar(spec)
-        today_start = calendar.day_bounds(calendar.local_date(now))[0]
-        return await self._service.slots(spec, today_start, now + UPCOMING_HORIZON)
+        return await self._figures.known(spec, now)
 
     def _derive(self, spec: ProviderSpec, slots: list[EnergyPriceSlot], now: datetime) -> Derived:
-        meta = self._service.metadata(spec)
-        return derive(
-            provider=spec.key,
-            region=spec.region,
-            currency=meta.currency if meta is not None else "GBP",
-            slots=slots,
-            calendar=self._service.calendar(spec),
-            levels=self._prices.levels,
-            windows=self.windows_for(spec.key),
-            previous=self._windows.get((spec.key, spec.region), {}),
-            now=now,
-        )
-
-    async def figures(self, spec: ProviderSpec, now: datetime) -> dict[str, Any]:
-        """Level, statistics and standing windows as published (for the HTTP status page);
-        a figure that cannot be built is null (``level``, a period) or left out (a window)."""
-        payloads = self._derive(spec, await self._known(spec, now), now).payloads
-        windows = [payloads.get(f"windows/{w.name}") for w in self.windows_for(spec.key)]
-        return {
-            "level": payloads.get("level"),
-            "stats": {name: payloads.get(f"stats/{name}") for name in PERIODS},
-            "windows": [window for window in windows if window is not None],
-        }
+        return self._figures.derive(spec, slots, now)  # remembers the windows chosen
 
     async def _publish_spec(self, spec: ProviderSpec, now: datetime) -> None:
-        meta = self._service.metadata(spec)
-        currency = meta.currency if meta is not None else "GBP"
         slots = await self._known(spec, now)
+        # The provider's currency; without a plugin, the stored slots' own (or none: nulls).
+        currency = known_currency(self._service.runtime(spec).currency, slots)
         current, following = current_and_next(slots, now)
         upcoming = [slot for slot in slots if slot.valid_to > now]
         basics = PayloadBuilder()  # like the derived topics: one that fails is skipped
@@ -133,7 +106,6 @@ class StatePublisher:
             partial(upcoming_payload, spec.key, spec.region, upcoming, now=now, currency=currency),
         )
         derived = self._derive(spec, slots, now)
-        self._windows[(spec.key, spec.region)] = derived.windows
         payloads = {**basics.payloads, **derived.payloads}
         errors = {**basics.errors, **derived.errors}
         self._report(spec, errors)
@@ -197,7 +169,7 @@ class StatePublisher:
         running = {(spec.key, spec.region) for spec in self._service.specs()}
         for gone in sorted(set(self._published) - running):
             self._retire(self._published.pop(gone))
-            self._windows.pop(gone, None)
+            self._figures.windows.forget(*gone)
             if gone[0] not in {key for key, _ in running}:
                 self._service.faults.forget(gone[0])
             log.info("mqtt.prices_removed", provider=gone[0], region=gone[1])
@@ -222,10 +194,47 @@ class StatePublisher:
                 if name not in live:
                     await self._mqtt.clear_retained(name)
 
-    async def on_change(self, key: str | None) -> None:
-        """Service listener: prices of ``key`` changed, or (None) anything did."""
-        if key is None:
+    async def publish_changes(self, changes: Changes) -> None:
+        """Publish what ``changes`` says changed (and nothing else)."""
+        if changes.everything:
             await self.publish_all()
+            return
+        if changes.boundary:
+            await self.publish_prices()
         else:
-            await self.publish_prices(key)
+            for key in sorted(changes.prices):
+                await self.publish_prices(key)
+        if changes.prices:
             await self.publish_providers()
+
+    async def follow(
+        self,
+        feed: ChangeFeed,
+        *,
+        before: Step | None = None,
+        after: Step | None = None,
+    ) -> None:
+        """Publish whatever the core reports, in this task (``energyd.publisher``).
+
+        Changes that arrive while a round is being published are coalesced into the next
+        round. ``before`` runs first in each round (Home Assistant discovery: it must follow a
+        region change before the state it describes), ``after`` last (systemd ``STATUS=``). A
+        store failure is retried after :data:`STORE_RETRY` seconds; anything else is logged,
+        and what was published stays retained.
+        """
+        while True:
+            changes = await feed.take()
+            try:
+                if before is not None:
+                    await before(changes)
+                await self.publish_changes(changes)
+                if after is not None:
+                    await after(changes)
+            except StoreError as exc:  # disk full or locked: keep what is retained, retry
+                log.error("publisher.store_failed", error=str(exc))
+                await asyncio.sleep(STORE_RETRY)
+                feed.mark(everything=changes.everything, boundary=True)
+                for key in changes.prices:
+                    feed.mark(key=key)
+            except Exception:  # publishing a change must not stop publishing the next ones
+                log.exception("publisher.failed")

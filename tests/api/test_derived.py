@@ -7,12 +7,15 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from energyd.api.derived import derive
-from energyd.config import DEFAULT_LEVELS, WindowSettings
+from energyd.config import WindowSettings
+from energyd.domain.levels import default_bands
 from energyd.providers.base import EnergyPriceSlot
 from tests.support.calendars import AGILE
 from tests.support.octopus_data import default_price
 
 OVERNIGHT = WindowSettings(name="overnight", minutes=180, earliest="00:00", latest="07:00")
+
+GBP_LEVELS = default_bands("GBP")
 
 
 def days(first: date, count: int) -> list[EnergyPriceSlot]:
@@ -39,7 +42,7 @@ def run(slots: list[EnergyPriceSlot], now: datetime) -> dict[str, dict]:  # type
         currency="GBP",
         slots=slots,
         calendar=AGILE,
-        levels=DEFAULT_LEVELS,
+        levels=GBP_LEVELS,
         windows=[OVERNIGHT],
         previous={},
         now=now,
@@ -128,7 +131,7 @@ class TestIsolation:
             currency="GBP",
             slots=five_second_slots(now),
             calendar=AGILE,
-            levels=DEFAULT_LEVELS,
+            levels=GBP_LEVELS,
             windows=[OVERNIGHT],
             previous={},
             now=now,
@@ -149,7 +152,7 @@ class TestIsolation:
             currency="GBP",
             slots=days(date(2026, 11, 25), 2),
             calendar=AGILE,
-            levels=DEFAULT_LEVELS,
+            levels=GBP_LEVELS,
             windows=[OVERNIGHT],
             previous={},
             now=now,

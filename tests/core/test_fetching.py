@@ -60,7 +60,15 @@ def load(tmp_path: Path, name: str, source: str, provider_id: str) -> EnergyPric
 
 async def fetch(store: PriceStore, plugin: EnergyPriceProvider, key: str):  # type: ignore[no-untyped-def]
     return await fetch_into_store(
-        store, plugin, key=key, region="C", config={}, start=START, end=END, timeout=5
+        store,
+        plugin,
+        key=key,
+        region="C",
+        currency="GBP",
+        config={},
+        start=START,
+        end=END,
+        timeout=5,
     )
 
 

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from energyd.config import DEFAULT_LEVELS, LevelBand
+from energyd.config import LevelBand
 from energyd.domain.figures import (
     PeriodStats,
     Window,
@@ -22,12 +22,15 @@ from energyd.domain.figures import (
     window_json,
     window_period,
 )
+from energyd.domain.levels import default_bands
 from energyd.providers.base import EnergyPriceSlot
 from tests.support.calendars import AGILE
 
 DAY = date(2026, 11, 25)
 SPRING = date(2026, 3, 29)  # 23 hours in the UK
 AUTUMN = date(2026, 10, 25)  # 25 hours in the UK
+
+GBP_LEVELS = default_bands("GBP")
 
 
 def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
@@ -307,7 +310,7 @@ class TestLevels:
     )
     def test_default_bands(self, price: float | None, level: str | None) -> None:
         """`below` is exclusive: a price on a bound goes to the next band up."""
-        assert level == level_for(price, DEFAULT_LEVELS)
+        assert level == level_for(price, GBP_LEVELS)
 
     def test_custom_and_degenerate_bands(self) -> None:
         """One band takes everything; no bands, or no open last band, gives None."""

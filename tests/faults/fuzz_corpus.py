@@ -95,6 +95,8 @@ DOCUMENTED_CODES: Final = frozenset(
         "invalid_name",
         "invalid_setting",
         "invalid_config",
+        "not_available",
+        "store_unavailable",
         "failed",
         "internal_error",
         "invalid_response_topic",

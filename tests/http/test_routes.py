@@ -1,152 +1,34 @@
-"""The HTTP server: real loader and bundled Octopus plugin, real SQLite, a local Octopus API."""
+"""The HTTP endpoints (energyd.http.routes): each route, its parser and its operation."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import re
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-import structlog
-from multidict import CIMultiDict
-from prometheus_client.parser import text_string_to_metric_families
-from pydantic import SecretStr
 
-from energyd.config import HttpSettings, MqttSettings, Settings, load_settings
-from energyd.core.selection import ProviderSpec
-from energyd.core.service import PriceService
-from energyd.core.store import PriceStore
-from energyd.domain.records import FetchOutcome, FetchRun
-from energyd.exceptions import CommandError, ConfigError
-from energyd.http import (
-    HttpServer,
-    WritePolicy,
-    authorize,
-    is_loopback,
-    make_http_app,
-    write_policy,
-)
-from energyd.http.metrics import Mark, Metric, render, unseen_runs
+from energyd.api.arguments import CheapestArgs
+from energyd.config import MqttSettings
 from energyd.mqtt.client import MqttClient
 from energyd.mqtt.commands import CommandRouter
-from energyd.providers.loader import EnergyProviderLoader, bundled_plugin_dir
-from energyd.providers.management import ProviderManager
 from tests.support.broker import MosquittoBroker
 from tests.support.fake_octopus import RunningFake
-
-PLUGIN = "octopus_agile_provider.py"
-BASE = "/api/drivers/energy-providers"
-
-
-@dataclass
-class Rig:
-    settings: Settings
-    loader: EnergyProviderLoader
-    store: PriceStore
-    service: PriceService
-    manager: ProviderManager
-    fake: RunningFake
-
-    async def make_plugin_older(self) -> None:
-        """Rewrite the deployed plugin's version to 0.0.1 and reload it."""
-        path = self.settings.plugin_dir / PLUGIN
-        text = path.read_text()
-        older, count = re.subn(
-            r'^__version__ = "[^"]*"', '__version__ = "0.0.1"', text, count=1, flags=re.M
-        )
-        assert 1 == count
-        path.write_text(older)
-        await self.manager.reload("test")
-
-
-@contextlib.asynccontextmanager
-async def http_rig(tmp_path: Path, fake: RunningFake, **extra: Any) -> AsyncIterator[Rig]:
-    """Everything the HTTP server serves, built from real parts (nothing fetched yet)."""
-    settings = load_settings(
-        None,
-        config_dir=tmp_path / "config",
-        energy={
-            "provider_id": "octopus_agile",
-            "providers": {
-                "octopus_agile": {
-                    "region": "C",
-                    "base_url": fake.url,
-                    "retry_attempts": 1,
-                    "retry_base_seconds": 0.01,
-                    "retry_budget_seconds": 1,
-                }
-            },
-        },
-        refresh={"fetch_timeout_seconds": 10},
-        **extra,
-    )
-    loader = EnergyProviderLoader(settings.config_dir, bundled_plugin_dir())
-    loader.deploy_bundled_if_empty()
-    loader.load_all()
-    async with PriceStore(settings.db_path) as store, aiohttp.ClientSession() as session:
-        service = PriceService(settings, store, loader, session)
-        await service.start()
-        manager = ProviderManager(loader, store, on_change=service.plugins_changed)
-        yield Rig(settings, loader, store, service, manager, fake)
-
-
-@contextlib.asynccontextmanager
-async def serving(
-    rig: Rig,
-    *,
-    host: str = "127.0.0.1",
-    token: str | None = None,
-    mqtt: MqttClient | None = None,
-    figures: Any = None,
-) -> AsyncIterator[aiohttp.ClientSession]:
-    """Serve the app on 127.0.0.1 (``host`` only feeds the auth decision) and a client."""
-    settings = HttpSettings(
-        enabled=True, host=host, port=0, token=None if token is None else SecretStr(token)
-    )
-    app = make_http_app(
-        service=rig.service, manager=rig.manager, mqtt=mqtt, settings=settings, figures=figures
-    )
-    async with (
-        HttpServer(app, host="127.0.0.1", port=0) as server,
-        aiohttp.ClientSession(f"http://127.0.0.1:{server.port}") as client,
-    ):
-        yield client
-
-
-@pytest.fixture
-async def rig(tmp_path: Path, fake_api: RunningFake) -> AsyncIterator[Rig]:
-    async with http_rig(tmp_path, fake_api) as built:
-        yield built
-
-
-@pytest.fixture
-async def client(rig: Rig) -> AsyncIterator[aiohttp.ClientSession]:
-    async with serving(rig) as session:
-        yield session
-
-
-async def call(
-    client: aiohttp.ClientSession, method: str, path: str, **kwargs: Any
-) -> tuple[int, Any]:
-    async with client.request(method, path, **kwargs) as response:
-        text = await response.text()
-        assert response.content_type == "application/json", (path, text[:200])
-        return response.status, json.loads(text)
-
-
-def error_code(body: Any) -> str:
-    code: str = body["error"]["code"]
-    return code
-
-
-def iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
+from tests.support.http_rig import (
+    BASE,
+    PLUGIN,
+    Rig,
+    StubFigures,
+    call,
+    error_code,
+    http_rig,
+    iso,
+    scrape,
+    serving,
+    value,
+)
 
 
 class TestPluginManagement:
@@ -157,7 +39,9 @@ class TestPluginManagement:
         await rig.service.refresh()
         status, body = await call(client, "GET", f"{BASE}/status")
         assert 200 == status
-        assert [(PLUGIN, "up_to_date")] == [(p["file"], p["status"]) for p in body["plugins"]]
+        assert [("energy_charts_provider.py", "up_to_date"), (PLUGIN, "up_to_date")] == [
+            (p["file"], p["status"]) for p in body["plugins"]
+        ]
         assert ["octopus_agile"] == [p["id"] for p in body["providers"]]
         assert "octopus_agile" == body["selected"]
         expected = await rig.service.overview()
@@ -188,7 +72,7 @@ class TestPluginManagement:
             k: v for k, v in body.items() if k != "at"
         }
         _, after = await call(client, "GET", f"{BASE}/status")
-        assert "up_to_date" == after["plugins"][0]["status"]
+        assert "up_to_date" == {p["file"]: p["status"] for p in after["plugins"]}[PLUGIN]
 
     async def test_update_all_updates_then_has_nothing_to_do(
         self, rig: Rig, client: aiohttp.ClientSession
@@ -209,7 +93,7 @@ class TestPluginManagement:
         """Reload re-imports the plugins and records who asked."""
         status, body = await call(client, "POST", f"{BASE}/reload")
         assert 200 == status
-        assert ("reload", "http", "loaded: octopus_agile") == (
+        assert ("reload", "http", "loaded: energy_charts, octopus_agile") == (
             body["action"],
             body["actor"],
             body["message"],
@@ -278,6 +162,15 @@ class TestSettings:
         ]
         assert {"energy.providers.octopus_agile.region": "J"} == await rig.store.get_overrides()
         assert "J" == rig.service.spec().region
+
+    async def test_key_and_value_form_is_accepted(
+        self, rig: Rig, client: aiohttp.ClientSession
+    ) -> None:
+        """The body may also be {"key", "value"}, as the MQTT settings/set command takes."""
+        payload = {"key": "energy.providers.octopus_agile.region", "value": "J"}
+        status, body = await call(client, "PUT", "/api/settings", json=payload)
+        assert (200, "J") == (status, body["energy"]["providers"]["octopus_agile"]["region"])
+        assert {"energy.providers.octopus_agile.region": "J"} == await rig.store.get_overrides()
 
     async def test_plugin_rejection_is_422_per_field(
         self, rig: Rig, client: aiohttp.ClientSession
@@ -433,6 +326,63 @@ class TestPrices:
         assert (404, "unknown_provider") == (status, error_code(body))
 
 
+class TestCheapest:
+    async def test_same_arguments_as_the_command(
+        self, rig: Rig, client: aiohttp.ClientSession
+    ) -> None:
+        """GET /api/cheapest takes the cheapest command's arguments and answers its reply."""
+        await rig.service.refresh()
+        status, body = await call(client, "GET", "/api/cheapest?minutes=120&contiguous=false")
+        assert (200, True, False, 4) == (
+            status,
+            body["available"],
+            body["contiguous"],
+            len(body["slots"]),
+        )
+        expected = await rig.operations().cheapest(CheapestArgs(minutes=120, contiguous=False))
+        assert [s["start"] for s in expected["slots"]] == [s["start"] for s in body["slots"]]
+        assert ("octopus_agile", "C", "cheapest") == (
+            body["provider"],
+            body["region"],
+            body["mode"],
+        )
+
+    async def test_local_times_and_datetimes(self, rig: Rig, client: aiohttp.ClientSession) -> None:
+        """earliest/latest as market "HH:MM", or as datetimes (a '+' left unencoded too)."""
+        await rig.service.refresh()
+        query = "minutes=60&earliest=00:00&latest=07:00&mode=most_expensive"
+        status, body = await call(client, "GET", f"/api/cheapest?{query}")
+        assert (200, "most_expensive") == (status, body["mode"])
+        start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+        end = start + timedelta(hours=3)
+        query = f"minutes=60&earliest={start.isoformat()}&latest={iso(end)}"
+        status, body = await call(client, "GET", f"/api/cheapest?{query}")
+        assert (200, iso(start), iso(end)) == (status, body["period_start"], body["period_end"])
+
+    @pytest.mark.parametrize(
+        "query",
+        [
+            "",
+            "minutes=0",
+            "minutes=abc",
+            "minutes=1441",
+            "minutes=60&earliest=25:00",
+            "minutes=60&earliest=00:00&latest=2026-01-01T00:00:00Z",
+            "minutes=60&earliest=2026-01-01T00:00:00Z&latest=2026-03-01T00:00:00Z",
+            "minutes=60&mode=middling",
+        ],
+    )
+    async def test_bad_arguments_are_400(self, client: aiohttp.ClientSession, query: str) -> None:
+        """Missing, out of range or inconsistent arguments are invalid_argument."""
+        status, body = await call(client, "GET", f"/api/cheapest?{query}")
+        assert (400, "invalid_argument") == (status, error_code(body))
+
+    async def test_unknown_provider_is_404(self, client: aiohttp.ClientSession) -> None:
+        """A provider that does not run is unknown_provider."""
+        status, body = await call(client, "GET", "/api/cheapest?minutes=60&provider=nope")
+        assert (404, "unknown_provider") == (status, error_code(body))
+
+
 class TestRefresh:
     async def test_refresh_fetches_and_reports_runs(
         self, rig: Rig, client: aiohttp.ClientSession
@@ -462,25 +412,20 @@ class TestRefresh:
 
 class TestFiguresAndAudit:
     async def test_figures_without_a_source_is_404(self, client: aiohttp.ClientSession) -> None:
-        """Without a figures callable the endpoint says the figures are not available."""
+        """Without a figures source the endpoint says the figures are not available."""
         status, body = await call(client, "GET", "/api/figures")
         assert (404, "not_available") == (status, error_code(body))
 
-    async def test_figures_come_from_the_callable(self, rig: Rig) -> None:
-        """The endpoint returns what the figures callable gives for the chosen provider."""
-        asked: list[tuple[ProviderSpec, datetime]] = []
-
-        async def figures(spec: ProviderSpec, now: datetime) -> dict[str, Any]:
-            asked.append((spec, now))
-            return {"level": {"level": "cheap"}, "stats": {}, "windows": []}
-
+    async def test_figures_come_from_the_source(self, rig: Rig) -> None:
+        """The endpoint returns what the figures source gives for the chosen provider."""
+        figures = StubFigures({"level": {"level": "cheap"}, "stats": {}, "windows": []})
         async with serving(rig, figures=figures) as client:
             status, body = await call(client, "GET", "/api/figures?provider=octopus_agile")
             assert (200, {"level": {"level": "cheap"}, "stats": {}, "windows": []}) == (
                 status,
                 body,
             )
-            assert [rig.service.spec()] == [spec for spec, _ in asked]
+            assert [rig.service.spec()] == figures.asked
             status, body = await call(client, "GET", "/api/figures?provider=nope")
             assert (404, "unknown_provider") == (status, error_code(body))
 
@@ -517,14 +462,28 @@ class TestHealth:
         assert all(check["ok"] for check in body["checks"].values())
 
     async def test_not_ready_before_any_fetch(self, client: aiohttp.ClientSession) -> None:
-        """Without prices the prices check fails and names the state."""
+        """Without prices the prices check fails and names the state and the provider."""
         status, body = await call(client, "GET", "/readyz")
         assert (503, "not_ready") == (status, body["status"])
-        assert (False, "unknown") == (
+        assert (False, "unknown", ["octopus_agile"]) == (
             body["checks"]["prices"]["ok"],
             body["checks"]["prices"]["state"],
+            body["checks"]["prices"]["failing"],
         )
         assert body["checks"]["store"]["ok"]
+
+    async def test_health_is_the_command_reply(
+        self, rig: Rig, client: aiohttp.ClientSession
+    ) -> None:
+        """GET /api/health answers what the MQTT health command does; ok agrees with /readyz."""
+        await rig.service.refresh()
+        status, body = await call(client, "GET", "/api/health?probe=true")
+        assert 200 == status
+        assert {"mqtt_connected", "store", "providers", "ok", "checks", "event_loop", "probes"} == (
+            set(body)
+        )
+        _, ready = await call(client, "GET", "/readyz")
+        assert (True, ready["checks"]) == (body["ok"], body["checks"])
 
     async def test_closed_store_is_not_ready(self, rig: Rig, client: aiohttp.ClientSession) -> None:
         """A store that cannot answer fails its check (a 503, not a 500)."""
@@ -554,329 +513,3 @@ class TestHealth:
                 metrics = await scrape(client)
                 assert 1 == value(metrics, "energyd_mqtt_connected")
                 assert value(metrics, "energyd_mqtt_published_total") >= 1
-
-
-async def scrape(client: aiohttp.ClientSession) -> dict[str, Any]:
-    async with client.get("/metrics") as response:
-        assert 200 == response.status
-        assert "text/plain; version=0.0.4; charset=utf-8" == response.headers["Content-Type"]
-        text = await response.text()
-    return {family.name: family for family in text_string_to_metric_families(text)}
-
-
-def value(families: dict[str, Any], name: str, **labels: str) -> float:
-    for family in families.values():
-        for sample in family.samples:
-            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
-                return float(sample.value)
-    raise AssertionError(f"no sample {name} {labels}")
-
-
-class TestMetrics:
-    async def test_metrics_parse_and_match_the_store(
-        self, rig: Rig, client: aiohttp.ClientSession
-    ) -> None:
-        """Fetch counts, stored slots, the current price and health agree with the store."""
-        await rig.service.refresh()
-        rig.fake.state.faults.extend([500] * 10)
-        await rig.service.refresh()
-        families = await scrape(client)
-        assert "counter" == families["energyd_fetches"].type
-        assert 2 == value(families, "energyd_fetches_total", provider="octopus_agile")
-        assert 1 == value(families, "energyd_fetch_failures_total", provider="octopus_agile")
-        counts = await rig.store.counts()
-        stored = value(families, "energyd_slots_stored", provider="octopus_agile", region="C")
-        assert counts[("octopus_agile", "C")] == stored
-        slot = await rig.store.slot_at("octopus_agile", "C", datetime.now(UTC))
-        assert slot is not None
-        price = value(families, "energyd_current_price", provider="octopus_agile", region="C")
-        assert slot.price_pence == price
-        health = {s.labels["state"]: s.value for s in families["energyd_provider_health"].samples}
-        assert {"degraded": 1.0} == {k: v for k, v in health.items() if v}
-        last_ok = await rig.store.last_fetch("octopus_agile", "C", FetchOutcome.OK)
-        assert last_ok is not None
-        assert last_ok.started_at.timestamp() == value(
-            families, "energyd_last_success_timestamp_seconds", provider="octopus_agile"
-        )
-        assert 1 == value(families, "energyd_plugin_info", file=PLUGIN, status="up_to_date")
-        assert "energyd_mqtt_connected" not in families
-
-    async def test_counters_only_grow_by_new_runs(
-        self, rig: Rig, client: aiohttp.ClientSession
-    ) -> None:
-        """Scraping again without fetches leaves the counters; a new fetch adds one."""
-        await rig.service.refresh()
-        first = value(await scrape(client), "energyd_fetches_total", provider="octopus_agile")
-        second = value(await scrape(client), "energyd_fetches_total", provider="octopus_agile")
-        await rig.service.refresh()
-        third = value(await scrape(client), "energyd_fetches_total", provider="octopus_agile")
-        assert (1, 1, 2) == (first, second, third)
-
-    async def test_unknown_price_is_absent_not_zero(self, client: aiohttp.ClientSession) -> None:
-        """Before any fetch there is no current-price sample at all."""
-        families = await scrape(client)
-        assert [] == families["energyd_current_price"].samples
-        assert 0 == value(families, "energyd_fetches_total", provider="octopus_agile")
-
-    def test_label_values_are_escaped(self) -> None:
-        """Quotes, backslashes and newlines in label values survive a strict parser."""
-        metric = Metric("energyd_test", 'help with "quotes" and \\ backslash', "gauge")
-        weird = 'a"b\\c\nd'
-        metric.add(1.5, file=weird)
-        (family,) = text_string_to_metric_families(render([metric]))
-        assert [({"file": weird}, 1.5)] == [(s.labels, s.value) for s in family.samples]
-
-
-def run_at(seconds: int, outcome: FetchOutcome = FetchOutcome.OK) -> FetchRun:
-    start = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=seconds)
-    return FetchRun("p", "C", start, outcome)
-
-
-class TestFetchCounting:
-    def test_counts_runs_after_the_mark(self) -> None:
-        """Runs newer than the mark are new; the mark moves to the newest."""
-        runs = [run_at(30), run_at(20), run_at(10)]
-        fresh, mark = unseen_runs(runs, Mark(run_at(15).started_at))
-        assert ([run_at(30), run_at(20)], Mark(run_at(30).started_at, 1)) == (fresh, mark)
-
-    def test_runs_at_the_same_instant_are_counted_once(self) -> None:
-        """A second run in the same millisecond as the mark is new; a seen one is not."""
-        at = run_at(10).started_at
-        fresh, mark = unseen_runs([run_at(10), run_at(10)], Mark(at, 1))
-        assert ([run_at(10)], Mark(at, 2)) == (fresh, mark)
-        fresh, mark = unseen_runs([run_at(10), run_at(10)], mark)
-        assert ([], Mark(at, 2)) == (fresh, mark)
-
-
-class TestAuth:
-    @pytest.mark.parametrize(
-        ("host", "expected"),
-        [
-            ("127.0.0.1", True),
-            ("127.1.2.3", True),
-            ("::1", True),
-            ("[::1]", True),
-            ("localhost", True),
-            ("LocalHost", True),
-            ("::ffff:127.0.0.1", True),
-            ("0.0.0.0", False),
-            ("::", False),
-            ("", False),
-            ("192.168.1.10", False),
-            ("energyd.local", False),
-            ("localhost.example.com", False),
-        ],
-    )
-    def test_loopback_hosts(self, host: str, expected: bool) -> None:
-        """Only addresses and names that can only mean this machine count as loopback."""
-        assert expected == is_loopback(host)
-
-    @pytest.mark.parametrize(
-        ("host", "token", "expected"),
-        [
-            ("127.0.0.1", None, WritePolicy.OPEN),
-            ("127.0.0.1", "", WritePolicy.OPEN),
-            ("127.0.0.1", "t", WritePolicy.TOKEN),
-            ("0.0.0.0", None, WritePolicy.REFUSED),
-            ("0.0.0.0", "t", WritePolicy.TOKEN),
-        ],
-    )
-    def test_policy_from_host_and_token(
-        self, host: str, token: str | None, expected: WritePolicy
-    ) -> None:
-        """A token always wins; without one, loopback is open and anything else refused."""
-        assert expected == write_policy(host, token)
-
-    @pytest.mark.parametrize(
-        ("policy", "headers"),
-        [
-            (WritePolicy.TOKEN, {"Authorization": "Bearer token"}),
-            (WritePolicy.TOKEN, {"authorization": "bearer  token "}),
-            (WritePolicy.OPEN, {"Host": "127.0.0.1:8765"}),
-            (WritePolicy.OPEN, {"Host": "[::1]:8765"}),
-            (WritePolicy.OPEN, {"Host": "localhost:8765", "Origin": "http://localhost:8765"}),
-            (WritePolicy.OPEN, {"Host": "127.0.0.1", "Sec-Fetch-Site": "same-origin"}),
-        ],
-    )
-    def test_allowed_writes(self, policy: WritePolicy, headers: dict[str, str]) -> None:
-        """A right token, or a same-origin loopback request without token configured."""
-        authorize(policy, "token", "POST", CIMultiDict(headers))
-
-    @pytest.mark.parametrize(
-        ("policy", "headers", "code"),
-        [
-            (WritePolicy.TOKEN, {}, "unauthorized"),
-            (WritePolicy.TOKEN, {"Authorization": "Bearer wrong"}, "unauthorized"),
-            (WritePolicy.TOKEN, {"Authorization": "Basic dG9rZW4="}, "unauthorized"),
-            (WritePolicy.TOKEN, {"Authorization": "Bearer tökén-ish"}, "unauthorized"),
-            (WritePolicy.TOKEN, {"Authorization": "Bearer"}, "unauthorized"),
-            (WritePolicy.REFUSED, {"Authorization": "Bearer token"}, "forbidden"),
-            (WritePolicy.OPEN, {}, "forbidden"),
-            (WritePolicy.OPEN, {"Host": "evil.example:8765"}, "forbidden"),
-            (
-                WritePolicy.OPEN,
-                {"Host": "127.0.0.1:8765", "Origin": "http://evil.example"},
-                "forbidden",
-            ),
-            (WritePolicy.OPEN, {"Host": "127.0.0.1:8765", "Origin": "null"}, "forbidden"),
-            (
-                WritePolicy.OPEN,
-                {"Host": "127.0.0.1:8765", "Sec-Fetch-Site": "cross-site"},
-                "forbidden",
-            ),
-        ],
-    )
-    def test_refused_writes(self, policy: WritePolicy, headers: dict[str, str], code: str) -> None:
-        """A missing or wrong token is unauthorized; refused policy or foreign origin forbidden."""
-        with pytest.raises(CommandError) as caught:
-            authorize(policy, "token", "POST", CIMultiDict(headers))
-        assert code == caught.value.code
-
-    def test_reading_is_always_allowed(self) -> None:
-        """GET and HEAD need no token, even when writes are refused."""
-        for policy in WritePolicy:
-            authorize(policy, "token", "GET", CIMultiDict())
-            authorize(policy, "token", "HEAD", CIMultiDict())
-
-    async def test_token_on_loopback_is_required(self, rig: Rig) -> None:
-        """With a token configured, POST needs it even on loopback; GET does not."""
-        async with serving(rig, token="s3cret") as client:
-            async with client.post(f"{BASE}/reload") as response:
-                assert 401 == response.status
-                assert response.headers["WWW-Authenticate"].startswith("Bearer")
-                assert "unauthorized" == error_code(await response.json())
-            wrong = {"Authorization": "Bearer nope"}
-            status, _ = await call(client, "POST", f"{BASE}/reload", headers=wrong)
-            assert 401 == status
-            right = {"Authorization": "Bearer s3cret"}
-            status, _ = await call(client, "POST", f"{BASE}/reload", headers=right)
-            assert 200 == status
-            status, _ = await call(client, "GET", f"{BASE}/status")
-            assert 200 == status
-        assert ["reload"] == [r.action for r in await rig.store.audit_log(10)]
-
-    async def test_beyond_loopback_without_token_refuses_writes(self, rig: Rig) -> None:
-        """Configured beyond loopback with no token: writes are 403 and a warning is logged."""
-        with structlog.testing.capture_logs() as logs:
-            async with serving(rig, host="0.0.0.0") as client:
-                status, body = await call(client, "POST", "/api/refresh")
-                assert (403, "forbidden") == (status, error_code(body))
-                status, body = await call(client, "GET", "/api/info")
-                assert (200, "refused") == (status, body["writes"])
-        warnings = [e for e in logs if e["event"] == "http.writes_refused"]
-        assert ["warning"] == [e["log_level"] for e in warnings]
-        assert [] == await rig.store.fetch_runs()
-
-    async def test_beyond_loopback_with_token(self, rig: Rig) -> None:
-        """Configured beyond loopback with a token: the token opens writes."""
-        async with serving(rig, host="0.0.0.0", token="s3cret") as client:
-            status, _ = await call(client, "POST", f"{BASE}/reload")
-            assert 401 == status
-            headers = {"Authorization": "Bearer s3cret"}
-            status, _ = await call(client, "POST", f"{BASE}/reload", headers=headers)
-            assert 200 == status
-
-    async def test_cross_origin_write_on_open_loopback_is_refused(
-        self, client: aiohttp.ClientSession
-    ) -> None:
-        """Without a token, a request from another web origin cannot change state."""
-        headers = {"Origin": "http://evil.example"}
-        status, body = await call(client, "POST", f"{BASE}/reload", headers=headers)
-        assert (403, "forbidden") == (status, error_code(body))
-        headers = {"Host": "rebound.example:8765"}
-        status, body = await call(client, "POST", f"{BASE}/reload", headers=headers)
-        assert (403, "forbidden") == (status, error_code(body))
-
-
-class TestErrors:
-    async def test_unknown_route_is_json_404(self, client: aiohttp.ClientSession) -> None:
-        """An unknown path gets a JSON 404."""
-        status, body = await call(client, "GET", "/no/such/thing")
-        assert (404, "not_found") == (status, error_code(body))
-
-    async def test_wrong_method_is_json_405(self, client: aiohttp.ClientSession) -> None:
-        """A known path with the wrong method gets a JSON 405 that lists the allowed ones."""
-        async with client.get(f"{BASE}/update-all") as response:
-            assert 405 == response.status
-            assert "POST" in response.headers["Allow"]
-            assert "method_not_allowed" == error_code(await response.json())
-
-    async def test_no_bad_request_causes_a_500(self, client: aiohttp.ClientSession) -> None:
-        """A sweep of malformed requests gets only 4xx JSON answers."""
-        requests = [
-            ("POST", f"{BASE}/update/..%2F..%2Fetc%2Fpasswd", None),
-            ("POST", f"{BASE}/update/%ff%fe", None),
-            ("POST", f"{BASE}/update/", None),
-            ("PUT", "/api/settings", b"\x00\x01"),
-            ("PUT", "/api/settings", b'{"values": {"energy.providers.x.y": {"z": [1e999]}}}'),
-            ("PUT", "/api/settings", b'{"values": {"energy.providers.Bad Key.region": "C"}}'),
-            ("GET", "/api/prices?start=%00", None),
-            ("GET", "/api/prices?start=2026-01-01T00:00:00%2B99:00", None),
-            ("GET", "/api/prices?provider=../../etc", None),
-            ("GET", "/api/audit?limit=1e3", None),
-            ("POST", "/api/refresh?provider=%00", None),
-            ("DELETE", "/api/settings", None),
-            ("GET", "/../../etc/passwd", None),
-        ]
-        for method, path, data in requests:
-            async with client.request(method, path, data=data) as response:
-                body = await response.json()
-                assert 400 <= response.status < 500, (method, path, response.status, body)
-                assert {"code", "message"} <= set(body["error"]), (method, path)
-
-
-class TestServer:
-    async def test_entering_twice_is_an_error(self, rig: Rig) -> None:
-        """An HttpServer serves once; a second enter is a RuntimeError."""
-        app = make_http_app(
-            service=rig.service, manager=rig.manager, mqtt=None, settings=HttpSettings()
-        )
-        server = HttpServer(app, host="127.0.0.1", port=0)
-        async with server:
-            with pytest.raises(RuntimeError):
-                await server.__aenter__()
-
-    async def test_port_in_use_is_a_config_error(self, rig: Rig) -> None:
-        """Binding a port that is taken names http.port."""
-        settings = HttpSettings()
-        first = make_http_app(
-            service=rig.service, manager=rig.manager, mqtt=None, settings=settings
-        )
-        second = make_http_app(
-            service=rig.service, manager=rig.manager, mqtt=None, settings=settings
-        )
-        async with HttpServer(first, host="127.0.0.1", port=0) as running:
-            assert running.port is not None
-            with pytest.raises(ConfigError) as caught:
-                async with HttpServer(second, host="127.0.0.1", port=running.port):
-                    pass
-        assert ["http.port"] == list(caught.value.errors)
-
-    async def test_stops_cleanly(self, rig: Rig) -> None:
-        """After the server is left, its port no longer accepts connections."""
-        app = make_http_app(
-            service=rig.service, manager=rig.manager, mqtt=None, settings=HttpSettings()
-        )
-        async with HttpServer(app, host="127.0.0.1", port=0) as server:
-            url = f"http://127.0.0.1:{server.port}/healthz"
-            async with aiohttp.ClientSession() as session, session.get(url) as response:
-                assert 200 == response.status
-        async with aiohttp.ClientSession() as session:
-            with pytest.raises(aiohttp.ClientConnectionError):
-                async with session.get(url):
-                    pass
-
-    async def test_status_page_is_served_with_a_strict_policy(
-        self, client: aiohttp.ClientSession
-    ) -> None:
-        """GET / is the HTML page; its CSP allows its own inline code and nothing remote."""
-        async with client.get("/") as response:
-            assert 200 == response.status
-            assert "text/html" == response.content_type
-            page = await response.text()
-            csp = response.headers["Content-Security-Policy"]
-        assert "<svg" in page
-        assert "default-src 'none'" in csp
-        assert "connect-src 'self'" in csp
-        assert re.search(r"script-src 'sha256-[A-Za-z0-9+/=]+'", csp)
-        assert not re.search(r"""(src|href)=["']https?://""", page)

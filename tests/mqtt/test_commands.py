@@ -8,7 +8,13 @@ from typing import Any
 import pytest
 from pydantic import Field
 
-from energyd.exceptions import CommandError, ProviderConfigError, UnknownProviderError
+from energyd.exceptions import (
+    CommandError,
+    ProviderConfigError,
+    ProviderFetchError,
+    StoreError,
+    UnknownProviderError,
+)
 from energyd.mqtt.commands import (
     MAX_REQUEST_BYTES,
     NO_TRANSACTION,
@@ -45,6 +51,14 @@ async def bad_config(args: dict[str, Any]) -> None:
     raise ProviderConfigError("invalid config", {"region": "unknown region"})
 
 
+async def fetch_failed(args: dict[str, Any]) -> None:
+    raise ProviderFetchError("the provider hung up")
+
+
+async def store_failed(args: dict[str, Any]) -> None:
+    raise StoreError("database is locked")
+
+
 async def crash(args: dict[str, Any]) -> None:
     raise RuntimeError("secret internals at 0xdeadbeef")
 
@@ -66,6 +80,8 @@ def router() -> CommandRouter:
     router.add("refuse", refuse)
     router.add("provider_missing", provider_missing)
     router.add("bad_config", bad_config)
+    router.add("fetch_failed", fetch_failed)
+    router.add("store_failed", store_failed)
     router.add("crash", crash)
     router.add("unserialisable", unserialisable)
     return router
@@ -243,19 +259,33 @@ class TestDispatch:
         assert expected == reply
 
     async def test_energyd_error_is_failed(self, router: CommandRouter) -> None:
-        """Other energyd errors become code failed with their message and type."""
-        reply = await answer(router, "provider_missing", b"")
+        """An energyd error without a code of its own becomes failed, with its type."""
+        reply = await answer(router, "fetch_failed", b"")
         expected = {
             "code": "failed",
-            "message": "no provider 'nope'",
-            "details": {"type": "UnknownProviderError"},
+            "message": "the provider hung up",
+            "details": {"type": "ProviderFetchError"},
         }
         assert expected == reply["error"]
+
+    @pytest.mark.parametrize(
+        ("command", "code"),
+        [
+            ("provider_missing", "unknown_provider"),
+            ("bad_config", "invalid_config"),
+            ("store_failed", "store_unavailable"),
+        ],
+    )
+    async def test_the_error_table_gives_the_code(
+        self, router: CommandRouter, command: str, code: str
+    ) -> None:
+        """Errors a client can act on get the code of the one error table (as over HTTP)."""
+        assert code == error_of(await answer(router, command, b""))
 
     async def test_field_errors_in_details(self, router: CommandRouter) -> None:
         """Config errors carry their per-field reasons."""
         reply = await answer(router, "bad_config", b"")
-        assert {"region": "unknown region"} == reply["error"]["details"]["errors"]
+        assert {"region": "unknown region"} == reply["error"]["details"]
 
     async def test_unexpected_error_is_generic(self, router: CommandRouter) -> None:
         """A bug becomes internal_error; nothing of the exception leaks into the reply."""

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from energyd.api.shapes import PricePayload, payload_key
 from energyd.core.selection import check_setting_key
 from energyd.mqtt.commands import parse_request
 from energyd.mqtt.discovery import (
@@ -46,6 +47,7 @@ EXPORT = DeviceEntities(
     region="C",
     plugin_display_name="Octopus Agile",
     plugin_version="1.2.0",
+    currency="GBP",
 )
 
 # -- the contract (/tmp/shapes.md and README "MQTT topics"), as data -----------------------
@@ -461,7 +463,7 @@ class TestServedTopics:
         }
         start = datetime(2026, 11, 25, 15, 30, tzinfo=UTC)
         slot = EnergyPriceSlot(start, start + timedelta(minutes=30), -123456.123456, "GBP", 1e6)
-        biggest = dumps(price_payload("p" * 200, "r" * 200, slot, now=start))
+        biggest = dumps(price_payload("p" * 200, "r" * 200, slot, now=start, currency="GBP"))
         assert all(re.fullmatch(f"{BASE}/{BOUNDED_TOPICS}", t) for t in attribute_topics)
         assert 4 == len(attribute_topics)
         assert len(biggest) < 16_384
@@ -553,3 +555,68 @@ def _fields(entities: DeviceEntities) -> dict[str, Any]:
 
 def _is_monetary(config: Mapping[str, Any]) -> bool:
     return config.get("device_class") == "monetary"
+
+
+def _in(currency: str | None, key: str = "market") -> DeviceEntities:
+    """AGILE's entities under another key and currency."""
+    return DeviceEntities(**{**_fields(AGILE), "provider_key": key, "currency": currency})
+
+
+class TestCurrencyUnits:
+    @pytest.mark.parametrize(
+        ("currency", "unit", "factor", "digits", "precision"),
+        [
+            ("GBP", "GBP/kWh", 100, 6, 4),
+            ("EUR", "EUR/kWh", 100, 6, 4),
+            ("SEK", "SEK/kWh", 100, 6, 4),
+            ("KWD", "KWD/kWh", 1000, 7, 5),
+            ("JPY", "JPY/kWh", 1, 4, 2),
+        ],
+    )
+    def test_units_follow_the_provider(
+        self, currency: str, unit: str, factor: int, digits: int, precision: int
+    ) -> None:
+        """Every price sensor is in the provider's major unit per kWh; the day figures are
+        divided by that currency's minor units per major one."""
+        messages = build([_in(currency)])
+        monetary = [c for _, _, c in components(messages) if _is_monetary(c)]
+        today_min = component(messages, "market", "today_min_price")
+        expected = (
+            "{% set v = value_json.get('min') %}"
+            f"{{{{ (v / {factor}) | round({digits}) if v is number else None }}}}"
+        )
+        assert 8 == len(monetary)
+        assert {unit} == {c["unit_of_measurement"] for c in monetary}
+        assert {precision} == {c["suggested_display_precision"] for c in monetary}
+        assert expected == today_min["value_template"]
+
+    def test_gbp_bytes_unchanged(self) -> None:
+        """A GBP provider's device config is what it was before currencies were followed."""
+        gbp = component(build([AGILE]), "octopus_agile", "tomorrow_mean_price")
+        expected = {
+            "p": "sensor",
+            "name": "Tomorrow mean price",
+            "unique_id": "energyd_octopus_agile_tomorrow_mean_price",
+            "state_topic": "energyd/prices/octopus_agile/C/stats/tomorrow",
+            "value_template": (
+                "{% set v = value_json.get('mean') %}"
+                "{{ (v / 100) | round(6) if v is number else None }}"
+            ),
+            "device_class": "monetary",
+            "unit_of_measurement": "GBP/kWh",
+            "suggested_display_precision": 4,
+        }
+        assert expected == gbp
+
+    def test_unknown_currency_has_no_price_sensors(self) -> None:
+        """A provider whose plugin is not loaded: no price sensors in a guessed currency; the
+        level, rank, health and controls stay."""
+        provider = decoded(build([_in(None)]))[discovery_topic(PREFIX, "market")]["cmps"]
+        assert [] == [cid for cid, c in provider.items() if _is_monetary(c)]
+        assert {"price_level", "current_rank", "health", "refresh"} <= set(provider)
+
+    def test_template_keys_come_from_the_shapes(self) -> None:
+        """A key the templates would read but a payload shape lacks fails at once."""
+        assert "price_major" == payload_key(PricePayload, "price_major")
+        with pytest.raises(KeyError, match="PricePayload has no key 'price_majr'"):
+            payload_key(PricePayload, "price_majr")

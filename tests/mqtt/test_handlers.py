@@ -1,39 +1,192 @@
-"""The command argument models: what a request may say before any handler runs."""
+"""The MQTT commands (energyd.mqtt.handlers): the whole daemon against a real mosquitto and a
+local Octopus-shaped API; each new command, and the one definition of healthy."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import json
+import os
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
+import aiohttp
 import pytest
-from pydantic import ValidationError
 
-from energyd.mqtt.handlers import CheapestArgs, PricesArgs
+from energyd.domain.calendar import MarketCalendar
+from tests.support.broker import Collector, MosquittoBroker, collect, free_port
+from tests.support.daemon import daemon_settings, running
+from tests.support.fake_octopus import RunningFake
+
+UK = MarketCalendar.of("Europe/London")
+#: The commands README's table lists, new ones included.
+DOCUMENTED = [
+    "audit",
+    "cheapest",
+    "figures",
+    "health",
+    "prices",
+    "providers/reload",
+    "providers/status",
+    "providers/update",
+    "providers/update-all",
+    "refresh",
+    "settings/get",
+    "settings/set",
+]
 
 
-class TestMoments:
-    @pytest.mark.parametrize(
-        "value",
-        [
-            "9999-12-31T23:00:00Z",
-            "0001-01-01T00:00:00+14:00",
-            "9999-12-31T23:59:59-23:59",
-            "1969-12-31T23:59:59Z",
-            "2200-01-01T00:00:00Z",
-        ],
+async def ask(client: Collector, base: str, command: str, body: dict[str, Any]) -> Any:
+    """Send a request with a fresh transaction; the reply that echoes it."""
+    marker = os.urandom(4).hex()
+    await client.publish(f"{base}/request/{command}", json.dumps({**body, "transaction": marker}))
+    message = await client.wait_for(
+        f"{base}/response/{command}",
+        lambda m: json.loads(bytes(m.payload)).get("transaction") == marker,
+        within=10,
     )
-    def test_out_of_range_refused(self, value: str) -> None:
-        """Datetimes near datetime's own limits are refused before any arithmetic overflows."""
-        with pytest.raises(ValidationError):
-            PricesArgs.model_validate({"start": value})
-        with pytest.raises(ValidationError):
-            CheapestArgs.model_validate({"minutes": 60, "earliest": value})
+    return json.loads(bytes(message.payload))
 
-    def test_in_range_as_utc(self) -> None:
-        """An ordinary datetime with an offset is taken, as UTC."""
-        args = PricesArgs.model_validate({"start": "2026-03-29T02:30:00+02:00"})
-        assert datetime(2026, 3, 29, 0, 30, tzinfo=UTC) == args.start
 
-    def test_local_times_still_accepted(self) -> None:
-        """cheapest's "HH:MM" form is unaffected."""
-        args = CheapestArgs.model_validate({"minutes": 60, "earliest": "00:00", "latest": "07:00"})
-        assert ("00:00", "07:00") == (args.earliest, args.latest)
+@pytest.fixture
+async def daemon(
+    tmp_path: Path, mosquitto: MosquittoBroker, base_topic: str, fake_api: RunningFake
+) -> AsyncIterator[tuple[Collector, int]]:
+    """A running daemon with prices stored, a standing window, HTTP on, and a client."""
+    port = free_port()
+    settings = daemon_settings(
+        tmp_path,
+        mosquitto.port,
+        base_topic,
+        fake_api.url,
+        http={"enabled": True, "port": port},
+        prices={"windows": [{"name": "next_2h", "minutes": 120}]},
+    )
+    current = f"{base_topic}/prices/octopus_agile/C/current"
+    async with running(settings), collect(mosquitto.port, f"{base_topic}/#") as client:
+        await client.wait_for(
+            current, lambda m: json.loads(bytes(m.payload))["available"], within=10
+        )
+        yield client, port
+
+
+class TestTable:
+    async def test_every_documented_command_is_served(
+        self, daemon: tuple[Collector, int], base_topic: str
+    ) -> None:
+        """The daemon serves exactly the commands the README lists (unknown_command says)."""
+        client, _ = daemon
+        reply = await ask(client, base_topic, "does-not-exist", {})
+        assert ("unknown_command", DOCUMENTED) == (
+            reply["error"]["code"],
+            reply["error"]["details"]["commands"],
+        )
+
+
+class TestNewCommands:
+    async def test_prices_of_the_market_day(
+        self, daemon: tuple[Collector, int], base_topic: str
+    ) -> None:
+        """prices takes day=today|tomorrow, the market's local day, as /api/prices does."""
+        client, _ = daemon
+        for day, offset in (("today", 0), ("tomorrow", 1)):
+            reply = await ask(client, base_topic, "prices", {"day": day})
+            local = UK.local_date(datetime.now(UTC)) + timedelta(days=offset)
+            start, end = UK.day_bounds(local)
+            assert ("ok", local.isoformat()) == (reply["status"], reply["data"]["date"])
+            assert start == datetime.fromisoformat(reply["data"]["start"])
+            assert end == datetime.fromisoformat(reply["data"]["end"])
+        both = await ask(client, base_topic, "prices", {"day": "today", "hours": 2})
+        assert "invalid_argument" == both["error"]["code"]
+
+    async def test_figures_over_mqtt_and_http_agree(
+        self, daemon: tuple[Collector, int], base_topic: str
+    ) -> None:
+        """figures answers level, stats and windows, the same as GET /api/figures."""
+        client, port = daemon
+        reply = await ask(client, base_topic, "figures", {"provider": "octopus_agile"})
+        async with (
+            aiohttp.ClientSession(f"http://127.0.0.1:{port}") as http,
+            http.get("/api/figures") as response,
+        ):
+            over_http = await response.json()
+        data = reply["data"]
+        assert ["next_2h"] == [w["name"] for w in data["windows"]]
+        assert over_http["windows"][0]["start"] == data["windows"][0]["start"]
+        assert over_http["level"]["price"] == data["level"]["price"]
+        unknown = await ask(client, base_topic, "figures", {"provider": "nope"})
+        assert "unknown_provider" == unknown["error"]["code"]
+
+    async def test_audit(self, daemon: tuple[Collector, int], base_topic: str) -> None:
+        """audit lists the newest records, at most limit; actor mqtt for MQTT's actions."""
+        client, _ = daemon
+        await ask(client, base_topic, "providers/reload", {})
+        await ask(client, base_topic, "providers/update-all", {})
+        reply = await ask(client, base_topic, "audit", {"limit": 1})
+        assert [("update_all", "mqtt")] == [
+            (r["action"], r["actor"]) for r in reply["data"]["records"]
+        ]
+        bad = await ask(client, base_topic, "audit", {"limit": 0})
+        assert ("invalid_argument", ["limit"]) == (
+            bad["error"]["code"],
+            list(bad["error"]["details"]),
+        )
+
+
+class TestOneDefinitionOfHealthy:
+    async def test_healthy_daemon(self, daemon: tuple[Collector, int], base_topic: str) -> None:
+        """health says ok and /readyz 200, naming the same parts alike."""
+        client, port = daemon
+        health = (await ask(client, base_topic, "health", {}))["data"]
+        async with (
+            aiohttp.ClientSession(f"http://127.0.0.1:{port}") as http,
+            http.get("/readyz") as response,
+        ):
+            ready = await response.json()
+            status = response.status
+        assert (True, True, 200) == (health["ok"], health["mqtt_connected"], status)
+        assert set(ready["checks"]) == set(health["checks"])
+        assert {name: c["ok"] for name, c in ready["checks"].items()} == {
+            name: c["ok"] for name, c in health["checks"].items()
+        }
+
+    async def test_a_provider_in_error_fails_both(
+        self,
+        tmp_path: Path,
+        mosquitto: MosquittoBroker,
+        base_topic: str,
+        fake_api: RunningFake,
+    ) -> None:
+        """A provider whose plugin is missing: health ok false and /readyz 503, both naming
+        that provider."""
+        port = free_port()
+        settings = daemon_settings(
+            tmp_path,
+            mosquitto.port,
+            base_topic,
+            fake_api.url,
+            http={"enabled": True, "port": port},
+            energy={
+                "providers": {
+                    "octopus_agile": {"region": "C", "base_url": fake_api.url},
+                    "ghost": {"plugin": "no_such_plugin", "region": "C"},
+                }
+            },
+        )
+        current = f"{base_topic}/prices/octopus_agile/C/current"
+        async with running(settings), collect(mosquitto.port, f"{base_topic}/#") as client:
+            await client.wait_for(
+                current, lambda m: json.loads(bytes(m.payload))["available"], within=10
+            )
+            health = (await ask(client, base_topic, "health", {}))["data"]
+            async with (
+                aiohttp.ClientSession(f"http://127.0.0.1:{port}") as http,
+                http.get("/readyz") as response,
+            ):
+                ready = await response.json()
+                status = response.status
+        assert (False, 503) == (health["ok"], status)
+        assert ["ghost"] == health["checks"]["prices"]["failing"]
+        assert ["ghost"] == ready["checks"]["prices"]["failing"]
+        assert "error" == health["providers"]["ghost"]["state"]
+        assert "ghost: error" in ready["checks"]["prices"]["detail"]

@@ -47,11 +47,11 @@ class TestPricePayload:
             "price_exc_vat": 17.42,
             "updated_at": "2024-05-01T12:10:00Z",
         }
-        assert expected == price_payload("octopus_agile", "C", current, now=NOW)
+        assert expected == price_payload("octopus_agile", "C", current, now=NOW, currency="GBP")
 
     def test_missing_slot_is_null_not_zero(self) -> None:
         """No slot gives the same keys with null prices and available false."""
-        payload = price_payload("octopus_agile", "C", None, now=NOW)
+        payload = price_payload("octopus_agile", "C", None, now=NOW, currency="GBP")
         expected = {
             "provider": "octopus_agile",
             "region": "C",
@@ -70,22 +70,22 @@ class TestPricePayload:
 
     def test_same_keys_either_way(self) -> None:
         """Available and missing payloads have the same keys."""
-        full = price_payload("p", "C", slot(0, 10.0), now=NOW)
-        empty = price_payload("p", "C", None, now=NOW)
+        full = price_payload("p", "C", slot(0, 10.0), now=NOW, currency="GBP")
+        empty = price_payload("p", "C", None, now=NOW, currency="GBP")
         assert sorted(full) == sorted(empty)
 
     def test_rounding(self) -> None:
         """Prices are rounded to 4 decimals in minor units, 6 in major units."""
-        payload = price_payload("p", "C", slot(0, 18.29123456), now=NOW)
+        payload = price_payload("p", "C", slot(0, 18.29123456), now=NOW, currency="GBP")
         assert (18.2912, 0.182912) == (payload["price"], payload["price_major"])
 
     def test_negative_price_kept(self) -> None:
         """Negative prices (Agile plunge pricing) are published as they are."""
-        assert -2.5 == price_payload("p", "C", slot(0, -2.5), now=NOW)["price"]
+        assert -2.5 == price_payload("p", "C", slot(0, -2.5), now=NOW, currency="GBP")["price"]
 
     def test_currency_units(self) -> None:
         """A EUR slot is in c/kWh and EUR/kWh."""
-        payload = price_payload("p", "NL", slot(0, 25.0, "EUR"), now=NOW)
+        payload = price_payload("p", "NL", slot(0, 25.0, "EUR"), now=NOW, currency="EUR")
         expected = ("c/kWh", "EUR", "EUR/kWh")
         assert expected == (payload["unit"], payload["currency"], payload["unit_major"])
 
@@ -94,10 +94,26 @@ class TestPricePayload:
         payload = price_payload("p", "NL", None, now=NOW, currency="EUR")
         assert ("c/kWh", "EUR/kWh") == (payload["unit"], payload["unit_major"])
 
+    def test_unknown_currency_is_null(self) -> None:
+        """Without a slot and a currency (no plugin loaded) the units are null, not GBP."""
+        payload = price_payload("p", "C", None, now=NOW, currency=None)
+        expected = (False, None, None, None)
+        actual = (payload["available"], payload["unit"], payload["currency"], payload["unit_major"])
+        assert expected == actual
+
+    def test_slot_names_its_currency_without_a_provider_one(self) -> None:
+        """A stored slot still says its own units when the provider's currency is unknown."""
+        payload = price_payload("p", "C", slot(0, 12.0), now=NOW, currency=None)
+        assert ("p/kWh", "GBP", 0.12) == (
+            payload["unit"],
+            payload["currency"],
+            payload["price_major"],
+        )
+
     def test_naive_now_refused(self) -> None:
         """A naive timestamp is an error, not a guess."""
         with pytest.raises(ValueError, match="naive"):
-            price_payload("p", "C", None, now=datetime(2024, 5, 1, 12, 0))
+            price_payload("p", "C", None, now=datetime(2024, 5, 1, 12, 0), currency="GBP")
 
 
 class TestUpcomingPayload:
@@ -117,17 +133,23 @@ class TestUpcomingPayload:
                 {"start": "2024-05-01T13:00:00Z", "end": "2024-05-01T13:30:00Z", "price": 20.0},
             ],
         }
-        assert expected == upcoming_payload("octopus_agile", "C", slots, now=NOW)
+        assert expected == upcoming_payload("octopus_agile", "C", slots, now=NOW, currency="GBP")
 
     def test_empty(self) -> None:
         """No slots gives an empty list and a count of zero."""
-        payload = upcoming_payload("p", "C", [], now=NOW)
+        payload = upcoming_payload("p", "C", [], now=NOW, currency="GBP")
         assert (0, [], "p/kWh") == (payload["count"], payload["slots"], payload["unit"])
+
+    def test_empty_with_unknown_currency(self) -> None:
+        """No slots and no known currency: null units, never a guessed GBP."""
+        payload = upcoming_payload("p", "C", [], now=NOW, currency=None)
+        assert (None, None, 0) == (payload["unit"], payload["currency"], payload["count"])
 
     def test_mixed_currencies_refused(self) -> None:
         """One unit must describe every price in the list."""
+        mixed = [slot(0, 1.0), slot(30, 1.0, "EUR")]
         with pytest.raises(ValueError, match="mix currencies"):
-            upcoming_payload("p", "C", [slot(0, 1.0), slot(30, 1.0, "EUR")], now=NOW)
+            upcoming_payload("p", "C", mixed, now=NOW, currency="GBP")
 
     def test_two_days_of_quarter_hours_stays_small(self) -> None:
         """48 hours of 15-minute slots stay well below Home Assistant's 16 KiB attribute cap."""
@@ -138,7 +160,7 @@ class TestUpcomingPayload:
             )
             for i in range(192)
         ]
-        assert len(dumps(upcoming_payload("p", "C", slots, now=start))) < 16_384
+        assert len(dumps(upcoming_payload("p", "C", slots, now=start, currency="GBP"))) < 16_384
 
 
 class TestProvidersPayload:
@@ -174,7 +196,15 @@ class TestHelpers:
         assert "2024-05-01T12:00:00Z" == iso_utc(moment)
 
     @pytest.mark.parametrize(
-        ("currency", "expected"), [("GBP", "p"), ("EUR", "c"), ("usd", "c"), ("SEK", "öre"), ("XYZ", "minor XYZ"), ("JPY", "JPY")]
+        ("currency", "expected"),
+        [
+            ("GBP", "p"),
+            ("EUR", "c"),
+            ("usd", "c"),
+            ("SEK", "öre"),
+            ("XYZ", "minor XYZ"),
+            ("JPY", "JPY"),
+        ],
     )
     def test_minor_unit(self, currency: str, expected: str) -> None:
         """Minor-unit symbols per currency."""
@@ -200,5 +230,5 @@ class TestHelpers:
 
     def test_round_trip(self) -> None:
         """A price payload survives dumps and json.loads unchanged."""
-        payload = price_payload("p", "C", slot(0, 10.5), now=NOW)
+        payload = price_payload("p", "C", slot(0, 10.5), now=NOW, currency="GBP")
         assert payload == json.loads(dumps(payload))

@@ -1,0 +1,200 @@
+"""Every use case of energyd, once: the MQTT commands, the HTTP routes and the command line
+call these methods and only translate requests and replies.
+
+Each method takes its argument model (:mod:`energyd.api.arguments`) and returns the reply, a
+JSON-ready dict. It raises energyd's own errors; each surface turns them into its reply with
+the one error table (:mod:`energyd.api.errors`). Methods that write an audit record take the
+``actor`` (``"mqtt"``, ``"http"``, ``"cli"``).
+
+Adding an operation: a method here (and its argument model), then one line per surface --
+``mqtt/handlers.py``, ``http/routes.py`` and, where it helps, ``cli.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from energyd import __version__
+from energyd.api.arguments import (
+    AuditArgs,
+    CheapestArgs,
+    FiguresArgs,
+    HealthArgs,
+    NoArgs,
+    PricesArgs,
+    RefreshArgs,
+    SettingsSetArgs,
+    UpdateArgs,
+    check_period,
+)
+from energyd.api.derived import known_currency, series_head, window_payload
+from energyd.api.errors import ErrorCode
+from energyd.api.health import Assessment, assess
+from energyd.api.ports import BrokerStatus, FiguresSource
+from energyd.core.service import PriceService
+from energyd.core.store import PriceStore
+from energyd.domain.figures import find_window, window_period
+from energyd.exceptions import CommandError
+from energyd.providers.management import ProviderManager
+
+__all__ = ["Operations"]
+
+
+class Operations:
+    """The application layer over the core objects.
+
+    ``figures`` builds the derived figures (None: the ``figures`` operation answers
+    ``not_available``); ``broker`` is the process's MQTT connection, if it has one.
+    """
+
+    def __init__(
+        self,
+        service: PriceService,
+        manager: ProviderManager,
+        store: PriceStore,
+        *,
+        figures: FiguresSource | None = None,
+        broker: BrokerStatus | None = None,
+    ) -> None:
+        self.service = service
+        self._manager = manager
+        self._store = store
+        self._figures = figures
+        self.broker = broker
+
+    # -- prices ------------------------------------------------------------------------------
+
+    async def refresh(self, args: RefreshArgs) -> dict[str, Any]:
+        """Fetch one provider now, or every running one."""
+        runs = await self.service.refresh(args.provider)
+        return {"runs": [run.as_json() for run in runs]}
+
+    async def prices(self, args: PricesArgs) -> dict[str, Any]:
+        """Stored prices of a window, or of the market's local day (``date`` added)."""
+        spec = self.service.spec(args.provider)
+        now = datetime.now(UTC)
+        if args.day is None:
+            start, end = args.window(now)
+            return await self.service.price_window(spec, start, end)
+        calendar = self.service.calendar(spec)
+        local = calendar.local_date(now) + timedelta(days=1 if args.day == "tomorrow" else 0)
+        start, end = calendar.day_bounds(local)
+        return await self.service.price_window(spec, start, end, date=local.isoformat())
+
+    async def cheapest(self, args: CheapestArgs) -> Mapping[str, Any]:
+        """The cheapest (or dearest) window of the stored prices: a window payload."""
+        spec = self.service.spec(args.provider)
+        now = datetime.now(UTC)
+        if isinstance(args.earliest, datetime) or isinstance(args.latest, datetime):
+            start = args.earliest if isinstance(args.earliest, datetime) else now
+            end = args.latest if isinstance(args.latest, datetime) else start + timedelta(days=1)
+            period = check_period(start.astimezone(UTC), end.astimezone(UTC))
+        else:
+            calendar = self.service.calendar(spec)
+            period = check_period(*window_period(now, calendar, args.earliest, args.latest))
+        slots = await self.service.slots(spec, *period)
+        window = find_window(
+            slots,
+            args.minutes,
+            *period,
+            contiguous=args.contiguous,
+            mode=args.mode,
+            not_before=now,
+        )
+        currency = known_currency(self.service.runtime(spec).currency, slots)
+        head = series_head(spec.key, spec.region, currency)
+        return window_payload(
+            head,
+            name=None,
+            window=window,
+            mode=args.mode,
+            minutes=args.minutes,
+            contiguous=args.contiguous,
+            period=period,
+            now=None,
+        )
+
+    async def figures(self, args: FiguresArgs) -> dict[str, Any]:
+        """Level, statistics and standing windows of one provider, as published."""
+        if self._figures is None:
+            raise CommandError(ErrorCode.NOT_AVAILABLE, "derived figures are not available")
+        spec = self.service.spec(args.provider)
+        return await self._figures.figures(spec, datetime.now(UTC))
+
+    # -- settings ----------------------------------------------------------------------------
+
+    async def settings_get(self, _: NoArgs) -> dict[str, Any]:
+        """Effective settings (file, environment and run-time overrides), secrets redacted."""
+        return self.service.settings_view()
+
+    async def settings_set(self, args: SettingsSetArgs) -> dict[str, Any]:
+        """Validate (the plugin's ``validate_config``), persist, apply, then fetch."""
+        return await self.service.change_settings(args.changes())
+
+    # -- plugins -----------------------------------------------------------------------------
+
+    async def providers_status(self, _: NoArgs) -> dict[str, Any]:
+        """Every plugin file's status and every running provider's health."""
+        return await self.service.overview()
+
+    async def providers_update(self, args: UpdateArgs, *, actor: str) -> dict[str, Any]:
+        """Copy one bundled plugin over the deployed one and reload (audited)."""
+        record = await self._manager.update(args.name, actor)
+        return record.as_json()
+
+    async def providers_update_all(self, _: NoArgs, *, actor: str) -> dict[str, Any]:
+        """The same for every outdated plugin (audited)."""
+        records = await self._manager.update_all(actor)
+        return {"updates": [record.as_json() for record in records]}
+
+    async def providers_reload(self, _: NoArgs, *, actor: str) -> dict[str, Any]:
+        """Re-import the deployed plugin files (audited)."""
+        record = await self._manager.reload(actor)
+        return record.as_json()
+
+    async def audit(self, args: AuditArgs) -> dict[str, Any]:
+        """The newest audit records, at most ``limit``."""
+        records = await self._store.audit_log(args.limit)
+        return {"records": [record.as_json() for record in records]}
+
+    # -- health ------------------------------------------------------------------------------
+
+    async def assessment(self) -> Assessment:
+        """The one judgement of health that :meth:`health` and :meth:`readiness` report."""
+        return await assess(self.service, self._store, self.broker)
+
+    async def health(self, args: HealthArgs) -> dict[str, Any]:
+        """Each provider's health, the event loop, the broker, and ``ok`` (see
+        :mod:`energyd.api.health`); ``probe`` also runs each plugin's ``health_check``."""
+        assessment = await self.assessment()
+        reply: dict[str, Any] = {
+            "mqtt_connected": self.broker is not None and self.broker.connected,
+            "store": str(self._store.path),
+            "providers": {key: report.as_json() for key, report in assessment.reports.items()},
+            "ok": assessment.ok,
+            "checks": assessment.checks_json(),
+            "event_loop": self.service.faults.event_loop_json(),
+        }
+        if args.probe:
+            specs = self.service.specs()
+            reply["probes"] = {spec.key: await self.service.probe(spec) for spec in specs}
+        return reply
+
+    async def readiness(self, _: NoArgs) -> dict[str, Any]:
+        """``{"status": "ready" | "not_ready", "checks": {part: {"ok", "detail", ...}}}``."""
+        assessment = await self.assessment()
+        return {
+            "status": "ready" if assessment.ok else "not_ready",
+            "checks": assessment.checks_json(),
+        }
+
+    async def info(self, _: NoArgs) -> dict[str, Any]:
+        """Version, whether figures are available, the selected and the running providers."""
+        return {
+            "version": __version__,
+            "figures": self._figures is not None,
+            "selected": self.service.energy.provider_id,
+            "providers": [spec.key for spec in self.service.specs()],
+        }

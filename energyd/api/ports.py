@@ -1,0 +1,51 @@
+"""What the application layer needs from outside it, as Protocols (no transport imported).
+
+- :class:`BrokerStatus`: the MQTT connection as health, readiness and ``/metrics`` see it
+  (:class:`energyd.mqtt.client.MqttClient` is one);
+- :class:`FiguresSource`: the derived figures of a provider
+  (:class:`energyd.api.figures.FigureSource` is one).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Protocol
+
+from energyd.core.selection import ProviderSpec
+
+__all__ = ["BrokerCounters", "BrokerStatus", "FiguresSource"]
+
+
+class BrokerCounters(Protocol):
+    """**Protocol**: the broker connection's counters since start."""
+
+    @property
+    def connects(self) -> int: ...
+    @property
+    def disconnects(self) -> int: ...
+    @property
+    def published(self) -> int: ...
+    @property
+    def publish_failures(self) -> int: ...
+    @property
+    def requests(self) -> int: ...
+    @property
+    def replies(self) -> int: ...
+    @property
+    def retained_topics(self) -> int: ...
+
+
+class BrokerStatus(Protocol):
+    """**Protocol**: whether the process is connected to its MQTT broker, and its counters."""
+
+    @property
+    def connected(self) -> bool: ...
+
+    @property
+    def stats(self) -> BrokerCounters: ...
+
+
+class FiguresSource(Protocol):
+    """**Protocol**: level, statistics and standing windows of one provider at ``now``."""
+
+    async def figures(self, spec: ProviderSpec, now: datetime) -> dict[str, Any]: ...

@@ -1,0 +1,168 @@
+"""The shapes of the published price payloads, as TypedDicts (README "MQTT topics").
+
+Builders (:mod:`energyd.mqtt.payloads`, :mod:`energyd.api.derived`) return these, and Home
+Assistant's value templates (:mod:`energyd.mqtt.discovery`) name their keys through
+:func:`payload_key`, so a renamed key fails type checking or the tests, not a live Home
+Assistant. Key order on the wire is the order the builders write, kept byte-identical.
+
+Units follow the provider's currency: ``unit`` is minor units per kWh (``p/kWh``, ``c/kWh``),
+``unit_major`` major units (``GBP/kWh``). Both are ``null`` (with ``currency``) only when the
+currency is not known: a provider whose plugin is not loaded and with no stored prices.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+from energyd.domain.figures import SlotJson, StatsJson, WindowJson
+from energyd.domain.units import minor_per_kwh
+
+__all__ = [
+    "BandJson",
+    "DayPayload",
+    "EmhassPayload",
+    "LevelPayload",
+    "PredbatPayload",
+    "PredbatValue",
+    "PricePayload",
+    "SeriesHead",
+    "SlotJson",
+    "StatsPayload",
+    "TimedHead",
+    "UpcomingPayload",
+    "WindowPayload",
+    "WindowReply",
+    "payload_key",
+    "series_head",
+]
+
+
+class SeriesHead(TypedDict):
+    """The keys every series payload of one provider/region starts with."""
+
+    provider: str
+    region: str
+    unit: str | None
+    currency: str | None
+
+
+class TimedHead(SeriesHead):
+    """:class:`SeriesHead` and when the payload was built (every retained derived topic)."""
+
+    updated_at: str
+
+
+class PricePayload(TypedDict):
+    """``current`` and ``next``: one slot, or nulls with ``available`` false."""
+
+    provider: str
+    region: str
+    available: bool
+    valid_from: str | None
+    valid_to: str | None
+    price: float | None
+    unit: str | None
+    currency: str | None
+    price_major: float | None
+    unit_major: str | None
+    price_exc_vat: float | None
+    updated_at: str
+
+
+class UpcomingPayload(SeriesHead):
+    """``upcoming``: every slot not yet over, compactly."""
+
+    count: int
+    updated_at: str
+    slots: list[SlotJson]
+
+
+class DayPayload(TimedHead):
+    """``today`` / ``tomorrow``: one local calendar day of the market."""
+
+    date: str
+    start: str
+    end: str
+    complete: bool
+    available: bool
+    count: int
+    slots: list[SlotJson]
+
+
+class StatsPayload(TimedHead, StatsJson):
+    """``stats/<period>``."""
+
+    period: str
+
+
+class BandJson(TypedDict):
+    name: str
+    below: float | None
+
+
+class LevelPayload(TimedHead):
+    """``level``: the current slot's band (``level`` null when no price is known)."""
+
+    level: str | None
+    price: float | None
+    valid_from: str | None
+    valid_to: str | None
+    bands: list[BandJson]
+
+
+class WindowPayload(TimedHead, WindowJson):
+    """``windows/<name>``: a standing window (with ``active``)."""
+
+    name: str | None
+
+
+class WindowReply(SeriesHead, WindowJson):
+    """The ``cheapest`` command's reply: a window asked for once (no ``updated_at``, no
+    ``active``)."""
+
+    name: str | None
+
+
+class PredbatValue(TypedDict):
+    start: str
+    end: str
+    value: float | None
+
+
+class PredbatPayload(TypedDict):
+    """``predbat``: the shape Predbat reads (minor units per kWh)."""
+
+    raw_today: list[PredbatValue]
+    raw_tomorrow: list[PredbatValue]
+
+
+class EmhassPayload(TypedDict):
+    """``emhass``: one price per step from the current slot on, in major units per kWh."""
+
+    provider: str
+    region: str
+    start: str | None
+    step_minutes: int | None
+    unit: str | None
+    prices: list[float | None]
+    updated_at: str
+
+
+def series_head(provider: str, region: str, currency: str | None) -> SeriesHead:
+    """The keys every series payload of one provider/region starts with (units ``null``
+    when the currency is not known)."""
+    return {
+        "provider": provider,
+        "region": region,
+        "unit": None if currency is None else minor_per_kwh(currency),
+        "currency": currency,
+    }
+
+
+def payload_key(shape: Any, key: str) -> str:
+    """``key`` when the TypedDict ``shape`` has it; ``KeyError`` otherwise (at import time of
+    the module that names it, so every test fails rather than a Home Assistant template)."""
+    keys: frozenset[str] = shape.__required_keys__ | shape.__optional_keys__
+    if key not in keys:
+        raise KeyError(f"{shape.__name__} has no key {key!r} (keys: {', '.join(sorted(keys))})")
+    return key

@@ -1,0 +1,184 @@
+"""The running providers: each configured spec with its plugin as loaded.
+
+A :class:`ProviderRuntime` is what every part of the daemon needs to know about one running
+provider, worked out once: the plugin instance, its metadata (read by the loader when the
+plugin was loaded, never asked again), the market calendar built from it, the currency and
+slot length, and the level bands that apply. A provider whose plugin is not loaded has no
+:attr:`ProviderRuntime.loaded` (so no currency and no slot length: it fetches nothing) -- the
+one place that says so, instead of a ``meta if meta else ...`` fallback at every use.
+
+:class:`ProviderRegistry` keeps the runtimes of the current settings and rebuilds them when
+the settings or the loaded plugins change (a reload makes new plugin instances).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import structlog
+
+from energyd.config import EnergySettings, LevelBand, PricesSettings
+from energyd.core.selection import ProviderSpec, resolve
+from energyd.domain.calendar import MarketCalendar
+from energyd.domain.figures import Band
+from energyd.domain.levels import default_bands, has_default_bands
+from energyd.providers.base import EnergyPriceProvider, EnergyProviderMetadata
+from energyd.providers.loader import EnergyProviderLoader
+
+__all__ = ["LoadedPlugin", "ProviderRegistry", "ProviderRuntime", "choose_levels"]
+
+log = structlog.get_logger(__name__)
+
+#: The calendar of a provider without a plugin: it has no market, only stored slots.
+_UTC_CALENDAR = MarketCalendar.of("UTC")
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedPlugin:
+    """A plugin as loaded: the instance, the metadata it gave at load and its calendar."""
+
+    provider: EnergyPriceProvider
+    metadata: EnergyProviderMetadata
+    calendar: MarketCalendar
+
+    @classmethod
+    def of(cls, provider: EnergyPriceProvider, metadata: EnergyProviderMetadata) -> LoadedPlugin:
+        calendar = MarketCalendar.of(
+            metadata.market_timezone, metadata.day_start_local, metadata.publish_time_local
+        )
+        return cls(provider, metadata, calendar)
+
+    @property
+    def currency(self) -> str:
+        return self.metadata.currency
+
+    @property
+    def slot_minutes(self) -> int:
+        return self.metadata.slot_minutes
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderRuntime:
+    """One running provider: its spec, its plugin as loaded (``None``: not loaded) and the
+    level bands that apply to it."""
+
+    spec: ProviderSpec
+    loaded: LoadedPlugin | None
+    levels: tuple[Band, ...]
+
+    @property
+    def key(self) -> str:
+        return self.spec.key
+
+    @property
+    def plugin(self) -> EnergyPriceProvider | None:
+        return None if self.loaded is None else self.loaded.provider
+
+    @property
+    def metadata(self) -> EnergyProviderMetadata | None:
+        return None if self.loaded is None else self.loaded.metadata
+
+    @property
+    def calendar(self) -> MarketCalendar:
+        """The market's calendar; UTC days for a provider without a plugin."""
+        return _UTC_CALENDAR if self.loaded is None else self.loaded.calendar
+
+    @property
+    def currency(self) -> str | None:
+        """The provider's currency; ``None`` without a plugin (it has no prices to fetch)."""
+        return None if self.loaded is None else self.loaded.currency
+
+    @property
+    def slot_minutes(self) -> int | None:
+        """The provider's slot length; ``None`` without a plugin."""
+        return None if self.loaded is None else self.loaded.slot_minutes
+
+
+def choose_levels(
+    own: Sequence[LevelBand] | None,
+    overall: Sequence[LevelBand] | None,
+    currency: str | None,
+) -> tuple[Band, ...]:
+    """The bands of one provider: its own ``levels``, else ``prices.levels``, else the
+    defaults of its currency (:func:`energyd.domain.levels.default_bands`)."""
+    if own is not None:
+        return tuple(own)
+    if overall is not None:
+        return tuple(overall)
+    return default_bands(currency)
+
+
+class ProviderRegistry:
+    """The :class:`ProviderRuntime` of every running provider, for the current settings and
+    the plugins the loader holds; rebuilt when either changes."""
+
+    def __init__(self, loader: EnergyProviderLoader, prices: PricesSettings) -> None:
+        self._loader = loader
+        self._prices = prices
+        self._instances: dict[str, EnergyPriceProvider] = {}
+        self._plugins: dict[str, LoadedPlugin] = {}
+        self._energy: EnergySettings | None = None
+        self._runtimes: tuple[ProviderRuntime, ...] = ()
+
+    def runtimes(self, energy: EnergySettings) -> tuple[ProviderRuntime, ...]:
+        """Every running provider of ``energy``, the selected one first, then by key."""
+        plugins_changed = self._sync_plugins()
+        if plugins_changed or energy is not self._energy:
+            self._energy = energy
+            self._runtimes = tuple(self._build(spec, energy) for spec in resolve(energy))
+            for runtime in self._runtimes:
+                self._log_levels(runtime, energy)
+        return self._runtimes
+
+    def runtime(self, spec: ProviderSpec, energy: EnergySettings) -> ProviderRuntime:
+        """The runtime of ``spec``; one built for it when it is not (or no longer) running."""
+        for runtime in self.runtimes(energy):
+            if runtime.spec == spec:
+                return runtime
+        return self._build(spec, energy)
+
+    def plugin(self, plugin_id: str) -> LoadedPlugin | None:
+        """The loaded plugin providing ``plugin_id``, or ``None``."""
+        self._sync_plugins()
+        return self._plugins.get(plugin_id)
+
+    # -- building ----------------------------------------------------------------------------
+
+    def _sync_plugins(self) -> bool:
+        """Take in the loader's plugins when they changed (a load makes new instances);
+        whether they did. Metadata comes from the loader's cache: no plugin call."""
+        current = self._loader.providers
+        same = current.keys() == self._instances.keys() and all(
+            current[name] is self._instances[name] for name in current
+        )
+        if same:
+            return False
+        self._instances = dict(current)
+        self._plugins = {
+            name: LoadedPlugin.of(provider, self._loader.metadata(name))
+            for name, provider in current.items()
+        }
+        return True
+
+    def _build(self, spec: ProviderSpec, energy: EnergySettings) -> ProviderRuntime:
+        loaded = self._plugins.get(spec.plugin_id)
+        entry = energy.providers.get(spec.key)
+        own = None if entry is None else entry.levels
+        currency = None if loaded is None else loaded.currency
+        return ProviderRuntime(spec, loaded, choose_levels(own, self._prices.levels, currency))
+
+    def _log_levels(self, runtime: ProviderRuntime, energy: EnergySettings) -> None:
+        """Say so when a provider's currency has no default bands and none are configured."""
+        currency = runtime.currency
+        entry = energy.providers.get(runtime.key)
+        configured = (entry is not None and entry.levels is not None) or (
+            self._prices.levels is not None
+        )
+        if currency is not None and not configured and not has_default_bands(currency):
+            log.info(
+                "levels.no_defaults",
+                provider=runtime.key,
+                currency=currency,
+                hint=f"set energy.providers.{runtime.key}.levels",
+            )
