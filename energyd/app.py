@@ -19,6 +19,7 @@ import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import aiohttp
 import structlog
@@ -28,7 +29,7 @@ from energyd.api.figures import FigureSource
 from energyd.api.operations import Operations
 from energyd.api.ports import BrokerStatus
 from energyd.config import Settings
-from energyd.core.events import Changes
+from energyd.core.events import ChangeFeed, Changes
 from energyd.core.faults import RuntimeFaults
 from energyd.core.loopwatch import LoopWatch
 from energyd.core.scheduler import Scheduler
@@ -42,12 +43,12 @@ from energyd.mqtt.client import MqttClient
 from energyd.mqtt.commands import CommandRouter
 from energyd.mqtt.handlers import register_commands
 from energyd.mqtt.homeassistant import DiscoveryPublisher
-from energyd.mqtt.state import StatePublisher
+from energyd.mqtt.state import RETIRE_DELAY, StatePublisher
 from energyd.notify import SystemdNotifier, status_line
 from energyd.providers.loader import EnergyProviderLoader, init_energy_provider_loader
 from energyd.providers.management import ProviderManager
 
-__all__ = ["Components", "build", "check_providers", "run_daemon"]
+__all__ = ["Components", "Wiring", "build", "check_providers", "run_daemon", "wire"]
 
 log = structlog.get_logger(__name__)
 
@@ -100,10 +101,18 @@ def check_providers(settings: Settings, loader: EnergyProviderLoader) -> None:
 
 
 @contextlib.asynccontextmanager
-async def build(settings: Settings) -> AsyncIterator[Components]:
-    """Open everything the CLI commands and the daemon share (no MQTT, no loops)."""
-    loader = init_energy_provider_loader(settings.config_dir)
-    check_providers(settings, loader)
+async def build(
+    settings: Settings, *, bundled_dir: Path | None = None, check_config: bool = True
+) -> AsyncIterator[Components]:
+    """Open everything the CLI commands and the daemon share (no MQTT, no loops).
+
+    ``bundled_dir`` replaces the shipped plugin folder (tests bring their own plugins);
+    ``check_config=False`` lets a provider whose plugin rejects its config run (as a provider
+    with a problem), as a settings change at run time can leave it.
+    """
+    loader = init_energy_provider_loader(settings.config_dir, bundled_dir)
+    if check_config:
+        check_providers(settings, loader)
     async with contextlib.AsyncExitStack() as stack:
         store = await stack.enter_async_context(PriceStore(settings.db_path))
         session = await stack.enter_async_context(
@@ -117,6 +126,45 @@ async def build(settings: Settings) -> AsyncIterator[Components]:
         manager = ProviderManager(loader, store, on_change=service.plugins_changed)
         figures = FigureSource(service, settings.prices)
         yield Components(settings, loader, store, service, manager, figures)
+
+
+@dataclass(slots=True)
+class Wiring:
+    """The MQTT side of a daemon over its :class:`Components`: the command router and client,
+    the retained-state and Home Assistant publishers, the scheduler, and the publisher's feed
+    of changes. :func:`run_daemon` runs them; a test runs the ones it needs."""
+
+    router: CommandRouter
+    mqtt: MqttClient
+    publisher: StatePublisher
+    scheduler: Scheduler
+    discovery: DiscoveryPublisher
+    changes: ChangeFeed
+    operations: Operations
+
+
+def wire(parts: Components, *, retire_delay: float = RETIRE_DELAY) -> Wiring:
+    """Connect the MQTT side to ``parts`` (no I/O yet: nothing runs until its loops do)."""
+    settings = parts.settings
+    router = CommandRouter()
+    mqtt = MqttClient(settings.mqtt, router)
+    publisher = StatePublisher(
+        parts.service, mqtt, settings.prices, figures=parts.figures, retire_delay=retire_delay
+    )
+    discovery = DiscoveryPublisher(
+        parts.service, mqtt, publisher, mqtt_settings=settings.mqtt, ha=settings.homeassistant
+    )
+    operations = parts.operations(broker=mqtt)
+    register_commands(router, operations)
+    return Wiring(
+        router=router,
+        mqtt=mqtt,
+        publisher=publisher,
+        scheduler=Scheduler(parts.service, settings.refresh),
+        discovery=discovery,
+        changes=parts.service.events.feed("publisher"),
+        operations=operations,
+    )
 
 
 async def _prune_loop(store: PriceStore, retention_days: int) -> None:
@@ -185,20 +233,8 @@ async def run_daemon(settings: Settings, *, handle_signals: bool = True) -> None
         if handle_signals:
             stack.enter_context(_stop_on_signals(stop))
         parts = await stack.enter_async_context(build(settings))
-        router = CommandRouter()
-        mqtt = MqttClient(settings.mqtt, router)
-        publisher = StatePublisher(parts.service, mqtt, settings.prices, figures=parts.figures)
-        scheduler = Scheduler(parts.service, settings.refresh)
-        changes = parts.service.events.feed("publisher")
-        discovery = DiscoveryPublisher(
-            parts.service,
-            mqtt,
-            publisher,
-            mqtt_settings=settings.mqtt,
-            ha=settings.homeassistant,
-        )
-        operations = parts.operations(broker=mqtt)
-        register_commands(router, operations)
+        wiring = wire(parts)
+        mqtt, publisher, discovery = wiring.mqtt, wiring.publisher, wiring.discovery
 
         async def _status(changes: Changes | None = None) -> None:
             # `systemctl status` shows each provider's health, after a fetch or a settings
@@ -209,7 +245,7 @@ async def run_daemon(settings: Settings, *, handle_signals: bool = True) -> None
         if settings.homeassistant.discovery:
             await mqtt.add_subscription(discovery.status_topic, discovery.on_ha_status)
         if settings.http.enabled:
-            http_app = make_http_app(operations=operations, settings=settings.http)
+            http_app = make_http_app(operations=wiring.operations, settings=settings.http)
             await stack.enter_async_context(HttpServer.from_settings(http_app, settings.http))
         await discovery.publish()
         await publisher.publish_all()
@@ -227,10 +263,10 @@ async def run_daemon(settings: Settings, *, handle_signals: bool = True) -> None
                 group.create_task(
                     # Discovery first: Home Assistant must follow a region change before the
                     # state it describes (and before old topics are emptied).
-                    publisher.follow(changes, before=discovery.on_change, after=_status),
+                    publisher.follow(wiring.changes, before=discovery.on_change, after=_status),
                     name="energyd.publisher",
                 )
-                group.create_task(scheduler.run(), name="energyd.scheduler")
+                group.create_task(wiring.scheduler.run(), name="energyd.scheduler")
                 group.create_task(publisher.retire_loop(), name="energyd.retire")
                 group.create_task(
                     _prune_loop(parts.store, settings.storage.retention_days),
