@@ -29,6 +29,8 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from tests.support.loopback import serve_on_loopback
+
 __all__ = [
     "FIXTURES",
     "STATE",
@@ -181,14 +183,8 @@ class RunningFake:
 async def serve(app: web.Application | None = None) -> AsyncIterator[RunningFake]:
     """Serve ``app`` (default: ``make_app()``) on 127.0.0.1 and a free port."""
     app = app or make_app()
-    runner = web.AppRunner(app)
-    await runner.setup()
-    try:
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        port = runner.addresses[0][1]
-        yield RunningFake(f"http://127.0.0.1:{port}", app[STATE])
-    finally:
-        await runner.cleanup()
+    async with serve_on_loopback(app) as url:
+        yield RunningFake(url, app[STATE])
 
 
 def main(argv: Sequence[str] | None = None) -> None:
