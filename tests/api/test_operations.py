@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 
 from energyd.api.arguments import (
@@ -27,6 +26,7 @@ from energyd.api.arguments import (
 from energyd.api.errors import to_command_error
 from energyd.api.figures import FigureSource
 from energyd.api.operations import Operations
+from energyd.app import Components
 from energyd.config import Settings, load_settings
 from energyd.core.service import PriceService
 from energyd.core.store import PriceStore
@@ -38,9 +38,9 @@ from energyd.exceptions import (
     ProviderConfigError,
     UnknownProviderError,
 )
-from energyd.providers.loader import EnergyProviderLoader
 from energyd.providers.management import ProviderManager
 from tests.support.plugin_files import good_plugin
+from tests.support.rig import daemon_parts
 
 # Prices rise through each UTC day, one step a half-hour: 0.0 at 00:00 .. 47.0 at 23:30.
 # "mode": "crash" makes a fetch fail (known prices stay: the provider is then degraded).
@@ -91,6 +91,7 @@ class Rig:
     manager: ProviderManager
     figures: FigureSource
     ops: Operations
+    parts: Components
 
 
 @dataclass
@@ -113,13 +114,7 @@ def make_settings(tmp_path: Path, **extra: Any) -> Settings:
     )
 
 
-@pytest.fixture
-def bundled(tmp_path: Path) -> Path:
-    folder = tmp_path / "bundled"
-    folder.mkdir()
-    (folder / "hourly_provider.py").write_text(HOURLY)
-    (folder / "demo_provider.py").write_text(good_plugin("demo"))
-    return folder
+PLUGINS = {"hourly_provider.py": HOURLY, "demo_provider.py": good_plugin("demo")}
 
 
 @pytest.fixture
@@ -128,17 +123,17 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-async def rig(settings: Settings, bundled: Path) -> AsyncIterator[Rig]:
-    loader = EnergyProviderLoader(settings.config_dir, bundled)
-    loader.deploy_bundled_if_empty()
-    loader.load_all()
-    async with PriceStore(settings.db_path) as store, aiohttp.ClientSession() as session:
-        service = PriceService(settings, store, loader, session)
-        await service.start()
-        manager = ProviderManager(loader, store, on_change=service.plugins_changed)
-        figures = FigureSource(service, settings.prices)
-        ops = Operations(service, manager, store, figures=figures)
-        yield Rig(settings, store, service, manager, figures, ops)
+async def rig(settings: Settings) -> AsyncIterator[Rig]:
+    async with daemon_parts(settings, PLUGINS) as parts:
+        yield Rig(
+            settings,
+            parts.store,
+            parts.service,
+            parts.manager,
+            parts.figures,
+            parts.operations(),
+            parts,
+        )
 
 
 @pytest.fixture
@@ -269,6 +264,7 @@ class TestFigures:
 
     async def test_without_a_source(self, rig: Rig) -> None:
         """Operations without a figures source answer not_available."""
+        # built by hand on purpose: the daemon's operations always have the figures source
         ops = Operations(rig.service, rig.manager, rig.store)
         with pytest.raises(CommandError) as caught:
             await ops.figures(FiguresArgs())
@@ -360,17 +356,12 @@ class TestHealth:
         health = await fetched.ops.health(HealthArgs())
         assert ("degraded", True) == (health["providers"]["hourly"]["state"], health["ok"])
 
-    async def test_a_broken_provider_fails_both(self, tmp_path: Path, bundled: Path) -> None:
+    async def test_a_broken_provider_fails_both(self, tmp_path: Path) -> None:
         """A provider without a plugin fails health and readiness alike, named in both."""
         settings = make_settings(tmp_path, providers={"ghost": {"plugin": "nope", "region": "C"}})
-        loader = EnergyProviderLoader(settings.config_dir, bundled)
-        loader.deploy_bundled_if_empty()
-        loader.load_all()
-        async with PriceStore(settings.db_path) as store, aiohttp.ClientSession() as session:
-            service = PriceService(settings, store, loader, session)
-            await service.start()
-            await service.refresh("hourly")
-            ops = Operations(service, ProviderManager(loader, store), store)
+        async with daemon_parts(settings, PLUGINS) as parts:
+            await parts.service.refresh("hourly")
+            ops = parts.operations()
             health = await ops.health(HealthArgs())
             ready = await ops.readiness(NoArgs())
         assert (False, "not_ready") == (health["ok"], ready["status"])
@@ -384,7 +375,7 @@ class TestHealth:
 
     async def test_a_disconnected_broker_fails_both(self, fetched: Rig) -> None:
         """The broker is a part: disconnected, neither is healthy."""
-        ops = Operations(fetched.service, fetched.manager, fetched.store, broker=Broker(False))
+        ops = fetched.parts.operations(broker=Broker(False))
         health = await ops.health(HealthArgs())
         assert (False, False, False) == (
             health["ok"],
@@ -392,7 +383,7 @@ class TestHealth:
             health["checks"]["mqtt"]["ok"],
         )
         assert "not_ready" == (await ops.readiness(NoArgs()))["status"]
-        connected = Operations(fetched.service, fetched.manager, fetched.store, broker=Broker(True))
+        connected = fetched.parts.operations(broker=Broker(True))
         assert (await connected.health(HealthArgs()))["mqtt_connected"]
 
     async def test_a_closed_store_fails_without_raising(self, fetched: Rig) -> None:

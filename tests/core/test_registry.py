@@ -3,7 +3,6 @@ providers, level bands per provider and per currency (real plugin files, real lo
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,16 +11,14 @@ from typing import Any
 import pytest
 import structlog
 
+from energyd.app import wire
 from energyd.config import LevelBand
 from energyd.core.registry import choose_levels
-from energyd.core.scheduler import Scheduler
 from energyd.domain.levels import FALLBACK_BANDS, PriceBand, default_bands
 from energyd.exceptions import ConfigError
-from energyd.mqtt.client import MqttClient
-from energyd.mqtt.commands import CommandRouter
-from energyd.mqtt.state import StatePublisher
 from tests.support.broker import MosquittoBroker
 from tests.support.market_plugins import ServiceRig, market_plugin, metadata_calls, service_rig
+from tests.support.rig import running
 
 PLUGINS = {
     "eur_market_provider.py": market_plugin("eur_market"),
@@ -62,12 +59,10 @@ class TestMetadataReadOnce:
             await self._exercise(rig)
 
     async def _exercise(self, rig: ServiceRig) -> None:
-        mqtt = MqttClient(rig.settings.mqtt, CommandRouter())
-        publisher = StatePublisher(rig.service, mqtt)
-        scheduler = Scheduler(rig.service, rig.settings.refresh)
+        wiring = wire(rig)
+        publisher, scheduler = wiring.publisher, wiring.scheduler
         plugins = {key: rig.loader.providers[key] for key in ("eur_market", "gbp_market")}
-        async with asyncio.TaskGroup() as group:
-            task = group.create_task(mqtt.run())
+        async with running(wiring, "mqtt"):
             await rig.service.refresh()
             now = datetime.now(UTC)
             for _ in range(5):
@@ -81,7 +76,6 @@ class TestMetadataReadOnce:
                     rig.service.calendar(spec)
                     rig.service.metadata(spec)
             await rig.service.refresh()
-            task.cancel()
         assert {"eur_market": 1, "gbp_market": 1} == {
             key: metadata_calls(plugin) for key, plugin in plugins.items()
         }

@@ -14,23 +14,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import aiohttp
 import pytest
 import time_machine
 
+from energyd.app import wire
 from energyd.config import Settings, load_settings
-from energyd.core.scheduler import Scheduler
-from energyd.core.service import PriceService
 from energyd.core.store import PriceStore
 from energyd.domain.records import FetchOutcome
-from energyd.mqtt.client import MqttClient
-from energyd.mqtt.commands import CommandRouter
-from energyd.mqtt.state import StatePublisher
-from energyd.providers.loader import EnergyProviderLoader, init_energy_provider_loader
 from tests.support.broker import MosquittoBroker, collect
 from tests.support.fake_octopus import make_app, serve
 from tests.support.octopus_data import default_price, uk_publish_horizon
-from tests.support.plugin_files import write_plugin
+from tests.support.rig import daemon_parts, running
 
 LONDON_1630 = datetime(2026, 11, 25, 16, 30, tzinfo=UTC)
 
@@ -67,25 +61,12 @@ def settings_for(tmp_path: Path, url: str, port: int, base_topic: str) -> Settin
 
 @contextlib.asynccontextmanager
 async def scheduler_running(settings: Settings) -> AsyncIterator[PriceStore]:
-    loader = init_energy_provider_loader(settings.config_dir)
-    async with PriceStore(settings.db_path) as store, aiohttp.ClientSession() as session:
-        service = PriceService(settings, store, loader, session)
-        await service.start()
-        mqtt = MqttClient(settings.mqtt, CommandRouter())
-        publisher = StatePublisher(service, mqtt)
-        scheduler = Scheduler(service, settings.refresh)
-        changes = service.events.feed("publisher")
-        async with asyncio.TaskGroup() as group:
-            tasks = [
-                group.create_task(mqtt.run()),
-                group.create_task(scheduler.run()),
-                group.create_task(publisher.follow(changes)),
-            ]
-            try:
-                yield store
-            finally:
-                for task in tasks:
-                    task.cancel()
+    """The daemon over the shipped plugins, its MQTT client, scheduler and publisher running."""
+    async with (
+        daemon_parts(settings) as parts,
+        running(wire(parts), "mqtt", "scheduler", "publisher"),
+    ):
+        yield parts.store
 
 
 async def wait_until(predicate: Callable[[], Awaitable[bool]], within: float = 10.0) -> None:
@@ -202,27 +183,15 @@ def flaky_plugin(retry_after: float) -> str:
 async def flaky_scheduler(
     tmp_path: Path, retry_after: float, retry_min: float
 ) -> AsyncIterator[PriceStore]:
-    bundled = tmp_path / "bundled"
-    write_plugin(bundled, "flaky_provider.py", flaky_plugin(retry_after))
     settings = load_settings(
         None,
         config_dir=tmp_path / "config",
         energy={"provider_id": "flaky", "providers": {"flaky": {"region": "C"}}},
         refresh={"retry_min_seconds": retry_min, "retry_max_seconds": retry_min * 2},
     )
-    loader = EnergyProviderLoader(settings.config_dir, bundled)
-    loader.deploy_bundled_if_empty()
-    loader.load_all()
-    async with PriceStore(settings.db_path) as store, aiohttp.ClientSession() as session:
-        service = PriceService(settings, store, loader, session)
-        await service.start()
-        task = asyncio.create_task(Scheduler(service, settings.refresh).fetch_loop())
-        try:
-            yield store
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+    plugins = {"flaky_provider.py": flaky_plugin(retry_after)}
+    async with daemon_parts(settings, plugins) as parts, running(wire(parts), "scheduler"):
+        yield parts.store
 
 
 class TestRetryAfter:

@@ -4,21 +4,20 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
 import aiohttp
 import pytest
 
+from energyd.app import Components
 from energyd.config import Settings, load_settings
 from energyd.core.service import PriceService
-from energyd.core.store import PriceStore
 from energyd.domain.records import FetchOutcome
 from energyd.exceptions import ConfigError, ProviderConfigError
 from energyd.providers.base import HealthState
-from energyd.providers.loader import EnergyProviderLoader
 from tests.support.plugin_files import good_plugin
+from tests.support.rig import daemon_parts
 
 # A plugin whose behaviour is chosen by its config: "mode" = good | naive | nan | crash | slow.
 CONFIGURABLE = textwrap.dedent(
@@ -64,12 +63,8 @@ CONFIGURABLE = textwrap.dedent(
 )
 
 
-@dataclass
-class Rig:
-    settings: Settings
-    store: PriceStore
-    loader: EnergyProviderLoader
-    service: PriceService
+#: The daemon's parts over the two plugins below, as :func:`energyd.app.build` makes them.
+Rig = Components
 
 
 def make_settings(tmp_path: Path, **provider: object) -> Settings:
@@ -86,18 +81,9 @@ def make_settings(tmp_path: Path, **provider: object) -> Settings:
 
 @pytest.fixture
 async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
-    bundled = tmp_path / "bundled"
-    bundled.mkdir()
-    (bundled / "configurable_provider.py").write_text(CONFIGURABLE)
-    (bundled / "demo_provider.py").write_text(good_plugin("demo"))
-    settings = make_settings(tmp_path)
-    loader = EnergyProviderLoader(settings.config_dir, bundled)
-    loader.deploy_bundled_if_empty()
-    loader.load_all()
-    async with PriceStore(settings.db_path) as store, aiohttp.ClientSession() as session:
-        service = PriceService(settings, store, loader, session)
-        await service.start()
-        yield Rig(settings, store, loader, service)
+    plugins = {"configurable_provider.py": CONFIGURABLE, "demo_provider.py": good_plugin("demo")}
+    async with daemon_parts(make_settings(tmp_path), plugins) as parts:
+        yield parts
 
 
 async def use_mode(rig: Rig, mode: str) -> None:
@@ -184,6 +170,7 @@ class TestSettings:
         await rig.service.set_settings(
             {"energy.providers.demo": {"region": "A"}, "energy.provider_id": "demo"}
         )
+        # built by hand on purpose: a second service over the same open store and loader
         async with aiohttp.ClientSession() as session:
             again = PriceService(make_settings(tmp_path), rig.store, rig.loader, session)
             await again.start()

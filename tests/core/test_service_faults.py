@@ -9,16 +9,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import aiohttp
 import pytest
 
 from energyd.config import load_settings
 from energyd.core.service import PriceService
-from energyd.core.store import PriceStore
 from energyd.domain.records import FetchOutcome
 from energyd.http.metrics import FetchTally, collect_metrics, render
 from energyd.providers.base import HealthState
-from energyd.providers.loader import EnergyProviderLoader
+from tests.support.rig import daemon_parts
 
 # fetch_prices and health_check sleep (blocking the loop) for config["block"] seconds.
 BLOCKING = textwrap.dedent(
@@ -69,21 +67,13 @@ class Rig:
 
 @pytest.fixture
 async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
-    bundled = tmp_path / "bundled"
-    bundled.mkdir()
-    (bundled / "blocking_provider.py").write_text(BLOCKING)
     settings = load_settings(
         None,
         config_dir=tmp_path / "config",
         energy={"provider_id": "blocking", "providers": {"blocking": {"region": "C"}}},
     )
-    loader = EnergyProviderLoader(settings.config_dir, bundled)
-    loader.deploy_bundled_if_empty()
-    loader.load_all()
-    async with PriceStore(settings.db_path) as store, aiohttp.ClientSession() as session:
-        service = PriceService(settings, store, loader, session)
-        await service.start()
-        yield Rig(service, settings.plugin_dir)
+    async with daemon_parts(settings, {"blocking_provider.py": BLOCKING}) as parts:
+        yield Rig(parts.service, settings.plugin_dir)
 
 
 async def block_for(rig: Rig, seconds: float) -> None:

@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
-from energyd.mqtt.client import MqttClient
-from energyd.mqtt.commands import CommandRouter
+from energyd.app import wire
 from energyd.mqtt.state import StatePublisher
 from tests.support.broker import MosquittoBroker, collect
 from tests.support.market_plugins import ServiceRig, market_plugin, service_rig
 from tests.support.plugin_files import good_plugin
+from tests.support.rig import running
 
 QUARTER = timedelta(minutes=15)
 
@@ -48,15 +48,10 @@ async def rig(tmp_path: Path, mosquitto: MosquittoBroker, base_topic: str) -> As
         "base_topic": base_topic,
         "client_id": f"{base_topic}-pub",
     }
-    async with service_rig(tmp_path, plugins, providers, mqtt=mqtt_settings) as running:
-        mqtt = MqttClient(running.settings.mqtt, CommandRouter())
-        publisher = StatePublisher(running.service, mqtt)
-        async with asyncio.TaskGroup() as group:
-            task = group.create_task(mqtt.run())
-            try:
-                yield Rig(running, publisher, f"{base_topic}/prices")
-            finally:
-                task.cancel()
+    async with service_rig(tmp_path, plugins, providers, mqtt=mqtt_settings) as parts:
+        wiring = wire(parts)
+        async with running(wiring, "mqtt"):
+            yield Rig(parts, wiring.publisher, f"{base_topic}/prices")
 
 
 async def retained(port: int, prefix: str, first: str) -> dict[str, Any]:

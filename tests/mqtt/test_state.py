@@ -12,23 +12,21 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 import structlog
 
+from energyd.app import Wiring, wire
 from energyd.config import Settings, load_settings
-from energyd.core.scheduler import Scheduler
 from energyd.core.service import PriceService
 from energyd.core.store import PriceStore
 from energyd.domain.records import FetchOutcome, FetchRun
 from energyd.domain.time import iso_utc
 from energyd.mqtt.client import MqttClient
-from energyd.mqtt.commands import CommandRouter
 from energyd.mqtt.state import StatePublisher
 from energyd.providers.base import EnergyPriceSlot, HealthState
-from energyd.providers.loader import EnergyProviderLoader
 from tests.support.broker import Collector, MosquittoBroker, collect
 from tests.support.plugin_files import good_plugin
+from tests.support.rig import daemon_parts, running
 
 EMHASS_ERROR = "ValueError: slot lengths must be whole minutes"
 
@@ -41,13 +39,11 @@ class Rig:
     mqtt: MqttClient
     publisher: StatePublisher
     prefix: str
+    wiring: Wiring
 
 
 @pytest.fixture
 async def rig(tmp_path: Path, mosquitto: MosquittoBroker, base_topic: str) -> AsyncIterator[Rig]:
-    bundled = tmp_path / "bundled"
-    bundled.mkdir()
-    (bundled / "demo_provider.py").write_text(good_plugin("demo"))
     settings = load_settings(
         None,
         config_dir=tmp_path / "config",
@@ -59,24 +55,18 @@ async def rig(tmp_path: Path, mosquitto: MosquittoBroker, base_topic: str) -> As
             "client_id": f"{base_topic}-pub",
         },
     )
-    loader = EnergyProviderLoader(settings.config_dir, bundled)
-    loader.deploy_bundled_if_empty()
-    loader.load_all()
-    async with PriceStore(settings.db_path) as store, aiohttp.ClientSession() as session:
-        service = PriceService(settings, store, loader, session)
-        await service.start()
-        mqtt = MqttClient(settings.mqtt, CommandRouter())
-        publisher = StatePublisher(service, mqtt, retire_delay=0.05)
-        async with asyncio.TaskGroup() as group:
-            tasks = [
-                group.create_task(mqtt.run()),
-                group.create_task(publisher.retire_loop()),
-            ]
-            try:
-                yield Rig(settings, store, service, mqtt, publisher, f"{base_topic}/prices/demo/C")
-            finally:
-                for task in tasks:
-                    task.cancel()
+    async with daemon_parts(settings, {"demo_provider.py": good_plugin("demo")}) as parts:
+        wiring = wire(parts, retire_delay=0.05)
+        async with running(wiring, "mqtt", "retire"):
+            yield Rig(
+                settings,
+                parts.store,
+                parts.service,
+                wiring.mqtt,
+                wiring.publisher,
+                f"{base_topic}/prices/demo/C",
+                wiring,
+            )
 
 
 def seconds_slots(start: datetime, count: int, seconds: int = 5) -> list[EnergyPriceSlot]:
@@ -136,23 +126,18 @@ class TestFiveSecondSlots:
         """The boundary loop publishes over the stale slots again and again without dying."""
         now = datetime.now(UTC).replace(second=0, microsecond=0)
         await store_stale(rig, seconds_slots(now - timedelta(minutes=1), 720))
-        scheduler = Scheduler(rig.service, rig.settings.refresh)
         topic = f"{rig.prefix}/level"
-        async with collect(rig.settings.mqtt.port, topic) as client:
-            loop = asyncio.create_task(scheduler.boundary_loop())
-            follow = asyncio.create_task(rig.publisher.follow(rig.service.events.feed("test")))
-            try:
-                await client.wait_count(topic, 1)
-                for published in (2, 3):
-                    scheduler.wake()
-                    await wait_count_or_death(client, topic, published, loop)
-                assert not loop.done()
-                assert not follow.done()
-            finally:
-                for task in (loop, follow):
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
+        async with (
+            collect(rig.settings.mqtt.port, topic) as client,
+            running(rig.wiring, "boundary", "publisher") as loops,
+        ):
+            loop, follow = loops["boundary"], loops["publisher"]
+            await client.wait_count(topic, 1)
+            for published in (2, 3):
+                rig.wiring.scheduler.wake()
+                await wait_count_or_death(client, topic, published, loop)
+            assert not loop.done()
+            assert not follow.done()
         assert {"emhass": EMHASS_ERROR} == rig.service.faults.derived_errors("demo")
 
     async def test_the_earlier_retained_value_is_kept(

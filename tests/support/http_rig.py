@@ -1,5 +1,5 @@
-"""The HTTP app built from real parts: loader and bundled Octopus plugin, real SQLite, a local
-Octopus API; and helpers to call it and read its answers."""
+"""The HTTP app built from the daemon's parts (:func:`energyd.app.build`): loader and bundled
+Octopus plugin, real SQLite, a local Octopus API; and helpers to call it and read its answers."""
 
 from __future__ import annotations
 
@@ -24,9 +24,10 @@ from energyd.core.service import PriceService
 from energyd.core.store import PriceStore
 from energyd.http import HttpServer, make_http_app
 from energyd.mqtt.client import MqttClient
-from energyd.providers.loader import EnergyProviderLoader, bundled_plugin_dir
+from energyd.providers.loader import EnergyProviderLoader
 from energyd.providers.management import ProviderManager
 from tests.support.fake_octopus import RunningFake
+from tests.support.rig import daemon_parts
 
 PLUGIN = "octopus_agile_provider.py"
 BASE = "/api/drivers/energy-providers"
@@ -56,6 +57,8 @@ class Rig:
         self, *, figures: FiguresSource | None = None, broker: BrokerStatus | None = None
     ) -> Operations:
         """The application layer over these parts."""
+        # Not Components.operations: an HTTP test chooses the figures source (none, or a stub),
+        # where the daemon's operations always share the publisher's.
         return Operations(self.service, self.manager, self.store, figures=figures, broker=broker)
 
 
@@ -92,14 +95,8 @@ async def http_rig(tmp_path: Path, fake: RunningFake, **extra: Any) -> AsyncIter
         refresh={"fetch_timeout_seconds": 10},
         **extra,
     )
-    loader = EnergyProviderLoader(settings.config_dir, bundled_plugin_dir())
-    loader.deploy_bundled_if_empty()
-    loader.load_all()
-    async with PriceStore(settings.db_path) as store, aiohttp.ClientSession() as session:
-        service = PriceService(settings, store, loader, session)
-        await service.start()
-        manager = ProviderManager(loader, store, on_change=service.plugins_changed)
-        yield Rig(settings, loader, store, service, manager, fake)
+    async with daemon_parts(settings) as parts:
+        yield Rig(settings, parts.loader, parts.store, parts.service, parts.manager, fake)
 
 
 @contextlib.asynccontextmanager

@@ -11,16 +11,12 @@ from __future__ import annotations
 import contextlib
 import textwrap
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-
-from energyd.config import Settings, load_settings
-from energyd.core.service import PriceService
-from energyd.core.store import PriceStore
-from energyd.providers.loader import EnergyProviderLoader
+from energyd.app import Components
+from energyd.config import load_settings
+from tests.support.rig import daemon_parts
 
 __all__ = ["ServiceRig", "market_plugin", "metadata_calls", "service_rig"]
 
@@ -92,12 +88,8 @@ def metadata_calls(plugin: object) -> int:
     return calls
 
 
-@dataclass
-class ServiceRig:
-    settings: Settings
-    loader: EnergyProviderLoader
-    store: PriceStore
-    service: PriceService
+#: The parts of a daemon over market plugins, as :func:`energyd.app.build` makes them.
+ServiceRig = Components
 
 
 @contextlib.asynccontextmanager
@@ -107,22 +99,13 @@ async def service_rig(
     providers: Mapping[str, Mapping[str, Any]],
     **sections: Any,
 ) -> AsyncIterator[ServiceRig]:
-    """A started :class:`PriceService` over ``plugins`` (file name -> source, loaded by the
-    real loader) and a real SQLite store; the first of ``providers`` is selected."""
-    bundled = tmp_path / "bundled"
-    bundled.mkdir()
-    for name, source in plugins.items():
-        (bundled / name).write_text(source, encoding="utf-8")
+    """The daemon's started parts over ``plugins`` (file name -> source, loaded by the real
+    loader) and a real SQLite store; the first of ``providers`` is selected."""
     settings = load_settings(
         None,
         config_dir=tmp_path / "config",
         energy={"provider_id": next(iter(providers)), "providers": dict(providers)},
         **sections,
     )
-    loader = EnergyProviderLoader(settings.config_dir, bundled)
-    loader.deploy_bundled_if_empty()
-    loader.load_all()
-    async with PriceStore(settings.db_path) as store, aiohttp.ClientSession() as session:
-        service = PriceService(settings, store, loader, session)
-        await service.start()
-        yield ServiceRig(settings, loader, store, service)
+    async with daemon_parts(settings, plugins) as parts:
+        yield parts
