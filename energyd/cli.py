@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 from zoneinfo import ZoneInfo
 
 from energyd import __version__
@@ -30,9 +30,10 @@ from energyd.api.arguments import (
 )
 from energyd.api.errors import ErrorCode
 from energyd.api.operations import Operations
+from energyd.api.replies import AuditRecordJson, FiguresReply, HealthReply, WindowReply
 from energyd.app import Components, build, run_daemon
 from energyd.config import Settings, load_settings
-from energyd.domain.figures import slot_json
+from energyd.domain.figures import SlotJson, slot_json
 from energyd.domain.records import FetchOutcome
 from energyd.exceptions import CommandError, ConfigError, EnergydError
 from energyd.log import configure_logging
@@ -43,7 +44,14 @@ EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 #: Who audit records name for plugin actions run from the command line.
 ACTOR = "cli"
 
-Row = Mapping[str, Any]
+
+class PriceRow(TypedDict):
+    """One row of ``energyd prices --json`` (the rows this command has always printed)."""
+
+    valid_from: str
+    valid_to: str
+    price: float | None
+    currency: str | None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -193,14 +201,13 @@ async def _providers(args: argparse.Namespace, ops: Operations) -> int:
 
 async def _reads(args: argparse.Namespace, parts: Components, ops: Operations) -> int:
     """The read-only operations: a table, or with ``--json`` the reply itself."""
-    reply: Row
     if args.command == "prices":
         query = {"provider": args.provider, "hours": args.hours, "day": args.day}
-        reply = await ops.prices(parse_arguments(PricesArgs, _given(query)))
+        prices = await ops.prices(parse_arguments(PricesArgs, _given(query)))
         if args.json:  # the rows this command has always printed
-            _print_json([_price_row(slot, reply["currency"]) for slot in reply["slots"]])
+            _print_json([_price_row(slot, prices["currency"]) for slot in prices["slots"]])
         else:
-            print(_table(reply["slots"], _zone(parts, args.provider)))
+            print(_table(prices["slots"], _zone(parts, args.provider)))
     elif args.command == "cheapest":
         query = {
             "provider": args.provider,
@@ -210,23 +217,23 @@ async def _reads(args: argparse.Namespace, parts: Components, ops: Operations) -
             "contiguous": not args.non_contiguous,
             "mode": "most_expensive" if args.most_expensive else "cheapest",
         }
-        reply = await ops.cheapest(parse_arguments(CheapestArgs, _given(query)))
-        _show(args, reply, lambda: _window_text(reply, _zone(parts, args.provider)))
+        window = await ops.cheapest(parse_arguments(CheapestArgs, _given(query)))
+        _show(args, window, lambda: _window_text(window, _zone(parts, args.provider)))
     elif args.command == "figures":
         query = {"provider": args.provider}
-        reply = await ops.figures(parse_arguments(FiguresArgs, _given(query)))
-        _show(args, reply, lambda: _figures_text(reply, _zone(parts, args.provider)))
+        figures = await ops.figures(parse_arguments(FiguresArgs, _given(query)))
+        _show(args, figures, lambda: _figures_text(figures, _zone(parts, args.provider)))
     elif args.command == "audit":
-        reply = await ops.audit(parse_arguments(AuditArgs, {"limit": args.limit}))
-        _show(args, reply, lambda: _audit_table(reply["records"]))
+        audit = await ops.audit(parse_arguments(AuditArgs, {"limit": args.limit}))
+        _show(args, audit, lambda: _audit_table(audit["records"]))
     else:
-        reply = await ops.health(parse_arguments(HealthArgs, {"probe": args.probe}))
-        _show(args, reply, lambda: _health_text(reply))
-        return EXIT_OK if reply["ok"] else EXIT_FAILED
+        health = await ops.health(parse_arguments(HealthArgs, {"probe": args.probe}))
+        _show(args, health, lambda: _health_text(health))
+        return EXIT_OK if health["ok"] else EXIT_FAILED
     return EXIT_OK
 
 
-def _show(args: argparse.Namespace, reply: Row, table: Callable[[], str]) -> None:
+def _show(args: argparse.Namespace, reply: object, table: Callable[[], str]) -> None:
     if args.json:
         _print_json(reply)
     else:
@@ -261,7 +268,7 @@ def _number(value: object) -> str:
     return "-" if value is None else f"{value:.3f}" if isinstance(value, float | int) else "-"
 
 
-def _price_row(slot: Row, currency: str | None) -> dict[str, Any]:
+def _price_row(slot: SlotJson, currency: str | None) -> PriceRow:
     return {
         "valid_from": slot["start"],
         "valid_to": slot["end"],
@@ -270,7 +277,7 @@ def _price_row(slot: Row, currency: str | None) -> dict[str, Any]:
     }
 
 
-def _table(slots: Sequence[Row], zone: str) -> str:
+def _table(slots: Sequence[SlotJson], zone: str) -> str:
     """A plain table: UTC start, local start (market zone), price in minor units per kWh."""
     lines = [f"{'start (UTC)':<17}  {'start (' + zone + ')':<26}  {'price':>9}"]
     for slot in slots:
@@ -284,7 +291,7 @@ def _table(slots: Sequence[Row], zone: str) -> str:
     return "\n".join(lines)
 
 
-def _window_text(window: Row, zone: str) -> str:
+def _window_text(window: WindowReply, zone: str) -> str:
     kind = "contiguous" if window["contiguous"] else "any slots"
     head = (
         f"{window['mode']} {window['minutes']} min ({kind}) between "
@@ -299,9 +306,10 @@ def _window_text(window: Row, zone: str) -> str:
     return f"{found}\n{_table(window['slots'], zone)}"
 
 
-def _figures_text(figures: Row, zone: str) -> str:
-    level = figures.get("level") or {}
-    lines = [f"level: {level.get('level') or '-'} (price {_number(level.get('price'))})"]
+def _figures_text(figures: FiguresReply, zone: str) -> str:
+    level = figures.get("level")
+    band, price = (None, None) if level is None else (level["level"], level["price"])
+    lines = [f"level: {band or '-'} (price {_number(price)})"]
     lines.append(f"{'period':<10}  {'count':>5}  {'min':>9}  {'max':>9}  {'mean':>9}  complete")
     for name, stats in (figures.get("stats") or {}).items():
         if stats is None:
@@ -323,7 +331,7 @@ def _figures_text(figures: Row, zone: str) -> str:
     return "\n".join(lines)
 
 
-def _audit_table(records: Sequence[Row]) -> str:
+def _audit_table(records: Sequence[AuditRecordJson]) -> str:
     lines = [f"{'at':<20}  {'actor':<6}  {'action':<10}  {'ok':<5}  file / message"]
     for record in records:
         lines.append(
@@ -335,7 +343,7 @@ def _audit_table(records: Sequence[Row]) -> str:
     return "\n".join(lines)
 
 
-def _health_text(health: Row) -> str:
+def _health_text(health: HealthReply) -> str:
     lines = [f"healthy: {'yes' if health['ok'] else 'no'}"]
     for name, check in health["checks"].items():
         lines.append(f"{name:<8}  {'ok' if check['ok'] else 'FAIL':<4}  {check['detail']}")

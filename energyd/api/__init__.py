@@ -9,6 +9,8 @@ served alike by the MQTT commands, the HTTP routes and the command line (transpo
 - :mod:`energyd.api.windows`     :class:`StandingWindows`, the standing windows and stickiness
 - :mod:`energyd.api.ports`       what the layer needs from outside (``BrokerStatus``, ...)
 - :mod:`energyd.api.derived`     the derived payloads, laid out (pure)
+- :mod:`energyd.api.shapes`      the shapes of the published payloads (TypedDicts)
+- :mod:`energyd.api.replies`     the shapes of the operations' replies (TypedDicts)
 """
 
 from energyd.api.errors import ErrorCode, http_status, to_command_error

@@ -16,7 +16,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import partial
+from typing import TypeVar
 
+from energyd.api.replies import FiguresReply
 from energyd.api.shapes import (
     DayPayload,
     EmhassPayload,
@@ -68,15 +70,18 @@ PERIODS = ("today", "tomorrow", "next_24h")
 
 #: One topic's payload, as built (a TypedDict of :mod:`energyd.api.shapes`).
 Payload = Mapping[str, object]
+P = TypeVar("P", bound=Payload)
 
 
 @dataclass(frozen=True, slots=True)
 class Derived:
-    """Topic suffix -> payload, the standing windows chosen (kept for stickiness), and the
-    topics that could not be built (topic suffix -> ``"ExceptionType: message"``)."""
+    """Topic suffix -> payload, the standing windows chosen (kept for stickiness), the same
+    payloads as the ``figures`` operation answers them, and the topics that could not be
+    built (topic suffix -> ``"ExceptionType: message"``)."""
 
     payloads: dict[str, Payload]
     windows: dict[str, Window | None]
+    figures: FiguresReply
     errors: dict[str, str] = field(default_factory=dict)
 
 
@@ -88,11 +93,15 @@ class PayloadBuilder:
         self.payloads: dict[str, Payload] = {}
         self.errors: dict[str, str] = {}
 
-    def build(self, topic: str, payload: Callable[[], Payload]) -> None:
+    def build(self, topic: str, payload: Callable[[], P]) -> P | None:
+        """The payload built (and kept under ``topic``), or None when building it raised."""
         try:
-            self.payloads[topic] = payload()
+            built = payload()
         except Exception as exc:  # one topic's failure must not cost the others
             self.errors[topic] = f"{type(exc).__name__}: {exc}"
+            return None
+        self.payloads[topic] = built
+        return built
 
 
 def _day_payload(
@@ -127,10 +136,9 @@ def window_payload(
     minutes: int,
     contiguous: bool,
     period: tuple[datetime, datetime],
-    now: datetime | None,
 ) -> WindowReply:
-    """A window as the ``cheapest`` reply has it (``now`` None: no ``active`` key); a head
-    with ``updated_at`` keeps it (the standing windows: :func:`standing_window_payload`)."""
+    """A window as the ``cheapest`` reply has it: asked for once, so no ``active`` (the
+    standing windows: :func:`standing_window_payload`)."""
     body = window_json(
         window,
         minutes=minutes,
@@ -138,7 +146,6 @@ def window_payload(
         period_end=period[1],
         contiguous=contiguous,
         mode=mode,
-        now=now,
     )
     return {**head, "name": name, **body}
 
@@ -203,11 +210,14 @@ def derive(
     build = built.build
     build("today", lambda: _day_payload(head, today, calendar, slots))
     build("tomorrow", lambda: _day_payload(head, tomorrow, calendar, slots))
-    for name in PERIODS:
-        build(f"stats/{name}", partial(_stats_payload, head, name, slots, bounds, now))
-    build("level", lambda: _level_payload(head, slots, levels, now))
+    stats = {
+        name: build(f"stats/{name}", partial(_stats_payload, head, name, slots, bounds, now))
+        for name in PERIODS
+    }
+    level = build("level", lambda: _level_payload(head, slots, levels, now))
 
     chosen: dict[str, Window | None] = {}
+    standing_windows: list[WindowPayload] = []
     for setting in windows:
         # A window that cannot be computed keeps the one chosen before (stickiness).
         chosen[setting.name] = previous.get(setting.name)
@@ -235,11 +245,14 @@ def derive(
                 now=now,
             )
 
-        build(f"windows/{setting.name}", standing)
+        published = build(f"windows/{setting.name}", standing)
+        if published is not None:
+            standing_windows.append(published)
 
     build("predbat", lambda: _predbat_payload(slots, bounds))
     build("emhass", lambda: _emhass_payload(provider, region, currency, slots, now))
-    return Derived(built.payloads, chosen, built.errors)
+    figures: FiguresReply = {"level": level, "stats": stats, "windows": standing_windows}
+    return Derived(built.payloads, chosen, figures, built.errors)
 
 
 def _stats_payload(

@@ -8,9 +8,9 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
-from energyd.api.derived import PERIODS, Derived, derive
+from energyd.api.derived import Derived, derive
+from energyd.api.replies import FiguresReply
 from energyd.api.windows import StandingWindows
 from energyd.config import PricesSettings
 from energyd.core.selection import ProviderSpec
@@ -55,13 +55,7 @@ class FigureSource:
         self.windows.remember(spec.key, spec.region, derived.windows)
         return derived
 
-    async def figures(self, spec: ProviderSpec, now: datetime) -> dict[str, Any]:
+    async def figures(self, spec: ProviderSpec, now: datetime) -> FiguresReply:
         """``{"level", "stats": {period: ...}, "windows": [...]}`` as published; a figure that
         cannot be built is null (``level``, a period) or left out (a window)."""
-        payloads = self.derive(spec, await self.known(spec, now), now).payloads
-        windows = [payloads.get(f"windows/{w.name}") for w in self.windows.settings_for(spec.key)]
-        return {
-            "level": payloads.get("level"),
-            "stats": {name: payloads.get(f"stats/{name}") for name in PERIODS},
-            "windows": [window for window in windows if window is not None],
-        }
+        return self.derive(spec, await self.known(spec, now), now).figures

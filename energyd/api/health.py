@@ -19,9 +19,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 from energyd.api.ports import BrokerStatus
+from energyd.api.replies import CheckFields, CheckJson
 from energyd.core.service import PriceService
 from energyd.core.store import PriceStore
 from energyd.domain.health import HealthReport, HealthState
@@ -42,9 +42,9 @@ class Check:
 
     ok: bool
     detail: str
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    extra: CheckFields = field(default_factory=CheckFields)
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self) -> CheckJson:
         return {"ok": self.ok, "detail": self.detail, **self.extra}
 
 
@@ -59,7 +59,8 @@ class Assessment:
     def ok(self) -> bool:
         return all(check.ok for check in self.checks.values())
 
-    def checks_json(self) -> dict[str, dict[str, Any]]:
+    def checks_json(self) -> dict[str, CheckJson]:
+        """Every part's check (part -> check, in :data:`PARTS` order)."""
         return {name: check.as_json() for name, check in self.checks.items()}
 
 

@@ -2,9 +2,9 @@
 call these methods and only translate requests and replies.
 
 Each method takes its argument model (:mod:`energyd.api.arguments`) and returns the reply, a
-JSON-ready dict. It raises energyd's own errors; each surface turns them into its reply with
-the one error table (:mod:`energyd.api.errors`). Methods that write an audit record take the
-``actor`` (``"mqtt"``, ``"http"``, ``"cli"``).
+JSON-ready dict of its shape (:mod:`energyd.api.replies`). It raises energyd's own errors;
+each surface turns them into its reply with the one error table (:mod:`energyd.api.errors`).
+Methods that write an audit record take the ``actor`` (``"mqtt"``, ``"http"``, ``"cli"``).
 
 Adding an operation: a method here (and its argument model), then one line per surface --
 ``mqtt/handlers.py``, ``http/routes.py`` and, where it helps, ``cli.py``.
@@ -12,9 +12,7 @@ Adding an operation: a method here (and its argument model), then one line per s
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from energyd import __version__
 from energyd.api.arguments import (
@@ -33,6 +31,21 @@ from energyd.api.derived import known_currency, series_head, window_payload
 from energyd.api.errors import ErrorCode
 from energyd.api.health import Assessment, assess
 from energyd.api.ports import BrokerStatus, FiguresSource
+from energyd.api.replies import (
+    AuditRecordJson,
+    AuditReply,
+    FiguresReply,
+    HealthReply,
+    InfoReply,
+    OverviewReply,
+    PriceWindowReply,
+    ReadinessReply,
+    RefreshReply,
+    SettingsChangeReply,
+    SettingsReply,
+    UpdateAllReply,
+    WindowReply,
+)
 from energyd.core.service import PriceService
 from energyd.core.store import PriceStore
 from energyd.domain.figures import find_window, window_period
@@ -66,12 +79,12 @@ class Operations:
 
     # -- prices ------------------------------------------------------------------------------
 
-    async def refresh(self, args: RefreshArgs) -> dict[str, Any]:
+    async def refresh(self, args: RefreshArgs) -> RefreshReply:
         """Fetch one provider now, or every running one."""
         runs = await self.service.refresh(args.provider)
         return {"runs": [run.as_json() for run in runs]}
 
-    async def prices(self, args: PricesArgs) -> dict[str, Any]:
+    async def prices(self, args: PricesArgs) -> PriceWindowReply:
         """Stored prices of a window, or of the market's local day (``date`` added)."""
         spec = self.service.spec(args.provider)
         now = datetime.now(UTC)
@@ -83,7 +96,7 @@ class Operations:
         start, end = calendar.day_bounds(local)
         return await self.service.price_window(spec, start, end, date=local.isoformat())
 
-    async def cheapest(self, args: CheapestArgs) -> Mapping[str, Any]:
+    async def cheapest(self, args: CheapestArgs) -> WindowReply:
         """The cheapest (or dearest) window of the stored prices: a window payload."""
         spec = self.service.spec(args.provider)
         now = datetime.now(UTC)
@@ -113,10 +126,9 @@ class Operations:
             minutes=args.minutes,
             contiguous=args.contiguous,
             period=period,
-            now=None,
         )
 
-    async def figures(self, args: FiguresArgs) -> dict[str, Any]:
+    async def figures(self, args: FiguresArgs) -> FiguresReply:
         """Level, statistics and standing windows of one provider, as published."""
         if self._figures is None:
             raise CommandError(ErrorCode.NOT_AVAILABLE, "derived figures are not available")
@@ -125,36 +137,36 @@ class Operations:
 
     # -- settings ----------------------------------------------------------------------------
 
-    async def settings_get(self, _: NoArgs) -> dict[str, Any]:
+    async def settings_get(self, _: NoArgs) -> SettingsReply:
         """Effective settings (file, environment and run-time overrides), secrets redacted."""
         return self.service.settings_view()
 
-    async def settings_set(self, args: SettingsSetArgs) -> dict[str, Any]:
+    async def settings_set(self, args: SettingsSetArgs) -> SettingsChangeReply:
         """Validate (the plugin's ``validate_config``), persist, apply, then fetch."""
         return await self.service.change_settings(args.changes())
 
     # -- plugins -----------------------------------------------------------------------------
 
-    async def providers_status(self, _: NoArgs) -> dict[str, Any]:
+    async def providers_status(self, _: NoArgs) -> OverviewReply:
         """Every plugin file's status and every running provider's health."""
         return await self.service.overview()
 
-    async def providers_update(self, args: UpdateArgs, *, actor: str) -> dict[str, Any]:
+    async def providers_update(self, args: UpdateArgs, *, actor: str) -> AuditRecordJson:
         """Copy one bundled plugin over the deployed one and reload (audited)."""
         record = await self._manager.update(args.name, actor)
         return record.as_json()
 
-    async def providers_update_all(self, _: NoArgs, *, actor: str) -> dict[str, Any]:
+    async def providers_update_all(self, _: NoArgs, *, actor: str) -> UpdateAllReply:
         """The same for every outdated plugin (audited)."""
         records = await self._manager.update_all(actor)
         return {"updates": [record.as_json() for record in records]}
 
-    async def providers_reload(self, _: NoArgs, *, actor: str) -> dict[str, Any]:
+    async def providers_reload(self, _: NoArgs, *, actor: str) -> AuditRecordJson:
         """Re-import the deployed plugin files (audited)."""
         record = await self._manager.reload(actor)
         return record.as_json()
 
-    async def audit(self, args: AuditArgs) -> dict[str, Any]:
+    async def audit(self, args: AuditArgs) -> AuditReply:
         """The newest audit records, at most ``limit``."""
         records = await self._store.audit_log(args.limit)
         return {"records": [record.as_json() for record in records]}
@@ -165,11 +177,11 @@ class Operations:
         """The one judgement of health that :meth:`health` and :meth:`readiness` report."""
         return await assess(self.service, self._store, self.broker)
 
-    async def health(self, args: HealthArgs) -> dict[str, Any]:
+    async def health(self, args: HealthArgs) -> HealthReply:
         """Each provider's health, the event loop, the broker, and ``ok`` (see
         :mod:`energyd.api.health`); ``probe`` also runs each plugin's ``health_check``."""
         assessment = await self.assessment()
-        reply: dict[str, Any] = {
+        reply: HealthReply = {
             "mqtt_connected": self.broker is not None and self.broker.connected,
             "store": str(self._store.path),
             "providers": {key: report.as_json() for key, report in assessment.reports.items()},
@@ -182,7 +194,7 @@ class Operations:
             reply["probes"] = {spec.key: await self.service.probe(spec) for spec in specs}
         return reply
 
-    async def readiness(self, _: NoArgs) -> dict[str, Any]:
+    async def readiness(self, _: NoArgs) -> ReadinessReply:
         """``{"status": "ready" | "not_ready", "checks": {part: {"ok", "detail", ...}}}``."""
         assessment = await self.assessment()
         return {
@@ -190,7 +202,7 @@ class Operations:
             "checks": assessment.checks_json(),
         }
 
-    async def info(self, _: NoArgs) -> dict[str, Any]:
+    async def info(self, _: NoArgs) -> InfoReply:
         """Version, whether figures are available, the selected and the running providers."""
         return {
             "version": __version__,

@@ -9,8 +9,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
+from energyd.api.replies import FiguresReply
 from energyd.core.selection import ProviderSpec
 
 __all__ = ["BrokerCounters", "BrokerStatus", "FiguresSource"]
@@ -48,4 +49,4 @@ class BrokerStatus(Protocol):
 class FiguresSource(Protocol):
     """**Protocol**: level, statistics and standing windows of one provider at ``now``."""
 
-    async def figures(self, spec: ProviderSpec, now: datetime) -> dict[str, Any]: ...
+    async def figures(self, spec: ProviderSpec, now: datetime) -> FiguresReply: ...

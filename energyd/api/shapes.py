@@ -1,9 +1,11 @@
-"""The shapes of the published price payloads, as TypedDicts (README "MQTT topics").
+"""The shapes of the published payloads, as TypedDicts (README "MQTT topics"): the price
+topics, and the daemon-wide ``providers`` and ``settings``.
 
 Builders (:mod:`energyd.mqtt.payloads`, :mod:`energyd.api.derived`) return these, and Home
 Assistant's value templates (:mod:`energyd.mqtt.discovery`) name their keys through
 :func:`payload_key`, so a renamed key fails type checking or the tests, not a live Home
-Assistant. Key order on the wire is the order the builders write, kept byte-identical.
+Assistant. Key order on the wire is the order the builders write, kept byte-identical. The
+replies of the operations are :mod:`energyd.api.replies`.
 
 Units follow the provider's currency: ``unit`` is minor units per kWh (``p/kWh``, ``c/kWh``),
 ``unit_major`` major units (``GBP/kWh``). Both are ``null`` (with ``currency``) only when the
@@ -14,18 +16,26 @@ from __future__ import annotations
 
 from typing import Any, TypedDict
 
-from energyd.domain.figures import SlotJson, StatsJson, WindowJson
+from energyd.core.shapes import OverviewReply, ProviderOverview
+from energyd.domain.figures import SlotJson, StatsJson, WindowJson, WindowNowJson
+from energyd.domain.health import HealthReportJson
 from energyd.domain.units import minor_per_kwh
 
 __all__ = [
     "BandJson",
     "DayPayload",
     "EmhassPayload",
+    "HealthReportJson",
     "LevelPayload",
     "PredbatPayload",
     "PredbatValue",
     "PricePayload",
+    "ProviderListPayload",
+    "ProviderOverview",
+    "ProviderSettingsPayload",
+    "ProvidersPayload",
     "SeriesHead",
+    "SettingsPayload",
     "SlotJson",
     "StatsPayload",
     "TimedHead",
@@ -110,10 +120,10 @@ class LevelPayload(TimedHead):
     bands: list[BandJson]
 
 
-class WindowPayload(TimedHead, WindowJson):
+class WindowPayload(TimedHead, WindowNowJson):
     """``windows/<name>``: a standing window (with ``active``)."""
 
-    name: str | None
+    name: str
 
 
 class WindowReply(SeriesHead, WindowJson):
@@ -146,6 +156,39 @@ class EmhassPayload(TypedDict):
     unit: str | None
     prices: list[float | None]
     updated_at: str
+
+
+class ProvidersPayload(OverviewReply):
+    """``providers`` (retained, daemon-wide): the overview (every running provider with its
+    health, every plugin file) and when it was built."""
+
+    updated_at: str
+
+
+class ProviderListPayload(TypedDict):
+    """:func:`~energyd.mqtt.payloads.providers_payload` of a bare list of providers (the
+    daemon publishes the overview, :class:`ProvidersPayload`)."""
+
+    providers: list[ProviderOverview]
+    count: int
+    updated_at: str
+
+
+class ProviderSettingsPayload(TypedDict):
+    """One running provider in ``settings``: its plugin, region and the plugin's regions."""
+
+    plugin: str
+    region: str
+    regions: list[str]
+    enabled: bool
+
+
+class SettingsPayload(TypedDict):
+    """``settings`` (retained): the selected provider and each running provider's region (the
+    state of Home Assistant's selects)."""
+
+    provider_id: str
+    providers: dict[str, ProviderSettingsPayload]
 
 
 def series_head(provider: str, region: str, currency: str | None) -> SeriesHead:

@@ -27,19 +27,27 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any, ParamSpec, TypeVar
+from typing import ParamSpec, TypedDict, TypeVar
 
 import structlog
 
 from energyd.core.steptimer import BLOCK_THRESHOLD, TimedSteps
 from energyd.domain.health import LoopBlock
 
-__all__ = ["LoopBlock", "RuntimeFaults"]
+__all__ = ["EventLoopJson", "LoopBlock", "RuntimeFaults"]
 
 log = structlog.get_logger(__name__)
 
 P = ParamSpec("P")
 T = TypeVar("T")
+
+
+class EventLoopJson(TypedDict):
+    """:meth:`RuntimeFaults.event_loop_json` (the ``health`` reply's ``event_loop``)."""
+
+    lag_seconds: float | None
+    max_lag_seconds: float | None
+    blocked_by: str | None
 
 
 class RuntimeFaults:
@@ -169,7 +177,7 @@ class RuntimeFaults:
         self._blocked_by = None
         log.warning("loop.blocked", provider="unknown", call="unknown", seconds=round(lag, 3))
 
-    def event_loop_json(self) -> dict[str, Any]:
+    def event_loop_json(self) -> EventLoopJson:
         """``{"lag_seconds", "max_lag_seconds", "blocked_by"}``: the last tick's lag, the
         largest since start (null before the monitor's first tick) and the provider blamed
         for the most recent block (null: none yet, or no plugin step explained it)."""

@@ -29,6 +29,14 @@ from energyd.core.faults import RuntimeFaults
 from energyd.core.fetching import fetch_into_store
 from energyd.core.registry import ProviderRegistry, ProviderRuntime
 from energyd.core.selection import ProviderSpec, apply_overrides, check_setting_key, resolve
+from energyd.core.shapes import (
+    OverviewReply,
+    PriceWindowReply,
+    ProbeJson,
+    ProviderOverview,
+    SettingsChangeReply,
+    SettingsReply,
+)
 from energyd.core.store import PriceStore
 from energyd.domain.calendar import MarketCalendar
 from energyd.domain.figures import slot_json
@@ -214,18 +222,29 @@ class PriceService:
         return await self.store.slots(spec.key, spec.region, start, end)
 
     async def price_window(
-        self, spec: ProviderSpec, start: datetime, end: datetime, **extra: Any
-    ) -> dict[str, Any]:
-        """The stored slots of ``[start, end)`` as the ``prices`` command and API answer them."""
-        slots = await self.slots(spec, start, end)
-        return {
+        self, spec: ProviderSpec, start: datetime, end: datetime, *, date: str | None = None
+    ) -> PriceWindowReply:
+        """The stored slots of ``[start, end)`` as the ``prices`` command and API answer them
+        (``date``: the market's local day they are, if one was asked for)."""
+        slots = [slot_json(slot) for slot in await self.slots(spec, start, end)]
+        currency = self.runtime(spec).currency
+        if date is None:
+            return {
+                "provider": spec.key,
+                "region": spec.region,
+                "currency": currency,
+                "start": iso_utc(start),
+                "end": iso_utc(end),
+                "slots": slots,
+            }
+        return {  # ``date`` before ``start``: the order on the wire
             "provider": spec.key,
             "region": spec.region,
-            "currency": self.runtime(spec).currency,
-            **extra,
+            "currency": currency,
+            "date": date,
             "start": iso_utc(start),
             "end": iso_utc(end),
-            "slots": [slot_json(slot) for slot in slots],
+            "slots": slots,
         }
 
     async def health(self, spec: ProviderSpec, now: datetime | None = None) -> HealthReport:
@@ -247,7 +266,7 @@ class PriceService:
             derived_errors=self.faults.derived_errors(spec.key),
         )
 
-    async def probe(self, spec: ProviderSpec) -> dict[str, Any]:
+    async def probe(self, spec: ProviderSpec) -> ProbeJson:
         """Run the plugin's own ``health_check`` (a live request to the provider), bounded."""
         plugin = self.plugin(spec)
         problem = self.problem(spec)
@@ -276,10 +295,10 @@ class PriceService:
             "latency_ms": result.latency_ms,
         }
 
-    async def overview(self, now: datetime | None = None) -> dict[str, Any]:
+    async def overview(self, now: datetime | None = None) -> OverviewReply:
         """Every plugin file's status and every running provider's health."""
         now = now or datetime.now(UTC)
-        providers = []
+        providers: list[ProviderOverview] = []
         for spec in self.specs():
             meta = self.metadata(spec)
             report = await self.health(spec, now)
@@ -302,14 +321,23 @@ class PriceService:
 
     # -- settings --------------------------------------------------------------------------
 
-    def settings_view(self) -> dict[str, Any]:
+    def settings_view(self) -> SettingsReply:
         """Effective settings (file, env and overrides), secrets redacted."""
         view = self.settings.redacted()
-        view["energy"] = redact(self.energy.model_dump(mode="json"))
-        view["overrides"] = sorted(self._overrides)
-        return view
+        return {
+            "config_dir": view["config_dir"],
+            "energy": redact(self.energy.model_dump(mode="json")),
+            "mqtt": view["mqtt"],
+            "storage": view["storage"],
+            "refresh": view["refresh"],
+            "log": view["log"],
+            "prices": view["prices"],
+            "homeassistant": view["homeassistant"],
+            "http": view["http"],
+            "overrides": sorted(self._overrides),
+        }
 
-    async def change_settings(self, changes: Mapping[str, Any]) -> dict[str, Any]:
+    async def change_settings(self, changes: Mapping[str, Any]) -> SettingsChangeReply:
         """:meth:`set_settings`, then fetch for the providers whose settings changed; the reply
         of ``settings/set`` and ``PUT /api/settings``."""
         before = [replace(spec, selected=False) for spec in self.specs()]

@@ -18,7 +18,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Literal, NotRequired, Protocol, TypedDict, TypeVar
+from typing import Literal, Protocol, TypedDict, TypeVar, overload
 
 from energyd.domain.calendar import MarketCalendar
 from energyd.domain.slots import Slot
@@ -34,6 +34,7 @@ __all__ = [
     "Window",
     "WindowJson",
     "WindowMode",
+    "WindowNowJson",
     "current_and_next",
     "find_window",
     "is_complete",
@@ -107,14 +108,21 @@ class _WindowHead(TypedDict):
     start: str | None
     end: str | None
     mean: float | None
-    active: NotRequired[bool]
 
 
 class WindowJson(_WindowHead):
-    """The window keys of a window payload (:func:`window_json`); ``active`` only when the
-    window is asked for at a moment (the standing windows, not the ``cheapest`` reply)."""
+    """The window keys of a window payload (:func:`window_json` without ``now``: the
+    ``cheapest`` reply's)."""
 
     slots: list[SlotJson]
+
+
+class WindowNowJson(WindowJson):
+    """The window keys of a window asked for at a moment (:func:`window_json` with ``now``:
+    the standing windows'), with ``active``: ``now`` is inside a chosen slot. On the wire
+    ``active`` comes before ``slots``."""
+
+    active: bool
 
 
 def slot_json(slot: Slot) -> SlotJson:
@@ -298,7 +306,11 @@ class Window:
         """Whether ``now`` is inside one of the chosen slots."""
         return any(s.contains(now) for s in self.slots)
 
-    def as_json(self, now: datetime | None = None) -> WindowJson:
+    @overload
+    def as_json(self, now: None = None) -> WindowJson: ...
+    @overload
+    def as_json(self, now: datetime) -> WindowNowJson: ...
+    def as_json(self, now: datetime | None = None) -> WindowJson | WindowNowJson:
         """The window keys of a ``windows/<name>`` payload (see :func:`window_json`)."""
         return window_json(
             self,
@@ -311,6 +323,28 @@ class Window:
         )
 
 
+@overload
+def window_json(
+    window: Window | None,
+    *,
+    minutes: int,
+    period_start: datetime,
+    period_end: datetime,
+    contiguous: bool = ...,
+    mode: WindowMode = ...,
+    now: None = None,
+) -> WindowJson: ...
+@overload
+def window_json(
+    window: Window | None,
+    *,
+    minutes: int,
+    period_start: datetime,
+    period_end: datetime,
+    contiguous: bool = ...,
+    mode: WindowMode = ...,
+    now: datetime,
+) -> WindowNowJson: ...
 def window_json(
     window: Window | None,
     *,
@@ -320,7 +354,7 @@ def window_json(
     contiguous: bool = True,
     mode: WindowMode = "cheapest",
     now: datetime | None = None,
-) -> WindowJson:
+) -> WindowJson | WindowNowJson:
     """``mode .. slots`` of a window payload, for a window found or not (``available``
     false, ``start``/``end``/``mean`` null). ``active`` (now inside a chosen slot) only when
     ``now`` is given: the ``cheapest`` command reply has no ``active``."""
@@ -335,9 +369,13 @@ def window_json(
         "end": None if window is None else iso_or_none(window.end),
         "mean": None if window is None else round_price(window.mean),
     }
-    if now is not None:
-        head["active"] = window is not None and window.is_active(require_aware(now, "now"))
-    return {**head, "slots": [] if window is None else [slot_json(s) for s in window.slots]}
+    slots = [] if window is None else [slot_json(s) for s in window.slots]
+    if now is None:
+        asked: WindowJson = {**head, "slots": slots}
+        return asked
+    active = window is not None and window.is_active(require_aware(now, "now"))
+    at_now: WindowNowJson = {**head, "active": active, "slots": slots}
+    return at_now
 
 
 def _weighted_mean(slots: Sequence[Slot]) -> float:

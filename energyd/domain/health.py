@@ -21,12 +21,19 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TypedDict
 
 from energyd.domain.records import FetchOutcome, FetchRun
 from energyd.domain.time import iso_or_none, iso_utc
 
-__all__ = ["HealthReport", "HealthState", "LoopBlock", "assess"]
+__all__ = [
+    "HealthReport",
+    "HealthReportJson",
+    "HealthState",
+    "LoopBlock",
+    "LoopBlockJson",
+    "assess",
+]
 
 
 class HealthState(enum.StrEnum):
@@ -40,6 +47,28 @@ class HealthState(enum.StrEnum):
     UNKNOWN = "unknown"
 
 
+class LoopBlockJson(TypedDict):
+    """:meth:`LoopBlock.as_json` (a health report's ``loop_block``)."""
+
+    seconds: float
+    call: str
+    at: str
+
+
+class HealthReportJson(TypedDict):
+    """:meth:`HealthReport.as_json`: one provider's health in the ``health`` reply, the
+    overview and the retained ``providers`` topic."""
+
+    state: str
+    message: str
+    last_success: str | None
+    last_attempt: str | None
+    last_error: str | None
+    covered_until: str | None
+    loop_block: LoopBlockJson | None
+    derived_errors: dict[str, str]
+
+
 @dataclass(frozen=True, slots=True)
 class LoopBlock:
     """One step of a plugin call that held the event loop for ``seconds`` (ended ``at``)."""
@@ -48,7 +77,7 @@ class LoopBlock:
     call: str
     at: datetime
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self) -> LoopBlockJson:
         return {"seconds": round(self.seconds, 3), "call": self.call, "at": iso_utc(self.at)}
 
     def describe(self) -> str:
@@ -67,7 +96,7 @@ class HealthReport:
     loop_block: LoopBlock | None = None
     derived_errors: Mapping[str, str] = field(default_factory=dict)
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self) -> HealthReportJson:
         return {
             "state": self.state.value,
             "message": self.message,

@@ -5,16 +5,39 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import NotRequired, TypedDict
 
 from energyd.domain.time import iso_utc
 
-__all__ = ["AuditRecord", "FetchOutcome", "FetchRun", "PluginState", "PluginStatus"]
+__all__ = [
+    "AuditRecord",
+    "AuditRecordJson",
+    "FetchOutcome",
+    "FetchRun",
+    "FetchRunJson",
+    "PluginState",
+    "PluginStatus",
+    "PluginStatusJson",
+]
 
 
 class FetchOutcome(enum.StrEnum):
     OK = "ok"
     ERROR = "error"
+
+
+class FetchRunJson(TypedDict):
+    """:meth:`FetchRun.as_json`: one fetch as the ``refresh`` and ``settings/set`` replies
+    list it (``retry_after`` only when the source asked us to wait)."""
+
+    provider: str
+    region: str
+    outcome: str
+    slots: int
+    duration_ms: float
+    error: str | None
+    error_type: str | None
+    retry_after: NotRequired[float]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,8 +57,8 @@ class FetchRun:
     #: Seconds the source asked us to wait before asking again (HTTP 429 ``Retry-After``).
     retry_after: float | None = None
 
-    def as_json(self) -> dict[str, Any]:
-        body: dict[str, Any] = {
+    def as_json(self) -> FetchRunJson:
+        body: FetchRunJson = {
             "provider": self.provider_id,
             "region": self.region,
             "outcome": self.outcome.value,
@@ -47,6 +70,20 @@ class FetchRun:
         if self.retry_after is not None:
             body["retry_after"] = self.retry_after
         return body
+
+
+class AuditRecordJson(TypedDict):
+    """:meth:`AuditRecord.as_json`: the reply of ``providers/update`` and ``providers/reload``,
+    and each record of ``audit`` and ``providers/update-all``."""
+
+    action: str
+    file: str
+    version_before: str | None
+    version_after: str | None
+    actor: str
+    ok: bool
+    message: str
+    at: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +99,7 @@ class AuditRecord:
     message: str = ""
     at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self) -> AuditRecordJson:
         return {
             "action": self.action,
             "file": self.file,
@@ -83,6 +120,19 @@ class PluginState(enum.StrEnum):
     LOAD_ERROR = "load_error"
 
 
+class PluginStatusJson(TypedDict):
+    """:meth:`PluginStatus.as_json`: one plugin file in the overview (``plugins``)."""
+
+    file: str
+    status: str
+    provider_id: str | None
+    display_name: str | None
+    deployed_version: str | None
+    bundled_version: str | None
+    error: str | None
+    kit: int | None
+
+
 @dataclass(frozen=True, slots=True)
 class PluginStatus:
     """What the loader knows about one ``*_provider.py`` file."""
@@ -97,7 +147,7 @@ class PluginStatus:
     #: The plugin kit version the deployed file declares (``REQUIRES_KIT``); None: plain v1.
     kit: int | None = None
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self) -> PluginStatusJson:
         return {
             "file": self.file,
             "status": self.state.value,

@@ -239,9 +239,11 @@ def _fault_metrics(service: PriceService) -> list[Metric]:
     most = Metric(
         "energyd_event_loop_max_lag_seconds", "Largest event-loop lag since start.", "gauge"
     )
-    if loop["lag_seconds"] is not None:
-        lag.add(loop["lag_seconds"])
-        most.add(loop["max_lag_seconds"])
+    lag_now, lag_max = loop["lag_seconds"], loop["max_lag_seconds"]
+    if lag_now is not None:  # both null until the monitor's first tick
+        lag.add(lag_now)
+    if lag_max is not None:
+        most.add(lag_max)
     return [block, derived, lag, most]
 
 

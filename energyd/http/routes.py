@@ -31,11 +31,12 @@ from energyd.api.arguments import (
     parse_arguments,
 )
 from energyd.api.operations import Operations
+from energyd.api.replies import InfoReply
 from energyd.http.auth import WritePolicy
 from energyd.http.metrics import CONTENT_TYPE, FetchTally, collect_metrics, render
 from energyd.http.params import body_args, query_args
 
-__all__ = ["ACTOR", "Api", "Parser", "body", "no_args", "path", "query"]
+__all__ = ["ACTOR", "Api", "HttpInfoReply", "Parser", "body", "no_args", "path", "query"]
 
 #: Who audit records name for plugin actions asked over HTTP.
 ACTOR = "http"
@@ -44,6 +45,13 @@ ArgsT = TypeVar("ArgsT", bound=BaseModel)
 #: Reads a request into an argument model.
 Parser: TypeAlias = Callable[[web.Request], Awaitable[ArgsT]]
 Reply: TypeAlias = Mapping[str, Any]
+
+
+class HttpInfoReply(InfoReply):
+    """``/api/info``: the ``info`` reply and who may change state over HTTP (``writes``:
+    ``open``, ``token`` or ``refused``; the status page shows its controls by it)."""
+
+    writes: str
 
 
 def query(model: type[ArgsT]) -> Parser[ArgsT]:
@@ -136,7 +144,7 @@ class Api:
         else:
             app.router.add_route(method, where, handle)
 
-    async def info(self, args: NoArgs) -> Reply:
+    async def info(self, args: NoArgs) -> HttpInfoReply:
         """The ``info`` operation, and who may change state over HTTP (``writes``)."""
         return {**await self.operations.info(args), "writes": self.policy.value}
 

@@ -23,6 +23,7 @@ from energyd.mqtt.payloads import (
     minor_unit,
     price_payload,
     providers_payload,
+    settings_payload,
     slot_json,
     upcoming_payload,
 )
@@ -46,6 +47,7 @@ __all__ = [
     "parse_request",
     "price_payload",
     "providers_payload",
+    "settings_payload",
     "slot_json",
     "upcoming_payload",
 ]

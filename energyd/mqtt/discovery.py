@@ -36,8 +36,13 @@ from typing import Any, Final
 
 from energyd.api.shapes import (
     DayPayload,
+    HealthReportJson,
     LevelPayload,
     PricePayload,
+    ProviderOverview,
+    ProviderSettingsPayload,
+    ProvidersPayload,
+    SettingsPayload,
     StatsPayload,
     WindowPayload,
     payload_key,
@@ -73,6 +78,17 @@ _WINDOW_ACTIVE: Final = payload_key(WindowPayload, "active")
 #: Component figure -> key of ``stats/<period>`` (minor units) and of ``windows/<name>``.
 _STATS_FIGURES: Final = {name: payload_key(StatsPayload, name) for name in ("min", "max", "mean")}
 _WINDOW_EDGES: Final = {name: payload_key(WindowPayload, name) for name in ("start", "end")}
+#: ``<base>/providers``: its list, a provider's entry in it and that entry's health.
+_PROVIDERS: Final = payload_key(ProvidersPayload, "providers")
+_ENTRY_ID: Final = payload_key(ProviderOverview, "id")
+_ENTRY_HEALTH: Final = payload_key(ProviderOverview, "health")
+_ENTRY_VERSION: Final = payload_key(ProviderOverview, "version")
+_HEALTH_STATE: Final = payload_key(HealthReportJson, "state")
+_HEALTH_LAST_SUCCESS: Final = payload_key(HealthReportJson, "last_success")
+#: ``<base>/settings``: the selected provider, and each provider's region.
+_SELECTED: Final = payload_key(SettingsPayload, "provider_id")
+_SETTINGS_PROVIDERS: Final = payload_key(SettingsPayload, "providers")
+_SETTINGS_REGION: Final = payload_key(ProviderSettingsPayload, "region")
 
 _OBJECT_ID = re.compile(r"^[a-zA-Z0-9_-]+$")
 _ID_PART = re.compile(r"^[a-zA-Z0-9_]+$")  # no '-': keeps "<instance>_<key>" unambiguous
@@ -172,16 +188,22 @@ def _on_off(key: str) -> str:
 def _provider_entry(provider_key: str, expression: str) -> str:
     """``expression`` (over ``p``, this provider's entry in ``<base>/providers``), or ``None``."""
     return (
-        f"{{% for p in value_json.get('providers') or [] if p.get('id') == '{provider_key}' %}}"
+        f"{{% for p in value_json.get('{_PROVIDERS}') or [] "
+        f"if p.get('{_ENTRY_ID}') == '{provider_key}' %}}"
         f"{expression}{{% else %}}None{{% endfor %}}"
     )
 
 
+def _health_of_entry(key: str) -> str:
+    """``key`` of the health of ``p`` (a provider's entry in ``<base>/providers``)."""
+    return f"(p.get('{_ENTRY_HEALTH}') or {{}}).get('{key}')"
+
+
 def _settings_region(provider_key: str) -> str:
     return (
-        "{{ ((value_json.get('providers') or {}).get('"
+        f"{{{{ ((value_json.get('{_SETTINGS_PROVIDERS}') or {{}}).get('"
         + provider_key
-        + "') or {}).get('region') }}"
+        + f"') or {{}}).get('{_SETTINGS_REGION}') }}}}"
     )
 
 
@@ -320,7 +342,7 @@ def _health_components(
     key = entities.provider_key
     topic = topics.providers()
     problem = (
-        "{% set s = (p.get('health') or {}).get('state') %}"
+        f"{{% set s = {_health_of_entry(_HEALTH_STATE)} %}}"
         "{{ 'None' if s in (none, 'unknown') else ('OFF' if s == 'ok' else 'ON') }}"
     )
     diagnostic = {"entity_category": "diagnostic", "state_topic": topic}
@@ -329,7 +351,7 @@ def _health_components(
             "p": "sensor",
             "name": "Health",
             "unique_id": f"{uid}_health",
-            "value_template": _provider_entry(key, "{{ (p.get('health') or {}).get('state') }}"),
+            "value_template": _provider_entry(key, f"{{{{ {_health_of_entry(_HEALTH_STATE)} }}}}"),
             "device_class": "enum",
             "options": list(HEALTH_STATES),
             "icon": "mdi:heart-pulse",
@@ -348,7 +370,7 @@ def _health_components(
             "name": "Last successful fetch",
             "unique_id": f"{uid}_last_success",
             "value_template": _provider_entry(
-                key, "{{ (p.get('health') or {}).get('last_success') }}"
+                key, f"{{{{ {_health_of_entry(_HEALTH_LAST_SUCCESS)} }}}}"
             ),
             "device_class": "timestamp",
             **diagnostic,
@@ -357,7 +379,7 @@ def _health_components(
             "p": "sensor",
             "name": "Plugin version",
             "unique_id": f"{uid}_plugin_version",
-            "value_template": _provider_entry(key, "{{ p.get('version') }}"),
+            "value_template": _provider_entry(key, f"{{{{ p.get('{_ENTRY_VERSION}') }}}}"),
             "icon": "mdi:puzzle",
             **diagnostic,
         },
@@ -409,7 +431,7 @@ def _daemon_components(
             "command_topic": topics.request("settings/set"),
             "command_template": _set_command("energy.provider_id"),
             "state_topic": topics.settings(),
-            "value_template": _value("provider_id"),
+            "value_template": _value(_SELECTED),
             "entity_category": "config",
             "icon": "mdi:swap-horizontal",
         }

@@ -1,4 +1,4 @@
-"""JSON payloads for the retained price and provider topics (pure; no I/O).
+"""JSON payloads for the retained price, provider and settings topics (pure; no I/O).
 
 Prices are published in minor currency units per kWh (``price``, e.g. pence) and in major
 units (``price_major``, e.g. GBP/kWh, the unit Home Assistant's Energy dashboard wants), in
@@ -12,13 +12,23 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import overload
 
-from energyd.api.shapes import PricePayload, UpcomingPayload, series_head
+from energyd.api.shapes import (
+    PricePayload,
+    ProviderListPayload,
+    ProviderOverview,
+    ProvidersPayload,
+    SettingsPayload,
+    UpcomingPayload,
+    series_head,
+)
+from energyd.core.selection import ProviderSpec
+from energyd.core.shapes import OverviewReply
 from energyd.domain.figures import slot_json
 from energyd.domain.time import iso_utc
 from energyd.domain.units import major_digits, major_per_kwh, minor_unit, round_price
-from energyd.providers.base import EnergyPriceSlot
+from energyd.providers.base import EnergyPriceSlot, EnergyProviderMetadata
 
 __all__ = [
     "dumps",
@@ -26,6 +36,7 @@ __all__ = [
     "minor_unit",
     "price_payload",
     "providers_payload",
+    "settings_payload",
     "slot_json",
     "upcoming_payload",
 ]
@@ -100,18 +111,52 @@ def upcoming_payload(
     }
 
 
+@overload
 def providers_payload(
-    statuses: list[dict[str, Any]] | Mapping[str, Any], *, now: datetime | None = None
-) -> dict[str, Any]:
+    statuses: OverviewReply, *, now: datetime | None = None
+) -> ProvidersPayload: ...
+@overload
+def providers_payload(
+    statuses: list[ProviderOverview], *, now: datetime | None = None
+) -> ProviderListPayload: ...
+def providers_payload(
+    statuses: OverviewReply | list[ProviderOverview], *, now: datetime | None = None
+) -> ProvidersPayload | ProviderListPayload:
     """Wrap what the caller built with ``updated_at`` (``now``; the current time if omitted).
 
-    A list of per-provider dicts becomes ``{"providers": [...], "count": n}``; a mapping
-    (an overview with its own ``providers`` key) is kept as it is.
+    A list of per-provider entries becomes ``{"providers": [...], "count": n}``; a mapping
+    (the overview, with its own ``providers`` key: what the daemon publishes) is kept as it
+    is.
     """
     stamp = iso_utc(now if now is not None else datetime.now(UTC))
     if isinstance(statuses, Mapping):
-        return {**statuses, "updated_at": stamp}
-    return {"providers": statuses, "count": len(statuses), "updated_at": stamp}
+        overview: ProvidersPayload = {**statuses, "updated_at": stamp}
+        return overview
+    listed: ProviderListPayload = {
+        "providers": statuses,
+        "count": len(statuses),
+        "updated_at": stamp,
+    }
+    return listed
+
+
+def settings_payload(
+    provider_id: str, providers: Iterable[tuple[ProviderSpec, EnergyProviderMetadata | None]]
+) -> SettingsPayload:
+    """The selected provider and each running one (with what its plugin said when loaded;
+    ``None``: not loaded, no regions)."""
+    return {
+        "provider_id": provider_id,
+        "providers": {
+            spec.key: {
+                "plugin": spec.plugin_id,
+                "region": spec.region,
+                "regions": list(meta.supported_regions) if meta is not None else [],
+                "enabled": True,
+            }
+            for spec, meta in providers
+        },
+    }
 
 
 def _default(value: object) -> str:

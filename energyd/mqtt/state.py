@@ -30,7 +30,13 @@ from energyd.core.service import PriceService
 from energyd.domain.figures import current_and_next
 from energyd.exceptions import StoreError
 from energyd.mqtt.client import MqttClient
-from energyd.mqtt.payloads import dumps, price_payload, providers_payload, upcoming_payload
+from energyd.mqtt.payloads import (
+    dumps,
+    price_payload,
+    providers_payload,
+    settings_payload,
+    upcoming_payload,
+)
 from energyd.providers.base import EnergyPriceSlot
 
 __all__ = ["STORE_RETRY", "UPCOMING_HORIZON", "StatePublisher", "Step"]
@@ -151,16 +157,11 @@ class StatePublisher:
 
     async def publish_settings(self) -> None:
         """The selected provider and each provider's region (state of the HA selects)."""
-        providers = {}
-        for spec in self._service.specs():
-            meta = self._service.metadata(spec)
-            providers[spec.key] = {
-                "plugin": spec.plugin_id,
-                "region": spec.region,
-                "regions": list(meta.supported_regions) if meta is not None else [],
-                "enabled": True,
-            }
-        body = {"provider_id": self._service.energy.provider_id, "providers": providers}
+        service = self._service
+        body = settings_payload(
+            service.energy.provider_id,
+            [(spec, service.metadata(spec)) for spec in service.specs()],
+        )
         await self._mqtt.publish_retained(self._topics.settings(), dumps(body))
 
     async def publish_all(self, now: datetime | None = None) -> None:
