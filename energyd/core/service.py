@@ -43,6 +43,7 @@ from energyd.domain.figures import slot_json
 from energyd.domain.health import HealthReport, assess
 from energyd.domain.records import FetchOutcome, FetchRun, PluginState
 from energyd.domain.time import iso_utc
+from energyd.domain.units import minor_unit
 from energyd.exceptions import ConfigError, ProviderConfigError, UnknownProviderError
 from energyd.providers.base import (
     EnergyPriceProvider,
@@ -228,11 +229,13 @@ class PriceService:
         (``date``: the market's local day they are, if one was asked for)."""
         slots = [slot_json(slot) for slot in await self.slots(spec, start, end)]
         currency = self.runtime(spec).currency
+        unit = None if currency is None else f"{minor_unit(currency)}/kWh"
         if date is None:
             return {
                 "provider": spec.key,
                 "region": spec.region,
                 "currency": currency,
+                "unit": unit,
                 "start": iso_utc(start),
                 "end": iso_utc(end),
                 "slots": slots,
@@ -241,6 +244,7 @@ class PriceService:
             "provider": spec.key,
             "region": spec.region,
             "currency": currency,
+            "unit": unit,
             "date": date,
             "start": iso_utc(start),
             "end": iso_utc(end),

@@ -61,6 +61,8 @@ class PriceWindowReply(TypedDict):
     provider: str
     region: str
     currency: str | None
+    #: The slots' price unit (``p/kWh``, ``c/kWh``, ``öre/kWh``); ``None`` with no currency.
+    unit: str | None
     date: NotRequired[str]
     start: str
     end: str

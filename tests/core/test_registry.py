@@ -224,3 +224,25 @@ class TestChooseLevels:
         """Without any configured, the currency's defaults (fallback for others)."""
         expected: tuple[PriceBand, ...] = default_bands(currency)
         assert expected == choose_levels(None, None, currency)
+
+
+class TestPriceWindowUnit:
+    @pytest.mark.parametrize(
+        ("key", "unit"),
+        [
+            ("eur_market", "c/kWh"),
+            ("gbp_market", "p/kWh"),
+            ("chf_market", "Rp/kWh"),
+            ("missing", None),
+        ],
+    )
+    async def test_the_reply_names_its_unit(
+        self, rig: ServiceRig, key: str, unit: str | None
+    ) -> None:
+        """A price window says its unit (the status page shows it), from the provider's
+        currency; a provider without a plugin has none rather than a guess."""
+        start = datetime(2030, 1, 1, tzinfo=UTC)
+        reply = await rig.service.price_window(
+            rig.service.spec(key), start, start + timedelta(hours=1)
+        )
+        assert unit == reply["unit"]
