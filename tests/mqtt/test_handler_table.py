@@ -16,24 +16,9 @@ import pytest
 from energyd.api.arguments import PricesArgs
 from energyd.app import Components, Wiring, wire
 from energyd.config import load_settings
+from tests.mqtt.test_handlers import DOCUMENTED
 from tests.support.plugin_files import good_plugin
 from tests.support.rig import daemon_parts
-
-#: Every command the README's table lists.
-DOCUMENTED = {
-    "audit",
-    "cheapest",
-    "figures",
-    "health",
-    "prices",
-    "providers/reload",
-    "providers/status",
-    "providers/update",
-    "providers/update-all",
-    "refresh",
-    "settings/get",
-    "settings/set",
-}
 
 
 @dataclass
@@ -64,7 +49,7 @@ async def table(tmp_path: Path) -> AsyncIterator[Table]:
 class TestTable:
     async def test_every_documented_command_is_routed(self, table: Table) -> None:
         """The wired router serves exactly the README's commands."""
-        assert sorted(DOCUMENTED) == table.wiring.router.names()
+        assert DOCUMENTED == table.wiring.router.names()
 
     async def test_prices_is_the_operation(self, table: Table) -> None:
         """The prices command's data is what Operations.prices answers for the same window."""
