@@ -155,57 +155,58 @@ def _bounds(out: dict[str, Any], lo: float | None, hi: float | None) -> dict[str
 
 
 @dataclass(frozen=True, kw_only=True)
-class Integer(Field):
-    """A whole number in ``[lo, hi]`` (either bound optional); numeric strings accepted."""
-
-    lo: int | None = None
-    hi: int | None = None
-
-    def __init__(self, lo: int | None = None, hi: int | None = None, **options: Any) -> None:
-        object.__setattr__(self, "lo", lo)
-        object.__setattr__(self, "hi", hi)
-        super().__init__(**options)
-
-    def convert(self, value: Any) -> Any:
-        number = _number(value)
-        low = -math.inf if self.lo is None else self.lo
-        high = math.inf if self.hi is None else self.hi
-        if not number.is_integer() or not low <= number <= high:
-            raise _Invalid(f"must be {self.expected()}, got {self.shown(value)}")
-        return int(number)
-
-    def expected(self) -> str:
-        return "a whole number" + _range(self.lo, self.hi)
-
-    def type_schema(self) -> dict[str, Any]:
-        return _bounds({"type": "integer"}, self.lo, self.hi)
-
-
-@dataclass(frozen=True, kw_only=True)
 class Number(Field):
     """A finite number in ``[lo, hi]`` (either bound optional); numeric strings accepted."""
 
     lo: float | None = None
     hi: float | None = None
 
+    #: The JSON schema type, and how :meth:`expected` says it.
+    kind = "number"
+    words = "a number"
+
     def __init__(self, lo: float | None = None, hi: float | None = None, **options: Any) -> None:
         object.__setattr__(self, "lo", lo)
         object.__setattr__(self, "hi", hi)
         super().__init__(**options)
 
+    def accepts(self, number: float) -> bool:
+        """Whether ``number`` (finite, in range) is of this kind."""
+        return True
+
+    def cast(self, number: float) -> Any:
+        return number
+
     def convert(self, value: Any) -> Any:
         number = _number(value)
         low = -math.inf if self.lo is None else self.lo
         high = math.inf if self.hi is None else self.hi
-        if not low <= number <= high:
+        if not self.accepts(number) or not low <= number <= high:
             raise _Invalid(f"must be {self.expected()}, got {self.shown(value)}")
-        return number
+        return self.cast(number)
 
     def expected(self) -> str:
-        return "a number" + _range(self.lo, self.hi)
+        return self.words + _range(self.lo, self.hi)
 
     def type_schema(self) -> dict[str, Any]:
-        return _bounds({"type": "number"}, self.lo, self.hi)
+        return _bounds({"type": self.kind}, self.lo, self.hi)
+
+
+@dataclass(frozen=True, kw_only=True, init=False)  # Number.__init__ takes lo, hi first
+class Integer(Number):
+    """A whole number in ``[lo, hi]`` (either bound optional); numeric strings accepted."""
+
+    lo: int | None = None  # narrower than Number's
+    hi: int | None = None
+
+    kind = "integer"
+    words = "a whole number"
+
+    def accepts(self, number: float) -> bool:
+        return number.is_integer()
+
+    def cast(self, number: float) -> Any:
+        return int(number)
 
 
 @dataclass(frozen=True, kw_only=True)
