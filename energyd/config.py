@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import tomllib
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -161,7 +162,9 @@ class MqttSettings(_Section):
     tls: bool = False
     ca_file: Path | None = None
     tls_insecure: bool = False
-    client_id: str = "energyd"
+    #: ``None``: ``energyd-<instance>`` (see :attr:`Settings.client_id`), so two daemons on one
+    #: broker never take each other's session over.
+    client_id: str | None = None
     base_topic: str = "energyd"
     discovery_prefix: str = "homeassistant"
     keepalive: int = Field(default=60, ge=5, le=3600)
@@ -184,8 +187,8 @@ class MqttSettings(_Section):
 
     @field_validator("client_id")
     @classmethod
-    def _client_id(cls, value: str) -> str:
-        if not value or len(value) > 64:
+    def _client_id(cls, value: str | None) -> str | None:
+        if value is not None and (not value or len(value) > 64):
             raise ValueError("must be 1 to 64 characters")
         return value
 
@@ -285,6 +288,16 @@ class HttpSettings(_Section):
     token: SecretStr | None = None
 
 
+_INSTANCE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+
+
+def default_instance() -> str:
+    """The host name, made fit for client ids and unique ids (``My-Pi.lan`` -> ``my-pi``)."""
+    name = socket.gethostname().split(".")[0].lower()
+    name = re.sub(r"[^a-z0-9_-]+", "-", name).strip("-_")[:32]
+    return name or "energyd"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="ENERGYD_",
@@ -295,6 +308,9 @@ class Settings(BaseSettings):
 
     _toml_file: ClassVar[Path | None] = None
 
+    #: This daemon's name among others on one broker: part of the MQTT client id and of every
+    #: Home Assistant unique id (default: the host name).
+    instance: str = Field(default_factory=default_instance)
     config_dir: Path = Path("/var/lib/energyd")
     energy: EnergySettings = EnergySettings()
     mqtt: MqttSettings = MqttSettings()
@@ -304,6 +320,15 @@ class Settings(BaseSettings):
     prices: PricesSettings = PricesSettings()
     homeassistant: HomeAssistantSettings = HomeAssistantSettings()
     http: HttpSettings = HttpSettings()
+
+    @field_validator("instance")
+    @classmethod
+    def _instance(cls, value: str) -> str:
+        if not _INSTANCE.match(value):
+            raise ValueError(
+                "1 to 32 lower-case letters, digits, '-' or '_', starting with a letter or digit"
+            )
+        return value
 
     @classmethod
     def settings_customise_sources(
@@ -324,6 +349,11 @@ class Settings(BaseSettings):
         """``storage.path``, relative paths taken from ``config_dir``."""
         path = self.storage.path.expanduser()
         return path if path.is_absolute() else self.config_dir / path
+
+    @property
+    def client_id(self) -> str:
+        """The MQTT client id: ``mqtt.client_id``, default ``energyd-<instance>``."""
+        return self.mqtt.client_id or f"energyd-{self.instance}"
 
     @property
     def plugin_dir(self) -> Path:

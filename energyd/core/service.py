@@ -15,7 +15,7 @@ out what it said, with the market calendar built from it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -36,6 +36,7 @@ from energyd.core.shapes import (
     ProviderOverview,
     SettingsChangeReply,
     SettingsReply,
+    SettingsResetReply,
 )
 from energyd.core.store import PriceStore
 from energyd.domain.calendar import MarketCalendar
@@ -380,13 +381,50 @@ class PriceService:
                 errors[f"energy.providers.{spec.key}.{field}"] = reason
         if errors:
             raise ProviderConfigError("; ".join(f"{k}: {v}" for k, v in errors.items()), errors)
-        for key, value in changes.items():
-            await self.store.set_override(key, value)
+        await self.store.change_overrides(changes)
         self._overrides = merged
         self.energy = candidate
         log.info("settings.changed", keys=sorted(changes))
         self.notify(None)
         return candidate
+
+    async def reset_settings(self, keys: Sequence[str] | None = None) -> SettingsResetReply:
+        """Drop run-time overrides so the file and environment apply again: ``keys`` (each an
+        override in force, or a prefix of some: ``energy.providers.<id>``), or all of them
+        (``None``). Then fetch for the providers whose settings changed.
+
+        Raises :class:`ConfigError` naming a key that is no override (nothing is dropped
+        then), or when what remains no longer validates."""
+        if keys is None:
+            dropped = sorted(self._overrides)
+        else:
+            dropped = []
+            errors: dict[str, str] = {}
+            for key in keys:
+                found = [k for k in self._overrides if k == key or k.startswith(key + ".")]
+                if not found:
+                    in_force = ", ".join(sorted(self._overrides)) or "none"
+                    errors[key] = f"not overridden (overrides in force: {in_force})"
+                dropped.extend(k for k in found if k not in dropped)
+            if errors:
+                raise ConfigError("; ".join(f"{k}: {v}" for k, v in errors.items()), errors)
+            dropped.sort()
+        remaining = {k: v for k, v in self._overrides.items() if k not in dropped}
+        candidate = apply_overrides(self._base_energy, remaining)
+        before = [replace(spec, selected=False) for spec in self.specs()]
+        await self.store.change_overrides({}, dropped)
+        self._overrides = remaining
+        self.energy = candidate
+        log.info("settings.reset", keys=dropped, remaining=sorted(remaining))
+        self.notify(None)
+        changed = [spec for spec in self.specs() if replace(spec, selected=False) not in before]
+        runs = await asyncio.gather(*(self.fetch(spec, "settings") for spec in changed))
+        return {
+            "reset": dropped,
+            "overrides": sorted(remaining),
+            "energy": self.settings_view()["energy"],
+            "runs": [run.as_json() for run in runs],
+        }
 
 
 def _validate(plugin: EnergyPriceProvider, config: Mapping[str, Any]) -> dict[str, str]:

@@ -25,6 +25,7 @@ __all__ = [
     "SectionJson",
     "SettingsChangeReply",
     "SettingsReply",
+    "SettingsResetReply",
 ]
 
 #: One section of the settings as JSON (``energy``, ``mqtt``, ...): a dump of its pydantic
@@ -99,5 +100,15 @@ class SettingsChangeReply(TypedDict):
     """:meth:`PriceService.change_settings`: the ``settings/set`` reply, the ``energy``
     section as it is now and the fetches the change triggered."""
 
+    energy: SectionJson
+    runs: list[FetchRunJson]
+
+
+class SettingsResetReply(TypedDict):
+    """:meth:`PriceService.reset_settings`: the overrides dropped, those still in force, the
+    ``energy`` section as it is now and the fetches the reset triggered."""
+
+    reset: list[str]
+    overrides: list[str]
     energy: SectionJson
     runs: list[FetchRunJson]

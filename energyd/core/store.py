@@ -37,7 +37,7 @@ import contextlib
 import enum
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
@@ -401,8 +401,25 @@ class PriceStore:
 
     async def delete_override(self, key: str) -> None:
         """Forget one override; a key that is not set is ignored."""
-        async with self._transaction("delete_override") as db:
-            await db.execute("DELETE FROM settings_overrides WHERE key = ?", (key,))
+        await self.change_overrides({}, [key])
+
+    async def change_overrides(self, put: Mapping[str, Any], delete: Iterable[str] = ()) -> None:
+        """Persist ``put`` and forget ``delete`` in one transaction: all of it or nothing.
+        Values must be JSON-serialisable (else TypeError/ValueError, before anything is written)."""
+        now = _millis(datetime.now(UTC), "now")
+        rows = [
+            (key, json.dumps(value, allow_nan=False, separators=(",", ":")), now)
+            for key, value in put.items()
+        ]
+        gone = [(key,) for key in delete]
+        async with self._transaction("change_overrides") as db:
+            await db.executemany("DELETE FROM settings_overrides WHERE key = ?", gone)
+            await db.executemany(
+                """INSERT INTO settings_overrides (key, value, updated_at_ms) VALUES (?, ?, ?)
+                   ON CONFLICT (key) DO UPDATE SET
+                       value = excluded.value, updated_at_ms = excluded.updated_at_ms""",
+                rows,
+            )
 
     # -- plumbing -----------------------------------------------------------------------------
 
