@@ -31,11 +31,15 @@ COPY --chmod=0755 docker/entrypoint.sh /usr/local/bin/energyd-entrypoint
 
 # Settings come from /config/energyd.toml (copied from the example on first start) and from
 # ENERGYD_* variables, which win over the file. The HTTP server answers the health check.
+# ENERGYD_INSTANCE names this energyd in its MQTT client id and Home Assistant unique ids: a
+# container's host name changes whenever it is re-created, so the image fixes one (give a
+# second container on the same broker its own).
 ENV PATH=/opt/energyd/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     ENERGYD_CONFIG_DIR=/config \
     ENERGYD_CONFIG=/config/energyd.toml \
+    ENERGYD_INSTANCE=energyd \
     ENERGYD_EXAMPLE_CONFIG=/opt/energyd/share/energyd.toml \
     ENERGYD_HTTP__ENABLED=true \
     ENERGYD_HTTP__HOST=0.0.0.0 \

@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any, TypedDict
 
 import aiohttp
 import structlog
@@ -28,14 +29,14 @@ from energyd import __version__
 from energyd.api.figures import FigureSource
 from energyd.api.operations import Operations
 from energyd.api.ports import BrokerStatus
-from energyd.config import Settings
+from energyd.config import Settings, unknown_env_vars
 from energyd.core.events import ChangeFeed, Changes
 from energyd.core.faults import RuntimeFaults
 from energyd.core.loopwatch import LoopWatch
 from energyd.core.scheduler import Scheduler
-from energyd.core.selection import resolve
+from energyd.core.selection import configure_providers, resolve
 from energyd.core.service import PriceService
-from energyd.core.store import PriceStore
+from energyd.core.store import PriceStore, read_overrides
 from energyd.domain.time import iso_utc
 from energyd.exceptions import ConfigError
 from energyd.http import HttpServer, make_http_app
@@ -48,7 +49,18 @@ from energyd.notify import SystemdNotifier, status_line
 from energyd.providers.loader import EnergyProviderLoader, init_energy_provider_loader
 from energyd.providers.management import ProviderManager
 
-__all__ = ["Components", "Wiring", "build", "check_providers", "run_daemon", "wire"]
+__all__ = [
+    "Components",
+    "ConfigCheck",
+    "RegionLookup",
+    "Wiring",
+    "build",
+    "check_providers",
+    "inspect_config",
+    "lookup_region",
+    "run_daemon",
+    "wire",
+]
 
 log = structlog.get_logger(__name__)
 
@@ -77,27 +89,115 @@ class Components:
         )
 
 
-def check_providers(settings: Settings, loader: EnergyProviderLoader) -> None:
-    """Raise :class:`ConfigError` when a loaded plugin rejects its configuration.
+def check_providers(
+    settings: Settings, loader: EnergyProviderLoader, *, strict: bool = True
+) -> Settings:
+    """``settings`` with every provider config as its plugin normalises it (``region = "c"``
+    is ``"C"`` from here on); :class:`ConfigError` naming each key a loaded plugin rejects
+    (``strict=False``: those configs stay as given, and their providers report the problem).
 
     A plugin that failed to load is not a configuration error: the daemon reports it and runs
     the other providers.
     """
-    errors: dict[str, str] = {}
-    for spec in resolve(settings.energy):
-        plugin = loader.providers.get(spec.plugin_id)
-        if plugin is None:
-            continue
-        try:
-            found = plugin.validate_config(dict(spec.config))
-        except Exception as exc:  # a crashing validator is reported as the plugin's problem
-            log.error("plugin.validate_crashed", provider=spec.key, error=str(exc))
-            continue
-        for field, reason in found.items():
-            errors[f"energy.providers.{spec.key}.{field}"] = reason
-    if errors:
+    energy, errors = configure_providers(settings.energy, loader.providers)
+    if errors and strict:
         lines = "; ".join(f"{k}: {v}" for k, v in errors.items())
         raise ConfigError(f"invalid provider configuration: {lines}", errors)
+    return settings.model_copy(update={"energy": energy})
+
+
+class ConfigCheck(TypedDict):
+    """What ``energyd check-config`` found, and the paths the daemon would use."""
+
+    ok: bool
+    config_file: str | None
+    config_dir: str
+    database: str
+    database_exists: bool
+    plugin_dir: str
+    plugins_deployed: bool
+    overrides: dict[str, Any] | None
+    env_warnings: dict[str, str]
+    providers: dict[str, str | None]
+    settings: dict[str, Any]
+
+
+def inspect_config(settings: Settings, config_file: Path | None) -> ConfigCheck:
+    """Validate ``settings`` as the daemon would, writing nothing: no database is created and
+    no plugin deployed (the bundled ones are read in place). :class:`ConfigError` as
+    :func:`build` raises it."""
+    loader = init_energy_provider_loader(settings.config_dir, deploy=False)
+    settings = check_providers(settings, loader)
+    problems: dict[str, str | None] = {}
+    for spec in resolve(settings.energy):
+        problems[spec.key] = None
+        if spec.plugin_id not in loader.providers:
+            errors = [
+                f"plugin {status.file} failed to load: {status.error}"
+                for status in loader.status()
+                if status.error and status.provider_id in (spec.plugin_id, None)
+            ]
+            problems[spec.key] = errors[0] if errors else f"no plugin provides {spec.plugin_id!r}"
+    return {
+        "ok": True,
+        "config_file": None if config_file is None else str(config_file.absolute()),
+        "config_dir": str(settings.config_dir),
+        "database": str(settings.db_path),
+        "database_exists": settings.db_path.is_file(),
+        "plugin_dir": str(settings.plugin_dir),
+        "plugins_deployed": loader.deployed_dir.is_dir()
+        and any(loader.deployed_dir.glob("*_provider.py")),
+        "overrides": read_overrides(settings.db_path),
+        "env_warnings": unknown_env_vars(),
+        "providers": problems,
+        "settings": settings.redacted(),
+    }
+
+
+class RegionLookup(TypedDict):
+    """What ``energyd region`` found: the regions of a query, with their names."""
+
+    provider: str
+    query: str
+    regions: list[str]
+    names: dict[str, str]
+
+
+async def lookup_region(settings: Settings, query: str, provider: str | None) -> RegionLookup:
+    """Ask a plugin which regions ``query`` (a postcode) lies in, writing nothing.
+
+    ``provider``: a configured provider key or a plugin id (default: ``energy.provider_id``).
+    Raises :class:`ConfigError` when it names no loaded plugin or the plugin cannot look
+    regions up, :class:`ProviderError` when the lookup fails."""
+    loader = init_energy_provider_loader(settings.config_dir, deploy=False)
+    key = provider or settings.energy.provider_id
+    entry = settings.energy.providers.get(key)
+    plugin_id = (entry.plugin if entry is not None else None) or key
+    plugin = loader.providers.get(plugin_id)
+    if plugin is None:
+        loaded = ", ".join(sorted(loader.providers)) or "none"
+        raise ConfigError(f"no plugin provides {plugin_id!r} (loaded: {loaded})", {"provider": key})
+    config = {} if entry is None else entry.plugin_config()
+    meta = loader.metadata(plugin_id)
+    async with aiohttp.ClientSession(
+        headers={"User-Agent": f"energyd/{__version__}"},
+        timeout=aiohttp.ClientTimeout(total=settings.refresh.http_timeout_seconds),
+    ) as session:
+        plugin.attach(session, settings.refresh.http_timeout_seconds)
+        try:
+            regions = await plugin.find_regions(query, config)
+        except NotImplementedError:
+            known = ", ".join(meta.supported_regions) or "any"
+            raise ConfigError(
+                f"{meta.display_name} cannot look up regions; its regions: {known}",
+                {"provider": key},
+            ) from None
+    return {
+        "provider": key,
+        "query": query,
+        "regions": list(regions),
+        "names": {r: meta.region_names[r] for r in regions if r in meta.region_names},
+    }
 
 
 @contextlib.asynccontextmanager
@@ -111,8 +211,7 @@ async def build(
     with a problem), as a settings change at run time can leave it.
     """
     loader = init_energy_provider_loader(settings.config_dir, bundled_dir)
-    if check_config:
-        check_providers(settings, loader)
+    settings = check_providers(settings, loader, strict=check_config)
     async with contextlib.AsyncExitStack() as stack:
         store = await stack.enter_async_context(PriceStore(settings.db_path))
         session = await stack.enter_async_context(
@@ -147,12 +246,18 @@ def wire(parts: Components, *, retire_delay: float = RETIRE_DELAY) -> Wiring:
     """Connect the MQTT side to ``parts`` (no I/O yet: nothing runs until its loops do)."""
     settings = parts.settings
     router = CommandRouter()
-    mqtt = MqttClient(settings.mqtt, router)
+    mqtt = MqttClient(settings.mqtt, router, client_id=settings.client_id)
     publisher = StatePublisher(
         parts.service, mqtt, settings.prices, figures=parts.figures, retire_delay=retire_delay
     )
     discovery = DiscoveryPublisher(
-        parts.service, mqtt, publisher, mqtt_settings=settings.mqtt, ha=settings.homeassistant
+        parts.service,
+        mqtt,
+        publisher,
+        mqtt_settings=settings.mqtt,
+        ha=settings.homeassistant,
+        instance=settings.instance,
+        http=settings.http,
     )
     operations = parts.operations(broker=mqtt)
     register_commands(router, operations)

@@ -10,11 +10,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from energyd import __version__
@@ -25,15 +26,23 @@ from energyd.api.arguments import (
     HealthArgs,
     NoArgs,
     PricesArgs,
+    SettingsResetArgs,
     UpdateArgs,
     parse_arguments,
 )
 from energyd.api.errors import ErrorCode
 from energyd.api.operations import Operations
-from energyd.api.replies import AuditRecordJson, FiguresReply, HealthReply, WindowReply
-from energyd.app import Components, build, run_daemon
-from energyd.config import Settings, load_settings
-from energyd.domain.figures import SlotJson, slot_json
+from energyd.api.replies import (
+    AuditRecordJson,
+    FiguresReply,
+    HealthReply,
+    OverviewReply,
+    PriceWindowReply,
+    WindowReply,
+)
+from energyd.app import Components, build, inspect_config, lookup_region, run_daemon
+from energyd.config import CONFIG_ENV, Settings, load_settings, unknown_env_vars
+from energyd.domain.figures import SlotJson
 from energyd.domain.records import FetchOutcome
 from energyd.exceptions import CommandError, ConfigError, EnergydError
 from energyd.log import configure_logging
@@ -45,25 +54,19 @@ EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 ACTOR = "cli"
 
 
-class PriceRow(TypedDict):
-    """One row of ``energyd prices --json`` (the rows this command has always printed)."""
-
-    valid_from: str
-    valid_to: str
-    price: float | None
-    currency: str | None
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="energyd", description="Energy price daemon")
     parser.add_argument("--version", action="version", version=f"energyd {__version__}")
-    parser.add_argument(
-        "-c", "--config", type=Path, help="TOML config file (default: $ENERGYD_CONFIG)"
-    )
-    parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    _global_options(parser)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="run the daemon")
-    sub.add_parser("check-config", help="validate the configuration and exit")
+    sub.add_parser(
+        "check-config", help="validate the configuration, print the paths it uses (writes nothing)"
+    )
+    region = sub.add_parser("region", help="find your region (Octopus: by postcode)")
+    region.add_argument("--postcode", required=True, help='e.g. "SW1A 1AA"')
+    region.add_argument("--provider", help="provider or plugin id (default: energy.provider_id)")
+    _json_flag(region)
     fetch = sub.add_parser("fetch", help="fetch prices once and print them (no broker needed)")
     fetch.add_argument("--provider", help="provider id (default: all running)")
     prices = sub.add_parser("prices", help="print stored prices")
@@ -91,18 +94,44 @@ def _parser() -> argparse.ArgumentParser:
     health = sub.add_parser("health", help="store, plugins, each provider's health (exit 1: not)")
     health.add_argument("--probe", action="store_true", help="also run each plugin's check")
     _json_flag(health)
-    settings = sub.add_parser("settings", help="effective settings")
-    settings.add_subparsers(dest="action", required=True).add_parser(
-        "get", help="the effective settings, secrets redacted (JSON)"
+    settings = sub.add_parser("settings", help="effective settings, run-time overrides")
+    changes = settings.add_subparsers(dest="action", required=True)
+    changes.add_parser("get", help="the effective settings, secrets redacted (JSON)")
+    reset = changes.add_parser(
+        "reset",
+        help="drop run-time overrides in the database (a running daemon: use MQTT or HTTP)",
     )
+    reset.add_argument("keys", nargs="*", metavar="KEY", help="dotted key (or prefix) to reset")
+    reset.add_argument("--all", action="store_true", help="reset every override")
     providers = sub.add_parser("providers", help="plugin management")
     actions = providers.add_subparsers(dest="action", required=True)
-    actions.add_parser("status", help="status of every plugin file and provider")
+    _json_flag(actions.add_parser("status", help="status of every plugin file and provider"))
     update = actions.add_parser("update", help="update one deployed plugin from the bundle")
-    update.add_argument("name", help="plugin file name, e.g. octopus_agile_provider.py")
+    update.add_argument(
+        "name", help="provider id (octopus_agile) or plugin file (octopus_agile_provider.py)"
+    )
     actions.add_parser("update-all", help="update every outdated plugin")
     actions.add_parser("reload", help="re-import the deployed plugin files")
+    for commands in (sub, changes, actions):  # `energyd prices --config x.toml` too
+        for command in dict.fromkeys(commands.choices.values()):
+            _global_options(command, after_command=True)
     return parser
+
+
+def _global_options(parser: argparse.ArgumentParser, *, after_command: bool = False) -> None:
+    """``--config`` and ``--log-level``: before the command, and after it (``after_command``:
+    not given there, the value before the command stands)."""
+    default: Any = argparse.SUPPRESS if after_command else None
+    parser.add_argument(
+        "-c",
+        "--config",
+        type=Path,
+        default=default,
+        help="TOML config file (default: $ENERGYD_CONFIG)",
+    )
+    parser.add_argument(
+        "--log-level", choices=["debug", "info", "warning", "error"], default=default
+    )
 
 
 def _json_flag(parser: argparse.ArgumentParser) -> None:
@@ -117,13 +146,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"energyd: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     configure_logging(args.log_level or settings.log.level, settings.log.format)
+    for name, why in unknown_env_vars().items():
+        print(f"energyd: warning: {name} {why}", file=sys.stderr)
     try:
         return asyncio.run(_dispatch(args, settings))
     except ConfigError as exc:
         print(f"energyd: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     except CommandError as exc:
-        details = "".join(f"\n  {key}: {why}" for key, why in _details(exc.details).items())
+        details = "".join(
+            f"\n  {key}: {why}"
+            for key, why in _details(exc.details).items()
+            if f"{key}: {why}" not in exc.message  # the message names the first already
+        )
         print(f"energyd: {exc.code}: {exc.message}{details}", file=sys.stderr)
         return EXIT_CONFIG if exc.code == ErrorCode.INVALID_ARGUMENT else EXIT_FAILED
     except EnergydError as exc:
@@ -145,22 +180,44 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "run":
         await run_daemon(settings)
         return EXIT_OK
+    if args.command == "check-config":
+        _print_json(inspect_config(settings, _config_file(args)))
+        return EXIT_OK
+    if args.command == "region":
+        return await _region(args, settings)
     async with build(settings) as parts:
         ops = parts.operations()
-        if args.command == "check-config":
-            service = parts.service
-            problems = {spec.key: service.problem(spec) for spec in service.specs()}
-            _print_json({"ok": True, "settings": service.settings_view(), "providers": problems})
-            return EXIT_OK
         if args.command == "fetch":
             return await _fetch(args, parts)
         if args.command == "providers":
             return await _providers(args, ops)
         if args.command == "settings":
-            _print_json(await ops.settings_get(NoArgs()))
-            return EXIT_OK
+            return await _settings(args, parts, ops)
         return await _reads(args, parts, ops)
     return EXIT_CONFIG
+
+
+def _config_file(args: argparse.Namespace) -> Path | None:
+    chosen = args.config or os.environ.get(CONFIG_ENV)
+    return Path(chosen).expanduser() if chosen else None
+
+
+async def _region(args: argparse.Namespace, settings: Settings) -> int:
+    """``energyd region --postcode``: the region(s), their names, and the line to set."""
+    found = await lookup_region(settings, args.postcode, args.provider)
+    if args.json:
+        _print_json(found)
+    elif not found["regions"]:
+        print(f"no region found for {found['query']!r} (check the postcode)")
+    else:
+        for code in found["regions"]:
+            name = found["names"].get(code)
+            print(f"{code}" + (f" ({name})" if name else ""))
+        if len(found["regions"]) > 1:
+            print("the postcode spans several regions: pick the one on your bill")
+        section = f"[energy.providers.{found['provider']}]"
+        print(f'set it in your config file: {section} region = "{found["regions"][0]}"')
+    return EXIT_OK if found["regions"] else EXIT_FAILED
 
 
 async def _fetch(args: argparse.Namespace, parts: Components) -> int:
@@ -175,14 +232,38 @@ async def _fetch(args: argparse.Namespace, parts: Components) -> int:
             + (f" ({run.error_type}: {run.error})" if run.error else "")
         )
         if run.outcome is FetchOutcome.OK and run.window_start and run.window_end:
-            slots = await service.slots(spec, run.window_start, run.window_end)
-            print(_table([slot_json(slot) for slot in slots], service.calendar(spec).zone.key))
+            stored = await service.price_window(spec, run.window_start, run.window_end)
+            print(_prices_text(stored, service.calendar(spec).zone.key))
     return EXIT_OK if all(r.outcome is FetchOutcome.OK for r in runs) else EXIT_FAILED
+
+
+#: What the command line says after changing overrides in the database.
+RESET_NOTE = (
+    "note: the overrides were reset in the database ({db}); a running daemon keeps the ones"
+    " it read at start until it restarts. To reset a running daemon, use MQTT settings/reset"
+    " or HTTP DELETE /api/settings instead."
+)
+
+
+async def _settings(args: argparse.Namespace, parts: Components, ops: Operations) -> int:
+    if args.action == "get":
+        _print_json(await ops.settings_get(NoArgs()))
+        return EXIT_OK
+    if bool(args.keys) == bool(args.all):
+        raise CommandError(
+            ErrorCode.INVALID_ARGUMENT, "settings reset: give the KEY(s) to reset, or --all"
+        )
+    given = {"all": True} if args.all else {"keys": args.keys}
+    reply = await ops.settings_reset(parse_arguments(SettingsResetArgs, given))
+    _print_json(reply)
+    print(RESET_NOTE.format(db=parts.settings.db_path), file=sys.stderr)
+    return EXIT_OK
 
 
 async def _providers(args: argparse.Namespace, ops: Operations) -> int:
     if args.action == "status":
-        _print_json(await ops.providers_status(NoArgs()))
+        overview = await ops.providers_status(NoArgs())
+        _show(args, overview, lambda: _providers_table(overview))
         return EXIT_OK
     if args.action == "update":
         record = await ops.providers_update(
@@ -204,10 +285,7 @@ async def _reads(args: argparse.Namespace, parts: Components, ops: Operations) -
     if args.command == "prices":
         query = {"provider": args.provider, "hours": args.hours, "day": args.day}
         prices = await ops.prices(parse_arguments(PricesArgs, _given(query)))
-        if args.json:  # the rows this command has always printed
-            _print_json([_price_row(slot, prices["currency"]) for slot in prices["slots"]])
-        else:
-            print(_table(prices["slots"], _zone(parts, args.provider)))
+        _show(args, prices, lambda: _prices_text(prices, _zone(parts, args.provider)))
     elif args.command == "cheapest":
         query = {
             "provider": args.provider,
@@ -268,13 +346,43 @@ def _number(value: object) -> str:
     return "-" if value is None else f"{value:.3f}" if isinstance(value, float | int) else "-"
 
 
-def _price_row(slot: SlotJson, currency: str | None) -> PriceRow:
-    return {
-        "valid_from": slot["start"],
-        "valid_to": slot["end"],
-        "price": slot["price"],
-        "currency": currency,
-    }
+def _prices_text(prices: PriceWindowReply, zone: str) -> str:
+    """The ``prices`` reply: a header line (provider, region, unit, window), then the table."""
+    day = f" ({prices['date']})" if "date" in prices else ""
+    head = (
+        f"provider {prices['provider']}, region {prices['region']}, prices in "
+        f"{prices['unit'] or 'an unknown unit'}: {_local(prices['start'], zone)} to "
+        f"{_local(prices['end'], zone)}{day}"
+    )
+    return f"{head}\n{_table(prices['slots'], zone)}"
+
+
+def _providers_table(overview: OverviewReply) -> str:
+    """``providers status``: one line per plugin file, then one per running provider."""
+    plugins = overview["plugins"]
+    rows = [("file", "provider id", "deployed / bundled", "state", "kit", "error")]
+    for p in plugins:
+        versions = f"{p['deployed_version'] or '-'} / {p['bundled_version'] or '-'}"
+        kit = "-" if p["kit"] is None else str(p["kit"])
+        rows.append(
+            (p["file"], p["provider_id"] or "-", versions, p["status"], kit, p["error"] or "")
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
+    if not plugins:
+        lines.append("(no plugin files)")
+    lines.append("")
+    for provider in overview["providers"]:
+        selected = " (selected)" if provider["selected"] else ""
+        health = provider["health"]
+        lines.append(
+            f"provider {provider['id']} region {provider['region']}{selected}: "
+            f"{health['state']}: {health['message']}"
+        )
+    return "\n".join(lines).rstrip()
 
 
 def _table(slots: Sequence[SlotJson], zone: str) -> str:
@@ -284,7 +392,7 @@ def _table(slots: Sequence[SlotJson], zone: str) -> str:
         start = _moment(slot["start"])
         lines.append(
             f"{start:%Y-%m-%d %H:%M}  {_local(slot['start'], zone)}".ljust(45)
-            + f"  {slot['price']:>9.3f}"
+            + f"  {_number(slot['price']):>9}"
         )
     if not slots:
         lines.append("(no prices stored for this window)")

@@ -1,6 +1,10 @@
 """Configuration: a TOML file plus ``ENERGYD_*`` environment variables (nested with ``__``).
 
 Precedence, highest first: keyword arguments (tests), environment, the TOML file, defaults.
+(Run-time overrides of ``energy.*`` made with ``settings/set`` lie over all of these; the daemon
+applies them, logs them at start and drops them on ``settings/reset``.)
+A relative ``config_dir`` is taken from the config file's folder when the file sets it, else
+from the working directory; a relative ``storage.path`` from ``config_dir``.
 The file comes from ``--config PATH`` or ``ENERGYD_CONFIG``. Every key can be set from the
 environment, e.g. ``ENERGYD_MQTT__HOST=broker`` or
 ``ENERGYD_ENERGY__PROVIDERS__OCTOPUS_AGILE__REGION=C``.
@@ -13,10 +17,13 @@ plugin runs twice (Agile import and Agile Outgoing export side by side).
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import socket
 import tomllib
+import typing
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -56,6 +63,7 @@ __all__ = [
     "check_levels",
     "load_settings",
     "redact",
+    "unknown_env_vars",
 ]
 
 CONFIG_ENV = "ENERGYD_CONFIG"
@@ -122,8 +130,9 @@ class ProviderSettings(BaseModel):
 
 class EnergySettings(_Section):
     # ``providers`` comes first so that ``provider_id`` can be checked against it.
+    # No default region: the plugin asks for one (there is no "most users' region").
     providers: dict[str, ProviderSettings] = Field(
-        default_factory=lambda: {"octopus_agile": ProviderSettings(region="C")}
+        default_factory=lambda: {"octopus_agile": ProviderSettings()}
     )
     provider_id: str = "octopus_agile"
 
@@ -321,6 +330,26 @@ class Settings(BaseSettings):
     homeassistant: HomeAssistantSettings = HomeAssistantSettings()
     http: HttpSettings = HttpSettings()
 
+    @model_validator(mode="after")
+    def _windows_name_running_providers(self) -> Settings:
+        """A standing window must name a provider that runs (``None``: the selected one)."""
+        running = self.energy.active()
+        errors: list[str] = []
+        for index, window in enumerate(self.prices.windows):
+            name = window.provider
+            if name is None or name in running:
+                continue
+            where = f"prices.windows.{index}.provider ({window.name!r})"
+            if name in self.energy.providers:
+                errors.append(f"{where}: {name!r} is disabled (enabled = false)")
+                continue
+            close = difflib.get_close_matches(name, list(running), n=1)
+            hint = f"did you mean {close[0]!r}?" if close else "running: " + ", ".join(running)
+            errors.append(f"{where}: no provider {name!r}; {hint}")
+        if errors:
+            raise ValueError("; ".join(errors))
+        return self
+
     @field_validator("instance")
     @classmethod
     def _instance(cls, value: str) -> str:
@@ -387,6 +416,84 @@ def _format_errors(exc: ValidationError) -> dict[str, str]:
     return errors
 
 
+#: ``ENERGYD_*`` variables that are not settings: the config file, the container's user and
+#: example config (docker/).
+_OTHER_ENV = frozenset({CONFIG_ENV, "ENERGYD_UID", "ENERGYD_EXAMPLE_CONFIG"})
+_ENV_PREFIX = "ENERGYD_"
+
+
+def _env_path_ok(parts: Sequence[str]) -> bool:
+    """Whether ``("mqtt", "host")`` names a setting (anything under ``energy.providers.<id>``
+    is the plugin's to judge)."""
+    model: type[BaseModel] = Settings
+    for index, part in enumerate(parts):
+        info = model.model_fields.get(part)
+        if info is None:
+            return False
+        annotation = info.annotation
+        if typing.get_origin(annotation) is dict:
+            return len(parts) > index + 1
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            model = annotation
+            continue
+        return index == len(parts) - 1
+    return False
+
+
+def _env_suggestion(words: Sequence[str]) -> str | None:
+    """The first ``__``-nesting of ``words`` (``mqtt``, ``host``) that names a setting."""
+    if len(words) > 12:
+        return None
+    for mask in range(1 << (len(words) - 1)):
+        parts: list[str] = []
+        current = [words[0]]
+        for index, word in enumerate(words[1:]):
+            if mask >> index & 1:
+                parts.append("_".join(current))
+                current = [word]
+            else:
+                current.append(word)
+        parts.append("_".join(current))
+        if parts[:2] == ["energy", "providers"] and len(parts) == 3 and "_" in parts[2]:
+            provider, _, key = parts[2].rpartition("_")  # ..._OCTOPUS_AGILE_REGION
+            parts[2:] = [provider, key]
+        if _env_path_ok(parts):
+            return _ENV_PREFIX + "__".join(parts).upper()
+    return None
+
+
+def unknown_env_vars(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``ENERGYD_*`` variables that name no setting, each with what it may have meant
+    (``ENERGYD_MQTT_HOST``: ``did you mean ENERGYD_MQTT__HOST?``). They are ignored."""
+    found: dict[str, str] = {}
+    for name in sorted(os.environ if environ is None else environ):
+        upper = name.upper()
+        if not upper.startswith(_ENV_PREFIX) or upper in _OTHER_ENV:
+            continue
+        rest = upper[len(_ENV_PREFIX) :].lower()
+        if _env_path_ok(rest.split("__")):
+            continue
+        guess = _env_suggestion([word for word in rest.replace("__", "_").split("_") if word])
+        found[name] = (
+            f"names no setting; did you mean {guess}?"
+            if guess
+            else "names no setting (nest with a double underscore: ENERGYD_MQTT__HOST)"
+        )
+    return found
+
+
+def _anchored(settings: Settings, toml_file: Path | None, overrides: Mapping[str, Any]) -> Settings:
+    """``settings`` with a relative ``config_dir`` made absolute: from the config file's folder
+    when the file set it, else from the working directory."""
+    if settings.config_dir.expanduser().is_absolute():
+        return settings.model_copy(update={"config_dir": settings.config_dir.expanduser()})
+    from_env = any(name.upper() == "ENERGYD_CONFIG_DIR" for name in os.environ)
+    base = Path.cwd()
+    if toml_file is not None and not from_env and "config_dir" not in overrides:
+        base = toml_file.resolve().parent
+    return settings.model_copy(update={"config_dir": base / settings.config_dir})
+
+
 def load_settings(
     path: Path | str | None = None,
     **overrides: Any,
@@ -416,4 +523,4 @@ def load_settings(
         errors = _format_errors(exc)
         lines = "; ".join(f"{k}: {v}" for k, v in errors.items())
         raise ConfigError(f"invalid configuration: {lines}", errors) from exc
-    return settings
+    return _anchored(settings, toml_file, overrides)

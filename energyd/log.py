@@ -1,17 +1,24 @@
 """structlog set-up: key/value events, a console renderer on a TTY and JSON lines otherwise.
 
-Standard-library loggers (aiohttp, aiomqtt, aiosqlite) go through the same renderer.
+Standard-library loggers (aiohttp, aiomqtt, aiosqlite) go through the same renderer. Floats
+in an event are rounded to :data:`FLOAT_DIGITS` significant digits (never fewer than their
+integer part): a duration of 0.123456789 s is logged as 0.1235.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import sys
-from typing import Literal, TextIO
+from collections.abc import MutableMapping
+from typing import Any, Final, Literal, TextIO
 
 import structlog
 
-__all__ = ["configure_logging"]
+__all__ = ["FLOAT_DIGITS", "configure_logging", "round_floats", "rounded"]
+
+#: Significant digits a logged float keeps.
+FLOAT_DIGITS: Final = 4
 
 _LEVELS = {
     "debug": logging.DEBUG,
@@ -19,6 +26,31 @@ _LEVELS = {
     "warning": logging.WARNING,
     "error": logging.ERROR,
 }
+
+
+def rounded(value: Any, depth: int = 0) -> Any:
+    """``value`` with its floats (also inside lists, tuples and dicts, three levels deep)
+    rounded to :data:`FLOAT_DIGITS` significant digits, keeping the integer part whole."""
+    if isinstance(value, float):
+        if value == 0 or not math.isfinite(value):
+            return value
+        magnitude = math.floor(math.log10(abs(value)))
+        return round(value, max(0, FLOAT_DIGITS - 1 - magnitude))
+    if depth >= 3:
+        return value
+    if isinstance(value, list | tuple):
+        return type(value)(rounded(item, depth + 1) for item in value)
+    if isinstance(value, dict):
+        return {key: rounded(item, depth + 1) for key, item in value.items()}
+    return value
+
+
+def round_floats(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """A structlog processor: every float of the event rounded (:func:`rounded`)."""
+    for key, value in event_dict.items():
+        if isinstance(value, float | list | tuple | dict):
+            event_dict[key] = rounded(value)
+    return event_dict
 
 
 def configure_logging(
@@ -34,6 +66,7 @@ def configure_logging(
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        round_floats,
     ]
     renderer: structlog.typing.Processor
     if use_console:

@@ -21,6 +21,7 @@ from energyd.providers.base import EnergyPriceSlot
 from tests.core.test_service_faults import BLOCKING
 from tests.support.broker import MosquittoBroker, collect, free_port
 from tests.support.daemon import daemon_settings, running
+from tests.support.identity import source_of
 from tests.test_daemon import ask
 from tests.test_notify import FakeNotifySocket
 
@@ -60,7 +61,8 @@ class TestStaleSlots:
         run = FetchRun("octopus_agile", "C", datetime.now(UTC), FetchOutcome.OK, slots=720)
         settings.db_path.parent.mkdir(parents=True, exist_ok=True)
         async with PriceStore(settings.db_path) as store:
-            await store.save_fetch("octopus_agile", "C", slots, run)
+            source = source_of(settings, "octopus_agile")
+            await store.save_fetch("octopus_agile", "C", slots, run, source=source)
         async with (
             running(settings) as daemon,
             collect(mosquitto.port, f"{base_topic}/#") as client,

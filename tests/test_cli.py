@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import socket
+import sqlite3
+import sys
 from pathlib import Path
 
 import pytest
 
 from tests.support.fake_octopus import RunningFake
-from tests.support.process import start_energyd
+from tests.support.process import ROOT, energyd_env, start_energyd
 
 
 @pytest.fixture
@@ -42,9 +46,9 @@ class TestFetchAndPrices:
         assert "start (Europe/London)" in out
         code, out, _ = await energyd(config, "prices", "--json", "--hours", "1")
         assert 0 == code
-        slots = json.loads(out)
-        assert 2 <= len(slots) <= 3
-        assert "GBP" == slots[0]["currency"]
+        reply = json.loads(out)
+        assert 2 <= len(reply["slots"]) <= 3
+        assert ("GBP", "p/kWh") == (reply["currency"], reply["unit"])
 
     async def test_fetch_failure_exits_1(self, tmp_path: Path) -> None:
         """An unreachable provider makes `fetch` exit 1 with the typed error."""
@@ -61,7 +65,7 @@ class TestFetchAndPrices:
 class TestProviders:
     async def test_status_and_update(self, config: Path) -> None:
         """Plugin status is reported; a bad name is refused with exit 1."""
-        code, out, _ = await energyd(config, "providers", "status")
+        code, out, _ = await energyd(config, "providers", "status", "--json")
         assert 0 == code
         assert {"up_to_date"} == {p["status"] for p in json.loads(out)["plugins"]}
         code, out, err = await energyd(config, "providers", "update", "../evil_provider.py")
@@ -86,7 +90,7 @@ class TestReads:
         await energyd(config, "fetch")
         code, out, _ = await energyd(config, "prices", "--day", "tomorrow", "--json")
         assert 0 == code
-        rows = json.loads(out)
+        rows = json.loads(out)["slots"]
         assert 44 <= len(rows) <= 48  # the local day but its last hour (published later)
         code, out, err = await energyd(config, "prices", "--day", "today", "--hours", "2")
         assert (2, "") == (code, out)
@@ -137,3 +141,132 @@ class TestReads:
         assert 0 == code
         assert "hunter2" not in out
         assert "C" == json.loads(out)["energy"]["providers"]["octopus_agile"]["region"]
+
+
+async def energyd_bare(*args: str) -> tuple[int, str, str]:
+    """``python -m energyd ARGS...`` exactly as given (no ``--config`` put first)."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "energyd",
+        *args,
+        cwd=ROOT,
+        env=energyd_env(),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+class TestGlobalOptionsAnywhere:
+    async def test_config_and_log_level_after_the_command(self, config: Path) -> None:
+        """--config and --log-level are taken after the (sub)command too."""
+        code, out, err = await energyd_bare("fetch", "--config", str(config))
+        assert 0 == code, err
+        assert "octopus_agile C: ok" in out
+        code, out, err = await energyd_bare(
+            "providers", "status", "--json", "--config", str(config), "--log-level", "error"
+        )
+        assert 0 == code, err
+        assert "octopus_agile" in {p["provider_id"] for p in json.loads(out)["plugins"]}
+        code, out, _ = await energyd_bare("settings", "get", "-c", str(config))
+        assert "C" == json.loads(out)["energy"]["providers"]["octopus_agile"]["region"]
+
+
+class TestPricesOutput:
+    async def test_header_names_provider_region_and_unit(self, config: Path) -> None:
+        """The prices table starts with the provider, the region and the unit."""
+        await energyd(config, "fetch")
+        code, out, _ = await energyd(config, "prices", "--hours", "2")
+        assert 0 == code
+        assert out.startswith("provider octopus_agile, region C, prices in p/kWh: ")
+
+    async def test_json_is_the_reply_of_every_surface(self, config: Path) -> None:
+        """prices --json prints the prices reply itself: the slot shape of MQTT and HTTP."""
+        await energyd(config, "fetch")
+        code, out, _ = await energyd(config, "prices", "--json", "--hours", "2")
+        reply = json.loads(out)
+        assert (0, ["provider", "region", "currency", "unit", "start", "end", "slots"]) == (
+            code,
+            list(reply),
+        )
+        assert {"start", "end", "price"} == set(reply["slots"][0])
+
+
+class TestProvidersOutput:
+    async def test_status_is_a_table(self, config: Path) -> None:
+        """providers status prints one row per plugin file, then the running providers."""
+        code, out, _ = await energyd(config, "providers", "status")
+        assert 0 == code
+        lines = out.splitlines()
+        assert ["file", "provider", "id", "deployed", "/", "bundled", "state", "kit", "error"] == (
+            lines[0].split()
+        )
+        row = next(line.split() for line in lines if line.startswith("octopus_agile_provider.py"))
+        assert ["octopus_agile_provider.py", "octopus_agile"] == row[:2]
+        assert ("up_to_date", row[2]) == (row[5], row[4])  # deployed / bundled alike
+        selected = "provider octopus_agile region C (selected): "
+        assert any(line.startswith(selected) for line in lines)
+
+    async def test_update_by_provider_id(self, config: Path) -> None:
+        """providers update takes the provider id; up to date, it says so (exit 0)."""
+        code, out, _ = await energyd(config, "providers", "update", "octopus_agile")
+        assert (0, "octopus_agile_provider.py", "already up to date") == (
+            code,
+            json.loads(out)["file"],
+            json.loads(out)["message"],
+        )
+
+
+class TestSettingsReset:
+    async def test_reset_in_the_database_says_so(self, config: Path) -> None:
+        """settings reset drops stored overrides and says a running daemon needs MQTT/HTTP."""
+        db = config.parent / "config" / "energyd.db"
+        await energyd(config, "settings", "get")
+        with contextlib.closing(sqlite3.connect(db)) as conn, conn:
+            conn.execute(
+                "INSERT INTO settings_overrides VALUES (?, ?, 0)",
+                ("energy.providers.octopus_agile.region", '"J"'),
+            )
+        code, out, _ = await energyd(config, "settings", "get")
+        assert (0, "J") == (code, json.loads(out)["energy"]["providers"]["octopus_agile"]["region"])
+        code, out, err = await energyd(
+            config, "settings", "reset", "energy.providers.octopus_agile.region"
+        )
+        assert (0, ["energy.providers.octopus_agile.region"]) == (code, json.loads(out)["reset"])
+        assert "a running daemon keeps the ones it read at start" in err
+        assert "settings/reset" in err
+        code, out, _ = await energyd(config, "settings", "get")
+        assert ("C", []) == (
+            json.loads(out)["energy"]["providers"]["octopus_agile"]["region"],
+            json.loads(out)["overrides"],
+        )
+
+    async def test_refusals(self, config: Path) -> None:
+        """Neither keys nor --all, or a key that is not overridden, exit 2 naming it."""
+        code, _, err = await energyd(config, "settings", "reset")
+        assert (2, True) == (code, "give the KEY(s) to reset, or --all" in err)
+        code, _, err = await energyd(config, "settings", "reset", "energy.provider_id")
+        assert (2, True) == (code, "energy.provider_id: not overridden" in err)
+        code, out, _ = await energyd(config, "settings", "reset", "--all")
+        assert (0, []) == (code, json.loads(out)["reset"])
+
+
+class TestRun:
+    async def test_a_port_in_use_exits_1(self, tmp_path: Path, fake_api: RunningFake) -> None:
+        """run with http.port taken: exit 1 (systemd restarts it), naming host:port."""
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            port = taken.getsockname()[1]
+            path = tmp_path / "busy.toml"
+            path.write_text(
+                f'config_dir = "{tmp_path / "config"}"\n'
+                f'[energy.providers.octopus_agile]\nregion = "C"\nbase_url = "{fake_api.url}"\n'
+                f'[http]\nenabled = true\nhost = "127.0.0.1"\nport = {port}\n'
+            )
+            code, _, err = await energyd(path, "run")
+        assert 1 == code
+        assert f"cannot listen on 127.0.0.1:{port}: address already in use" in err

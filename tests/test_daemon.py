@@ -98,16 +98,16 @@ class TestPrices:
         topic = f"{base_topic}/prices/octopus_agile/C/current"
         async with running(settings), collect(mosquitto.port, topic) as client:
             await client.wait_for(topic, lambda m: payload(m)["available"], within=10)
-        dead = f"http://127.0.0.1:{free_port()}"
-        offline = daemon_settings(tmp_path, mosquitto.port, base_topic, dead)
+        fake_api.state.down = True  # the same API, unreachable
         restarted = datetime.now(UTC).isoformat().replace("+00:00", "Z")
-        async with running(offline), collect(mosquitto.port, f"{base_topic}/#") as client:
+        async with running(settings), collect(mosquitto.port, f"{base_topic}/#") as client:
             fresh = await client.wait_for(
                 topic, lambda m: payload(m)["updated_at"] >= restarted, within=10
             )
             assert price_at("C", payload(fresh)["valid_from"]) == payload(fresh)["price"]
             refresh = await ask(client, base_topic, "refresh", "{}")
-            assert "ProviderConnectionError" == refresh["data"]["runs"][0]["error_type"]
+            assert "fetch_failed" == refresh["error"]["code"]
+            assert "ProviderConnectionError" == refresh["error"]["details"]["runs"][0]["error_type"]
             health = await client.wait_for(
                 f"{base_topic}/providers",
                 lambda m: payload(m)["providers"][0]["health"]["last_error"] is not None,

@@ -229,13 +229,23 @@ class TestEntrypointConfig:
 
 
 class TestEntrypointCommands:
+    def test_the_example_asks_for_a_region(self, tmp_path: Path) -> None:
+        """The container's example config has no region: the first start exits 2 saying
+        which key and how to find the value (a restart loop of a wrong price would be worse)."""
+        result = entrypoint(tmp_path, "check-config")
+        assert 2 == result.returncode
+        assert "energy.providers.octopus_agile.region: required" in result.stderr
+        assert "C (London)" in result.stderr
+
     def test_another_command_is_executed_as_given(self, tmp_path: Path) -> None:
         """A command that is no energyd subcommand runs as it is (a shell, a tool)."""
         result = entrypoint(tmp_path, "echo", "hello", "there")
         assert (0, "hello there\n") == (result.returncode, result.stdout)
 
     def test_options_then_a_subcommand_go_to_energyd(self, tmp_path: Path) -> None:
-        """`--log-level warning check-config` runs energyd with the volume's settings."""
-        result = entrypoint(tmp_path, "--log-level", "warning", "check-config")
+        """`--log-level warning check-config` runs energyd with the volume's settings (the
+        region from the environment: the example leaves it to the user)."""
+        region = {"ENERGYD_ENERGY__PROVIDERS__OCTOPUS_AGILE__REGION": "J"}
+        result = entrypoint(tmp_path, "--log-level", "warning", "check-config", **region)
         assert 0 == result.returncode, result.stderr
         assert f'"config_dir": "{tmp_path / "config"}"' in result.stdout

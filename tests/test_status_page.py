@@ -11,6 +11,7 @@ import os
 import re
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,9 +20,10 @@ import pytest
 from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright
 from pydantic import SecretStr
 
-from energyd.api.ports import FiguresSource
+from energyd.api.ports import BrokerStatus, FiguresSource
 from energyd.config import HttpSettings
 from energyd.http import HttpServer, make_http_app
+from energyd.mqtt.client import MqttStats
 from tests.support.fake_octopus import RunningFake, make_app, serve
 from tests.support.http_rig import PLUGIN, Rig, StubFigures, http_rig
 
@@ -37,6 +39,10 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 SCREENSHOT = Path("/tmp/status-page.png")
+PHONE_SHOT = Path("/tmp/status-page-phone.png")
+#: A phone's screen (an iPhone 12-15 in CSS pixels).
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1200, "height": 900}
 
 
 def negative_on_the_hour(region: str, valid_from: datetime) -> float:
@@ -75,15 +81,38 @@ async def browser(chromium: str) -> AsyncIterator[Browser]:
             await launched.close()
 
 
+@dataclass
+class DownBroker:
+    """A broker connection that dropped ``since`` with ``error``."""
+
+    since: datetime
+    error: str
+    connected: bool = False
+
+    @property
+    def stats(self) -> MqttStats:
+        return MqttStats(disconnects=1, last_error=self.error, disconnected_since=self.since)
+
+
 @contextlib.asynccontextmanager
 async def page_on(
-    browser: Browser, rig: Rig, *, token: str | None = None, figures: FiguresSource | None = None
+    browser: Browser,
+    rig: Rig,
+    *,
+    token: str | None = None,
+    figures: FiguresSource | None = None,
+    broker: BrokerStatus | None = None,
+    phone: bool = False,
 ) -> AsyncIterator[tuple[Page, list[str]]]:
     """The status page of a fresh server, opened and loaded; and the page's errors so far."""
     settings = HttpSettings(host="127.0.0.1", token=None if token is None else SecretStr(token))
-    app = make_http_app(operations=rig.operations(figures=figures), settings=settings)
+    operations = rig.operations(figures=figures, broker=broker)
+    app = make_http_app(operations=operations, settings=settings)
     async with HttpServer(app, host="127.0.0.1", port=0) as server:
-        context = await browser.new_context(viewport={"width": 1200, "height": 900})
+        screen: Any = PHONE if phone else DESKTOP
+        context = await browser.new_context(
+            viewport=screen, is_mobile=phone, has_touch=phone, device_scale_factor=3 if phone else 1
+        )
         try:
             page = await context.new_page()
             page.set_default_timeout(15_000)
@@ -296,3 +325,94 @@ class TestFaults:
             broken = row.locator(".derived-errors")
             assert "Not published: emhass (ValueError: slot lengths)" == await broken.inner_text()
             assert [] == errors
+
+
+async def fail_fetches(rig: Rig) -> str:
+    """Make the next refresh fail (prices stay known: degraded); the error it recorded."""
+    rig.fake.state.faults.extend([500] * 20)
+    (run,) = await rig.service.refresh()
+    rig.fake.state.faults.clear()
+    assert ("error", True) == (run.outcome.value, bool(run.error))
+    return str(run.error)
+
+
+class TestProblems:
+    async def test_broker_down_is_not_ok(self, browser: Browser, rig: Rig) -> None:
+        """With the broker down the headline says not ok (as /readyz and health do), the
+        broker line says since when, and the banner names it."""
+        since = datetime.now(UTC) - timedelta(minutes=5)
+        broker = DownBroker(since, "[Errno 111] Connection refused")
+        async with page_on(browser, rig, broker=broker) as (page, errors):
+            assert "false" == await page.get_attribute("#summary", "data-ok")
+            assert "health: not ok" == await page.inner_text("#summary .headline")
+            assert "(MQTT broker down)" in await page.inner_text("#summary")
+            assert "disconnected" == await page.get_attribute("#broker", "data-broker")
+            line = await page.inner_text("#broker")
+            assert line.startswith("MQTT broker: disconnected since ")
+            assert "(5 min ago)" in line
+            assert "Connection refused" in line
+            item = page.locator('#banner li[data-problem="broker"]')
+            assert await item.is_visible()
+            assert "MQTT broker down: since " in await item.inner_text()
+            ready = await page.request.get(page.url + "readyz")
+            health = await (await page.request.get(page.url + "api/health")).json()
+            assert (503, False) == (ready.status, health["ok"])
+            assert [] == errors
+
+    async def test_all_well_says_ok_and_no_banner(self, browser: Browser, rig: Rig) -> None:
+        """Healthy, without an MQTT client: health ok, no banner, the broker not used."""
+        async with page_on(browser, rig) as (page, errors):
+            assert "health: ok" == await page.inner_text("#summary .headline")
+            assert await page.is_hidden("#banner")
+            assert "absent" == await page.get_attribute("#broker", "data-broker")
+            assert [] == errors
+
+    async def test_provider_error_and_plugin_load_error_in_the_banner(
+        self, browser: Browser, rig: Rig
+    ) -> None:
+        """A failing provider's error, when it last failed, and a plugin that does not load
+        are in the banner at the top."""
+        error = await fail_fetches(rig)
+        (rig.settings.plugin_dir / "broken_provider.py").write_text("def broken(:\n")
+        await rig.manager.reload("test")
+        async with page_on(browser, rig) as (page, errors):
+            provider = await page.inner_text('#banner li[data-problem="provider"]')
+            assert provider.startswith("octopus_agile: degraded: last fetch failed: ")
+            assert error in provider
+            assert "Last failed attempt " in provider
+            plugin = await page.inner_text('#banner li[data-problem="plugin"]')
+            assert plugin.startswith("Plugin broken_provider.py: failed to load: SyntaxError")
+            assert [] == errors
+
+
+class TestPhone:
+    async def test_fits_a_phone_with_the_banner_on_the_first_screen(
+        self, browser: Browser, rig: Rig
+    ) -> None:
+        """At 390 px: no sideways scrolling of the page, the error banner near the top, the
+        text (chart labels included) at a readable size."""
+        await fail_fetches(rig)
+        async with page_on(browser, rig, phone=True) as (page, errors):
+            assert 390 == await page.evaluate("window.innerWidth")
+            assert await page.evaluate("document.documentElement.scrollWidth") <= 390
+            box = await page.locator('#banner li[data-problem="provider"]').bounding_box()
+            assert box is not None
+            assert box["y"] < 200
+            body = await page.evaluate("parseFloat(getComputedStyle(document.body).fontSize)")
+            assert body >= 16
+            labels = await page.eval_on_selector_all(
+                "#chart-today text", "els => els.map(e => e.getBoundingClientRect().height)"
+            )
+            assert labels
+            assert min(labels) >= 9, labels
+            await page.screenshot(path=str(PHONE_SHOT), full_page=True)
+            assert [] == errors
+
+
+class TestRegions:
+    async def test_region_is_named(self, browser: Browser, rig: Rig) -> None:
+        """The region shows with its name, C (London), in the headline and the table."""
+        async with page_on(browser, rig) as (page, _):
+            assert ", region C (London), " in await page.inner_text("#summary")
+            row = page.locator('tr[data-provider="octopus_agile"] td').nth(2)
+            assert "C (London)" == await row.inner_text()

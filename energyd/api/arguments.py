@@ -9,9 +9,11 @@ is resolved by the operation; the messages of those checks live here too
 
 from __future__ import annotations
 
+import difflib
+import json
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Final, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -43,10 +45,13 @@ __all__ = [
     "NoArgs",
     "PricesArgs",
     "RefreshArgs",
+    "SettingsResetArgs",
     "SettingsSetArgs",
     "UpdateArgs",
     "check_period",
+    "check_slot_multiple",
     "parse_arguments",
+    "refusal_message",
     "validation_details",
 ]
 
@@ -98,7 +103,9 @@ class RefreshArgs(Arguments):
 
 
 class UpdateArgs(Arguments):
-    name: str = Field(description="plugin file name, e.g. octopus_agile_provider.py")
+    name: str = Field(
+        description="provider id (octopus_agile) or plugin file name (octopus_agile_provider.py)"
+    )
 
 
 class PricesArgs(Arguments):
@@ -163,6 +170,22 @@ def check_period(start: datetime, end: datetime) -> tuple[datetime, datetime]:
     return start, end
 
 
+def check_slot_multiple(minutes: int, slot_minutes: int | None, provider: str) -> int:
+    """``minutes`` of a cheapest window, refused unless a whole number of the provider's
+    ``slot_minutes``-minute slots (None: the length is not known, anything goes)."""
+    if slot_minutes is None or slot_minutes <= 0 or minutes % slot_minutes == 0:
+        return minutes
+    below = minutes // slot_minutes * slot_minutes
+    above = below + slot_minutes
+    options = f"{below} or {above}" if below else f"{above}"
+    raise CommandError(
+        ErrorCode.INVALID_ARGUMENT,
+        f"invalid arguments: minutes: {minutes} is not a whole number of {provider}'s"
+        f" {slot_minutes}-minute slots; give {options}",
+        {"minutes": f"expected a multiple of {slot_minutes} (the slot length), got {minutes}"},
+    )
+
+
 class FiguresArgs(Arguments):
     provider: str | None = None
 
@@ -187,6 +210,26 @@ class SettingsSetArgs(Arguments):
         return {self.key: self.value}
 
 
+class SettingsResetArgs(Arguments):
+    """``{"keys": ["energy.providers.octopus_agile.region", ...]}`` (an override each, or a
+    prefix of some) or ``{"all": true}``: the run-time overrides to drop."""
+
+    keys: list[Annotated[str, StringConstraints(min_length=1)]] | None = Field(
+        default=None, min_length=1
+    )
+    all: bool = False
+
+    @model_validator(mode="after")
+    def _one_form(self) -> SettingsResetArgs:
+        if (self.keys is None) == (not self.all):
+            raise ValueError('give either "keys": [dotted key, ...] or "all": true')
+        return self
+
+    def selected(self) -> list[str] | None:
+        """The keys to reset, None for all of them."""
+        return None if self.all else list(self.keys or [])
+
+
 class AuditArgs(Arguments):
     limit: int = Field(default=DEFAULT_AUDIT, ge=1, le=MAX_AUDIT)
 
@@ -195,13 +238,138 @@ class HealthArgs(Arguments):
     probe: bool = Field(default=False, description="also run each plugin's health_check()")
 
 
-def validation_details(exc: ValidationError) -> dict[str, str]:
-    """``{"field.path": "reason"}`` from a pydantic error; ``(root)`` for whole-object errors."""
-    details: dict[str, str] = {}
-    for err in exc.errors(include_url=False):
-        key = ".".join(str(part) for part in err["loc"]) or "(root)"
-        details.setdefault(key, err["msg"])
-    return details
+#: The key of a refusal about the arguments together (a model validator's: "give end or
+#: hours, not both").
+WHOLE = "arguments"
+
+#: What a field takes, in the words of the README; a refusal says "expected <this>". Fields
+#: not listed are described by their type's error (a number, true or false, ...).
+_EXPECTED: Final[Mapping[str, str]] = {
+    "earliest": "HH:MM (market time) or an ISO 8601 datetime with an offset",
+    "latest": "HH:MM (market time) or an ISO 8601 datetime with an offset",
+    "start": "an ISO 8601 datetime with an offset, e.g. 2026-01-01T00:00:00Z",
+    "end": "an ISO 8601 datetime with an offset, e.g. 2026-01-01T00:00:00Z",
+}
+
+#: Plain words per pydantic error type: "expected ..." (the limit, if any, from ``ctx``).
+_PLAIN: Final[Mapping[str, str]] = {
+    "int_parsing": "a whole number",
+    "int_type": "a whole number",
+    "int_from_float": "a whole number",
+    "float_parsing": "a number",
+    "float_type": "a number",
+    "finite_number": "a finite number",
+    "bool_parsing": "true or false",
+    "bool_type": "true or false",
+    "string_type": "a string",
+    "dict_type": "an object",
+    "list_type": "a list",
+    "greater_than": "a number greater than {gt}",
+    "greater_than_equal": "a number of at least {ge}",
+    "less_than": "a number less than {lt}",
+    "less_than_equal": "a number of at most {le}",
+    "literal_error": "{expected}",
+    "string_pattern_mismatch": "HH:MM",
+    "too_short": "a list of at least {min_length}",
+    "string_too_short": "a non-empty string",
+    "timezone_aware": "a datetime with an offset (Z or +01:00)",
+}
+
+
+def _shown(value: object) -> str:
+    """A value a request gave, as a message quotes it (JSON, at most 40 characters)."""
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list | tuple):
+        return "a list" if value else "an empty list"
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+        text.encode("utf-8")  # a lone surrogate (a query string's) is shown escaped
+    except UnicodeEncodeError:
+        text = json.dumps(value)
+    except (TypeError, ValueError):
+        text = type(value).__name__
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _field_key(loc: tuple[int | str, ...]) -> str:
+    """The field a pydantic ``loc`` names, without the validator's own tags (the members of a
+    union, ``constrained-str``, ``function-after[...]``): its first part and any list index."""
+    if not loc:
+        return WHOLE
+    return ".".join([str(loc[0]), *(str(part) for part in loc[1:] if isinstance(part, int))])
+
+
+def _expected(err: Mapping[str, Any]) -> str | None:
+    """``"expected ..."`` for a type or limit error, or None for a check's own message."""
+    template = _PLAIN.get(err["type"])
+    if template is None:
+        return None
+    ctx = err.get("ctx") or {}
+    try:
+        return template.format(**{k: _number(v) for k, v in ctx.items()})
+    except (KeyError, IndexError):
+        return template
+
+
+def _number(value: object) -> object:
+    return f"{value:g}" if isinstance(value, float) else value
+
+
+def _unknown_key(key: str, model: type[BaseModel] | None) -> str:
+    if model is None:
+        return "unknown key"
+    fields = sorted(model.model_fields)
+    close = difflib.get_close_matches(key, fields, n=1)
+    if close:
+        return f"unknown key; did you mean {close[0]!r}?"
+    return f"unknown key; this takes {', '.join(fields) or 'no keys'}"
+
+
+def _reason(key: str, errors: list[Mapping[str, Any]], model: type[BaseModel] | None) -> str:
+    """One plain reason for one field from its pydantic errors (a union gives several)."""
+    first = errors[0]
+    if first["type"] == "missing":
+        return "required"
+    if first["type"] == "extra_forbidden":
+        return _unknown_key(key, model)
+    for err in errors:  # the value had the right form but one of our checks refused it
+        if err["type"] == "value_error":
+            cause = (err.get("ctx") or {}).get("error")
+            message = str(cause) if cause is not None else err["msg"]
+            return f"{message}, got {_shown(err['input'])}" if key != WHOLE else message
+    wanted = _EXPECTED.get(key.split(".")[0])
+    if wanted is None:
+        found = [e for e in (_expected(err) for err in errors) if e is not None]
+        wanted = " or ".join(dict.fromkeys(found)) if found else None
+    if wanted is None:
+        return str(first["msg"])
+    return f"expected {wanted}, got {_shown(first['input'])}"
+
+
+def validation_details(
+    exc: ValidationError, model: type[BaseModel] | None = None
+) -> dict[str, str]:
+    """``{"field": "reason"}`` from a pydantic error, in a user's words: ``earliest: expected
+    HH:MM ..., got "25:00"``, ``minute: unknown key; did you mean 'minutes'?`` (``model``
+    gives the keys a near miss is matched against); ``arguments`` for a refusal of the
+    arguments together."""
+    grouped: dict[str, list[Mapping[str, Any]]] = {}
+    errors = exc.errors(include_url=False)
+    # unknown keys first: "minute: did you mean 'minutes'?" explains "minutes: required"
+    for err in sorted(errors, key=lambda e: e["type"] != "extra_forbidden"):
+        grouped.setdefault(_field_key(tuple(err["loc"])), []).append(err)
+    return {key: _reason(key, found, model) for key, found in grouped.items()}
+
+
+def refusal_message(details: Mapping[str, str]) -> str:
+    """The message of a refusal: ``invalid arguments: <the first field>: <its reason>`` (and
+    how many more there are)."""
+    if not details:
+        return "invalid arguments"
+    key, reason = next(iter(details.items()))
+    more = f" (and {len(details) - 1} more)" if len(details) > 1 else ""
+    return f"invalid arguments: {key}: {reason}{more}"
 
 
 ArgsT = TypeVar("ArgsT", bound=BaseModel)
@@ -213,8 +381,10 @@ def parse_arguments(
     code: str = ErrorCode.INVALID_ARGUMENT,
 ) -> ArgsT:
     """``data`` checked by ``model``; a refusal is a :class:`CommandError` (``code``, the
-    message ``invalid arguments``, the reason per field in ``details``)."""
+    message ``invalid arguments: ...`` of :func:`refusal_message`, the reason per field in
+    ``details``)."""
     try:
         return model.model_validate(dict(data))
     except ValidationError as exc:
-        raise CommandError(code, "invalid arguments", validation_details(exc)) from exc
+        details = validation_details(exc, model)
+        raise CommandError(code, refusal_message(details), details) from exc

@@ -12,11 +12,12 @@ a figure, say slots from an older version that today's validation refuses) is le
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import partial
-from typing import TypeVar
+from typing import Final, TypeVar
 
 from energyd.api.replies import FiguresReply
 from energyd.api.shapes import (
@@ -55,11 +56,13 @@ from energyd.providers.base import EnergyPriceSlot
 
 __all__ = [
     "PERIODS",
+    "PREDBAT_MAX_BYTES",
     "Derived",
     "Payload",
     "PayloadBuilder",
     "derive",
     "known_currency",
+    "predbat_value",
     "series_head",
     "standing_window_payload",
     "window_payload",
@@ -67,6 +70,11 @@ __all__ = [
 
 #: The periods published under ``stats/``.
 PERIODS = ("today", "tomorrow", "next_24h")
+
+#: Home Assistant records a state's attributes up to 16 KiB (beyond: none at all, and a
+#: warning); the ``predbat`` payload, the attributes of the *Predbat rates* sensor, stays
+#: below this, leaving room for the sensor's own ``friendly_name`` and ``icon``.
+PREDBAT_MAX_BYTES: Final = 16_384 - 512
 
 #: One topic's payload, as built (a TypedDict of :mod:`energyd.api.shapes`).
 Payload = Mapping[str, object]
@@ -249,7 +257,7 @@ def derive(
         if published is not None:
             standing_windows.append(published)
 
-    build("predbat", lambda: _predbat_payload(slots, bounds))
+    build("predbat", lambda: _predbat_payload(slots, bounds, now))
     build("emhass", lambda: _emhass_payload(provider, region, currency, slots, now))
     figures: FiguresReply = {"level": level, "stats": stats, "windows": standing_windows}
     return Derived(built.payloads, chosen, figures, built.errors)
@@ -283,23 +291,37 @@ def _level_payload(
     }
 
 
-def _predbat_payload(
-    slots: Sequence[EnergyPriceSlot], bounds: Mapping[str, tuple[datetime, datetime]]
-) -> PredbatPayload:
-    def raw(day_slots: Sequence[EnergyPriceSlot]) -> list[PredbatValue]:
-        return [
-            {
-                "start": iso_utc(s.valid_from),
-                "end": iso_utc(s.valid_to),
-                "value": round_price(s.price_pence),
-            }
-            for s in day_slots
-        ]
-
+def predbat_value(slot: EnergyPriceSlot) -> PredbatValue:
+    """One Predbat rate: ``value`` in major units per kWh (GBP/kWh, ``price_major`` as the
+    price topics round it), since Predbat multiplies a ``start``/``end`` rate by 100."""
     return {
-        "raw_today": raw(slots_in(slots, *bounds["today"])),
-        "raw_tomorrow": raw(slots_in(slots, *bounds["tomorrow"])),
+        "start": iso_utc(slot.valid_from),
+        "end": iso_utc(slot.valid_to),
+        "value": round_price(slot.price_major, major_digits(slot.currency)),
     }
+
+
+def _json_size(value: object) -> int:
+    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+
+
+def _predbat_payload(
+    slots: Sequence[EnergyPriceSlot],
+    bounds: Mapping[str, tuple[datetime, datetime]],
+    now: datetime,
+) -> PredbatPayload:
+    """Today's and tomorrow's rates (the Nord Pool shape). Home Assistant takes the payload
+    as the attributes of the *Predbat rates* sensor: if it would pass
+    :data:`PREDBAT_MAX_BYTES`, today's rates that are already over go first (2 x 100 quarter
+    hours fit as they are: about 15.7 KB)."""
+    today = [predbat_value(s) for s in slots_in(slots, *bounds["today"])]
+    tomorrow = [predbat_value(s) for s in slots_in(slots, *bounds["tomorrow"])]
+    payload: PredbatPayload = {"raw_today": today, "raw_tomorrow": tomorrow}
+    size = _json_size(payload)
+    ended = iso_utc(now)
+    while size > PREDBAT_MAX_BYTES and today and today[0]["end"] <= ended:
+        size -= _json_size(today.pop(0)) + (1 if today else 0)  # the entry and its comma
+    return payload
 
 
 def _emhass_payload(

@@ -60,6 +60,8 @@ class ErrorCode(enum.StrEnum):
     INVALID_SETTING = "invalid_setting"
     INVALID_CONFIG = "invalid_config"
     STORE_UNAVAILABLE = "store_unavailable"
+    #: A fetch the operation ran failed (``refresh``); ``details.runs`` holds every run.
+    FETCH_FAILED = "fetch_failed"
     FAILED = "failed"
     INTERNAL_ERROR = "internal_error"
 
@@ -84,6 +86,7 @@ HTTP_STATUS: Final[Mapping[ErrorCode, int]] = {
     ErrorCode.INVALID_SETTING: 422,
     ErrorCode.INVALID_CONFIG: 422,
     ErrorCode.STORE_UNAVAILABLE: 503,
+    ErrorCode.FETCH_FAILED: 502,
     ErrorCode.FAILED: 500,
     ErrorCode.INTERNAL_ERROR: 500,
 }

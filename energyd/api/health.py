@@ -7,7 +7,11 @@ The daemon is healthy when each part is:
 - ``prices``: every running provider has a price for now (its health is ``ok`` or
   ``degraded``; ``stale``, ``error`` and ``unknown`` fail, and there must be at least one);
 - ``mqtt``: the process is connected to its broker (a process without an MQTT client, the
-  command line or a bare HTTP app, passes).
+  command line or a bare HTTP app, passes). A daemon whose broker is down is not healthy,
+  whatever its prices: automations read energyd over MQTT, so they get nothing (or retained
+  values that go stale) until it is back. The ``health`` reply's ``broker``
+  (:func:`broker_json`) says since when it is up or down, and the status page's headline
+  follows ``ok``.
 
 :func:`assess` names each part with ``ok`` and a ``detail``; the ``prices`` part also names
 the failing providers. The ``health`` reply's ``ok`` and ``/readyz``'s 200 / 503 are
@@ -21,14 +25,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from energyd.api.ports import BrokerStatus
-from energyd.api.replies import CheckFields, CheckJson
+from energyd.api.replies import BrokerJson, CheckFields, CheckJson
 from energyd.core.service import PriceService
 from energyd.core.store import PriceStore
 from energyd.domain.health import HealthReport, HealthState
 from energyd.domain.records import PluginState
+from energyd.domain.time import iso_or_none
 from energyd.exceptions import EnergydError
 
-__all__ = ["HEALTHY_STATES", "PARTS", "Assessment", "Check", "assess"]
+__all__ = ["HEALTHY_STATES", "PARTS", "Assessment", "Check", "assess", "broker_json"]
 
 #: Provider health states that count as healthy: a price for now is known.
 HEALTHY_STATES = frozenset({HealthState.OK, HealthState.DEGRADED})
@@ -101,11 +106,36 @@ def _prices(service: PriceService, reports: Mapping[str, HealthReport]) -> Check
     return Check(not failing, detail, {"state": state, "failing": failing})
 
 
+def broker_json(broker: BrokerStatus | None) -> BrokerJson:
+    """The MQTT connection's state, since when, and why the last connection ended."""
+    if broker is None:
+        return {"state": "absent", "since": None, "last_error": None}
+    stats = broker.stats
+    if broker.connected:
+        return {
+            "state": "connected",
+            "since": iso_or_none(stats.connected_since),
+            "last_error": stats.last_error,
+        }
+    return {
+        "state": "disconnected",
+        "since": iso_or_none(stats.disconnected_since),
+        "last_error": stats.last_error,
+    }
+
+
 def _broker(broker: BrokerStatus | None) -> Check:
     if broker is None:
         return Check(True, "no MQTT client in this process")
-    up = broker.connected
-    return Check(up, "connected" if up else "not connected to the broker")
+    if broker.connected:
+        return Check(True, "connected")
+    state = broker_json(broker)
+    detail = "not connected to the broker"
+    if state["since"] is not None:
+        detail += f" since {state['since']}"
+    if state["last_error"] is not None:
+        detail += f" ({state['last_error']})"
+    return Check(False, detail)
 
 
 async def assess(

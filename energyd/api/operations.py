@@ -23,13 +23,15 @@ from energyd.api.arguments import (
     NoArgs,
     PricesArgs,
     RefreshArgs,
+    SettingsResetArgs,
     SettingsSetArgs,
     UpdateArgs,
     check_period,
+    check_slot_multiple,
 )
 from energyd.api.derived import known_currency, series_head, window_payload
 from energyd.api.errors import ErrorCode
-from energyd.api.health import Assessment, assess
+from energyd.api.health import Assessment, assess, broker_json
 from energyd.api.ports import BrokerStatus, FiguresSource
 from energyd.api.replies import (
     AuditRecordJson,
@@ -43,12 +45,14 @@ from energyd.api.replies import (
     RefreshReply,
     SettingsChangeReply,
     SettingsReply,
+    SettingsResetReply,
     UpdateAllReply,
     WindowReply,
 )
 from energyd.core.service import PriceService
 from energyd.core.store import PriceStore
 from energyd.domain.figures import find_window, window_period
+from energyd.domain.records import FetchOutcome
 from energyd.exceptions import CommandError
 from energyd.providers.management import ProviderManager
 
@@ -80,9 +84,20 @@ class Operations:
     # -- prices ------------------------------------------------------------------------------
 
     async def refresh(self, args: RefreshArgs) -> RefreshReply:
-        """Fetch one provider now, or every running one."""
-        runs = await self.service.refresh(args.provider)
-        return {"runs": [run.as_json() for run in runs]}
+        """Fetch one provider now, or every running one.
+
+        A fetch that fails is a :class:`CommandError` ``fetch_failed``: the message names each
+        failed run's provider, region and error, ``details.runs`` holds every run (the ones
+        that succeeded too) as the reply would have."""
+        runs = [run.as_json() for run in await self.service.refresh(args.provider)]
+        failed = [run for run in runs if run["outcome"] != FetchOutcome.OK]
+        if failed:
+            reasons = "; ".join(
+                f"{run['provider']} {run['region']}: {run['error_type']}: {run['error']}"
+                for run in failed
+            )
+            raise CommandError(ErrorCode.FETCH_FAILED, f"fetch failed: {reasons}", {"runs": runs})
+        return {"runs": runs}
 
     async def prices(self, args: PricesArgs) -> PriceWindowReply:
         """Stored prices of a window, or of the market's local day (``date`` added)."""
@@ -99,6 +114,9 @@ class Operations:
     async def cheapest(self, args: CheapestArgs) -> WindowReply:
         """The cheapest (or dearest) window of the stored prices: a window payload."""
         spec = self.service.spec(args.provider)
+        metadata = self.service.metadata(spec)
+        slot_minutes = None if metadata is None else metadata.slot_minutes
+        check_slot_multiple(args.minutes, slot_minutes, spec.key)
         now = datetime.now(UTC)
         if isinstance(args.earliest, datetime) or isinstance(args.latest, datetime):
             start = args.earliest if isinstance(args.earliest, datetime) else now
@@ -145,6 +163,12 @@ class Operations:
         """Validate (the plugin's ``validate_config``), persist, apply, then fetch."""
         return await self.service.change_settings(args.changes())
 
+    async def settings_reset(self, args: SettingsResetArgs) -> SettingsResetReply:
+        """Drop run-time overrides (the keys given, or all) so the file and environment apply
+        again, then fetch for the providers that changed; a key that is not overridden is an
+        ``invalid_setting`` naming it (nothing is dropped then)."""
+        return await self.service.reset_settings(args.selected())
+
     # -- plugins -----------------------------------------------------------------------------
 
     async def providers_status(self, _: NoArgs) -> OverviewReply:
@@ -183,6 +207,7 @@ class Operations:
         assessment = await self.assessment()
         reply: HealthReply = {
             "mqtt_connected": self.broker is not None and self.broker.connected,
+            "broker": broker_json(self.broker),
             "store": str(self._store.path),
             "providers": {key: report.as_json() for key, report in assessment.reports.items()},
             "ok": assessment.ok,

@@ -18,7 +18,8 @@ __all__ = ["BrokerCounters", "BrokerStatus", "FiguresSource"]
 
 
 class BrokerCounters(Protocol):
-    """**Protocol**: the broker connection's counters since start."""
+    """**Protocol**: the broker connection's counters since start, and since when it is up
+    or down."""
 
     @property
     def connects(self) -> int: ...
@@ -34,6 +35,18 @@ class BrokerCounters(Protocol):
     def replies(self) -> int: ...
     @property
     def retained_topics(self) -> int: ...
+    @property
+    def last_error(self) -> str | None:
+        """Why the last connection (or attempt) ended; None before any ended."""
+
+    @property
+    def connected_since(self) -> datetime | None:
+        """When the connection that is up now was made (None while disconnected)."""
+
+    @property
+    def disconnected_since(self) -> datetime | None:
+        """Since when no connection is up (None while connected, or before the client
+        started)."""
 
 
 class BrokerStatus(Protocol):

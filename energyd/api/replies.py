@@ -12,6 +12,7 @@ operation                       reply
 ``figures``                     :class:`FiguresReply`
 ``settings/get``                :class:`SettingsReply`
 ``settings/set``                :class:`SettingsChangeReply`
+``settings/reset``              :class:`SettingsResetReply`
 ``providers/status``            :class:`OverviewReply`
 ``providers/update``, reload    :class:`AuditRecordJson`
 ``providers/update-all``        :class:`UpdateAllReply`
@@ -40,6 +41,7 @@ from energyd.core.shapes import (
     ProviderOverview,
     SettingsChangeReply,
     SettingsReply,
+    SettingsResetReply,
 )
 from energyd.domain.health import HealthReportJson, LoopBlockJson
 from energyd.domain.records import AuditRecordJson, FetchRunJson, PluginStatusJson
@@ -47,6 +49,7 @@ from energyd.domain.records import AuditRecordJson, FetchRunJson, PluginStatusJs
 __all__ = [
     "AuditRecordJson",
     "AuditReply",
+    "BrokerJson",
     "CheckFields",
     "CheckJson",
     "EventLoopJson",
@@ -65,6 +68,7 @@ __all__ = [
     "RefreshReply",
     "SettingsChangeReply",
     "SettingsReply",
+    "SettingsResetReply",
     "UpdateAllReply",
     "WindowReply",
 ]
@@ -114,11 +118,23 @@ class CheckJson(CheckFields):
     detail: str
 
 
+class BrokerJson(TypedDict):
+    """The MQTT connection in the ``health`` reply (:func:`~energyd.api.health.broker_json`)."""
+
+    #: ``absent``: no MQTT client in this process (the command line, a bare HTTP app).
+    state: Literal["connected", "disconnected", "absent"]
+    #: Since when it is in that state (null: absent, or the client has not started).
+    since: str | None
+    #: Why the last connection (or attempt) ended.
+    last_error: str | None
+
+
 class HealthReply(TypedDict):
     """``health``: each running provider's report, the assessment and the event loop;
     ``probes`` only when asked for (``probe``)."""
 
     mqtt_connected: bool
+    broker: BrokerJson
     store: str
     providers: dict[str, HealthReportJson]
     ok: bool

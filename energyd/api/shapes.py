@@ -134,13 +134,18 @@ class WindowReply(SeriesHead, WindowJson):
 
 
 class PredbatValue(TypedDict):
+    """One rate: ``value`` in *major* units per kWh (GBP/kWh, as ``price_major``): Predbat
+    multiplies a ``start``/``end``/``value`` rate (the Nord Pool shape) by 100."""
+
     start: str
     end: str
     value: float | None
 
 
 class PredbatPayload(TypedDict):
-    """``predbat``: the shape Predbat reads (minor units per kWh)."""
+    """``predbat``: the shape Predbat reads from a sensor's ``raw_today`` / ``raw_tomorrow``
+    attributes (major units per kWh; compact, to stay within Home Assistant's 16 KiB of
+    attributes)."""
 
     raw_today: list[PredbatValue]
     raw_tomorrow: list[PredbatValue]

@@ -39,6 +39,7 @@ async def fetch_into_store(
     region: str,
     currency: str,
     config: Mapping[str, Any],
+    source: str = "",
     start: datetime,
     end: datetime,
     timeout: float,  # noqa: ASYNC109 - bounds the plugin call only, not the store write
@@ -47,7 +48,7 @@ async def fetch_into_store(
     """Fetch ``[start, end)`` for ``key``/``region`` and record the run; never half-writes.
 
     ``currency`` is the plugin's (its metadata, read when it was loaded): every slot must be
-    in it.
+    in it. ``source`` is the identity of the source (``source_identity``), stored with them.
 
     Provider failures (typed errors, a timeout, or anything a broken plugin raises) become an
     ``error`` run recorded in the store; known prices stay as they are. A store failure while
@@ -104,7 +105,7 @@ async def fetch_into_store(
 
     done = run(FetchOutcome.OK, slots=len(slots))
     try:
-        await store.save_fetch(key, region, slots, done)
+        await store.save_fetch(key, region, slots, done, source=source)
     except StoreError as exc:
         bound.error("prices.store_failed", error=str(exc))
         await _record(store, run(FetchOutcome.ERROR, error=exc))

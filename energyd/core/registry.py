@@ -26,9 +26,20 @@ from energyd.domain.levels import default_bands, has_default_bands
 from energyd.providers.base import EnergyPriceProvider, EnergyProviderMetadata
 from energyd.providers.loader import EnergyProviderLoader
 
-__all__ = ["LoadedPlugin", "ProviderRegistry", "ProviderRuntime", "choose_levels"]
+__all__ = [
+    "NO_SOURCE",
+    "LoadedPlugin",
+    "ProviderRegistry",
+    "ProviderRuntime",
+    "choose_levels",
+    "source_identity",
+]
 
 log = structlog.get_logger(__name__)
+
+#: The identity of a provider whose plugin is missing or cannot name its source (an invalid
+#: config): no stored slot has it, so none is served as this provider's.
+NO_SOURCE = "(unknown source)"
 
 #: The calendar of a provider without a plugin: it has no market, only stored slots.
 _UTC_CALENDAR = MarketCalendar.of("UTC")
@@ -66,6 +77,9 @@ class ProviderRuntime:
     spec: ProviderSpec
     loaded: LoadedPlugin | None
     levels: tuple[Band, ...]
+    #: Where this config's prices come from (the plugin's ``source_identity``); only stored
+    #: slots of this identity are served. :data:`NO_SOURCE` when the plugin cannot say.
+    identity: str
 
     @property
     def key(self) -> str:
@@ -93,6 +107,21 @@ class ProviderRuntime:
     def slot_minutes(self) -> int | None:
         """The provider's slot length; ``None`` without a plugin."""
         return None if self.loaded is None else self.loaded.slot_minutes
+
+
+def source_identity(plugin: EnergyPriceProvider | None, spec: ProviderSpec) -> str:
+    """``plugin``'s identity of the source of ``spec``'s prices, :data:`NO_SOURCE` when it
+    has none (no plugin, a config it refuses, a crash)."""
+    if plugin is None:
+        return NO_SOURCE
+    try:
+        identity = plugin.source_identity(spec.region, dict(spec.config))
+    except Exception as exc:  # an invalid config or a broken plugin: nothing is its prices
+        log.debug("provider.no_identity", provider=spec.key, error=str(exc))
+        return NO_SOURCE
+    if not isinstance(identity, str) or not identity:
+        return NO_SOURCE
+    return f"{spec.plugin_id}|{identity}"
 
 
 def choose_levels(
@@ -166,7 +195,13 @@ class ProviderRegistry:
         entry = energy.providers.get(spec.key)
         own = None if entry is None else entry.levels
         currency = None if loaded is None else loaded.currency
-        return ProviderRuntime(spec, loaded, choose_levels(own, self._prices.levels, currency))
+        plugin = None if loaded is None else loaded.provider
+        return ProviderRuntime(
+            spec,
+            loaded,
+            choose_levels(own, self._prices.levels, currency),
+            identity=source_identity(plugin, spec),
+        )
 
     def _log_levels(self, runtime: ProviderRuntime, energy: EnergySettings) -> None:
         """Say so when a provider's currency has no default bands and none are configured."""

@@ -113,7 +113,7 @@ class Scheduler:
         return plan_fetch(
             now,
             calendar=self._service.calendar(spec),
-            coverage_end=await store.coverage_end(spec.key, spec.region, now),
+            coverage_end=await self._service.coverage_end(spec, now),
             last_attempt=attempts.last_attempt,
             last_success=None if last_ok is None else last_ok.started_at,
             failures=attempts.failures,
@@ -133,7 +133,7 @@ class Scheduler:
             ok = run.outcome is FetchOutcome.OK
             if run.retry_after is not None:
                 attempts.not_before = run.started_at + timedelta(seconds=run.retry_after)
-            covered = await self._service.store.coverage_end(spec.key, spec.region, _now())
+            covered = await self._service.coverage_end(spec, _now())
         except StoreError as exc:  # disk full, locked: keep serving, try again later
             log.error("scheduler.store_failed", provider=spec.key, error=str(exc))
         now = _now()

@@ -14,10 +14,20 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from energyd.config import EnergySettings
+from energyd.config import EnergySettings, ProviderSettings
 from energyd.exceptions import ConfigError
+from energyd.providers.base import EnergyPriceProvider
 
-__all__ = ["ProviderSpec", "apply_overrides", "check_setting_key", "resolve"]
+#: The keys of a provider entry that are the daemon's, not the plugin's.
+_DAEMON_KEYS = ("enabled", "plugin", "levels")
+
+__all__ = [
+    "ProviderSpec",
+    "apply_overrides",
+    "check_setting_key",
+    "configure_providers",
+    "resolve",
+]
 
 _PROVIDER_KEY = re.compile(r"^energy\.providers\.([a-z0-9_]+)(?:\.([a-z0-9_]+))?$")
 
@@ -49,6 +59,40 @@ def resolve(energy: EnergySettings) -> list[ProviderSpec]:
         )
     specs.sort(key=lambda spec: (not spec.selected, spec.key))
     return specs
+
+
+def configure_providers(
+    energy: EnergySettings, plugins: Mapping[str, EnergyPriceProvider]
+) -> tuple[EnergySettings, dict[str, str]]:
+    """Each provider's config as its plugin checks and normalises it.
+
+    Returns ``energy`` with every config a plugin accepts in that plugin's canonical form
+    (``region = "c"`` -> ``"C"``: topics, the store and replies all use it), and the errors of
+    the running providers as ``{"energy.providers.<id>.<key>": reason}``. A provider whose
+    plugin is not loaded is left as it is (a missing plugin is reported, not a config error).
+    """
+    errors: dict[str, str] = {}
+    running = energy.active()
+    providers: dict[str, ProviderSettings] = {}
+    for key, entry in energy.providers.items():
+        providers[key] = entry
+        plugin = plugins.get(entry.plugin or key)
+        if plugin is None:
+            continue
+        config = entry.plugin_config()
+        try:
+            found = dict(plugin.validate_config(dict(config)))
+            if not found:
+                config = dict(plugin.normalise_config(dict(config)))
+        except Exception:  # a crashing validator is its provider's problem (health says so),
+            continue  # not a configuration error
+        if found:
+            if key in running:
+                errors.update({f"energy.providers.{key}.{k}": v for k, v in found.items()})
+            continue
+        daemon = entry.model_dump(include=set(_DAEMON_KEYS), exclude_none=True)
+        providers[key] = ProviderSettings.model_validate({**daemon, **config})
+    return energy.model_copy(update={"providers": providers}), errors
 
 
 def check_setting_key(key: str) -> None:

@@ -28,7 +28,13 @@ from energyd.core.events import Events
 from energyd.core.faults import RuntimeFaults
 from energyd.core.fetching import fetch_into_store
 from energyd.core.registry import ProviderRegistry, ProviderRuntime
-from energyd.core.selection import ProviderSpec, apply_overrides, check_setting_key, resolve
+from energyd.core.selection import (
+    ProviderSpec,
+    apply_overrides,
+    check_setting_key,
+    configure_providers,
+    resolve,
+)
 from energyd.core.shapes import (
     OverviewReply,
     PriceWindowReply,
@@ -86,14 +92,34 @@ class PriceService:
     # -- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Apply persisted overrides (dropping ones that no longer validate) and wire plugins."""
+        """Apply persisted overrides (all of them ignored when they no longer validate, and
+        logged either way: they win over the file) and wire plugins."""
         self._overrides = await self.store.get_overrides()
         try:
-            self.energy = apply_overrides(self._base_energy, self._overrides)
+            self.energy = self._configured(apply_overrides(self._base_energy, self._overrides))
         except ConfigError as exc:
             log.error("settings.overrides_ignored", error=str(exc), keys=sorted(self._overrides))
             self.energy = self._base_energy
+        else:
+            self._log_overrides()
         self.attach_plugins()
+
+    def _configured(self, energy: EnergySettings) -> EnergySettings:
+        """``energy`` with each provider config in its plugin's canonical form."""
+        return configure_providers(energy, self.loader.providers)[0]
+
+    def _log_overrides(self) -> None:
+        """One warning per run-time override in force, with what the file and environment say
+        (which it hides), and how to drop it."""
+        base = self._base_energy.model_dump(mode="json")
+        for key in sorted(self._overrides):
+            log.warning(
+                "settings.override_in_force",
+                key=key,
+                value=redact(self._overrides[key], key.rsplit(".", 1)[-1]),
+                file_value=redact(_dotted(base, key), key.rsplit(".", 1)[-1]),
+                hint=f'drop it with settings/reset {{"keys": ["{key}"]}} or energyd settings reset',
+            )
 
     def attach_plugins(self) -> None:
         """Give every loaded plugin the shared HTTP session (again after a reload)."""
@@ -202,6 +228,7 @@ class PriceService:
                 region=spec.region,
                 currency=loaded.currency,
                 config=spec.config,
+                source=self.runtime(spec).identity,
                 start=start,
                 end=end,
                 timeout=self.settings.refresh.fetch_timeout_seconds,
@@ -221,7 +248,22 @@ class PriceService:
     async def slots(
         self, spec: ProviderSpec, start: datetime, end: datetime
     ) -> list[EnergyPriceSlot]:
-        return await self.store.slots(spec.key, spec.region, start, end)
+        """The stored slots of ``[start, end)`` from the configured source (see
+        :attr:`ProviderRuntime.identity`): never another tariff's or API's."""
+        source = self.runtime(spec).identity
+        return await self.store.slots(spec.key, spec.region, start, end, source=source)
+
+    async def slot_at(self, spec: ProviderSpec, moment: datetime) -> EnergyPriceSlot | None:
+        """The stored slot of the configured source containing ``moment``."""
+        return await self.store.slot_at(
+            spec.key, spec.region, moment, source=self.runtime(spec).identity
+        )
+
+    async def coverage_end(self, spec: ProviderSpec, moment: datetime) -> datetime | None:
+        """Where the configured source's gap-free prices from ``moment`` end (``None``: none)."""
+        return await self.store.coverage_end(
+            spec.key, spec.region, moment, source=self.runtime(spec).identity
+        )
 
     async def price_window(
         self, spec: ProviderSpec, start: datetime, end: datetime, *, date: str | None = None
@@ -255,8 +297,8 @@ class PriceService:
     async def health(self, spec: ProviderSpec, now: datetime | None = None) -> HealthReport:
         now = now or datetime.now(UTC)
         calendar = self.calendar(spec)
-        current = await self.store.slot_at(spec.key, spec.region, now)
-        covered = await self.store.coverage_end(spec.key, spec.region, now)
+        current = await self.slot_at(spec, now)
+        covered = await self.coverage_end(spec, now)
         last_run = await self.store.last_fetch(spec.key, spec.region)
         last_ok = await self.store.last_fetch(spec.key, spec.region, FetchOutcome.OK)
         return assess(
@@ -312,6 +354,7 @@ class PriceService:
                     "id": spec.key,
                     "plugin": spec.plugin_id,
                     "region": spec.region,
+                    "region_name": None if meta is None else meta.region_names.get(spec.region),
                     "selected": spec.selected,
                     "display_name": None if meta is None else meta.display_name,
                     "version": None if meta is None else meta.version,
@@ -330,6 +373,7 @@ class PriceService:
         """Effective settings (file, env and overrides), secrets redacted."""
         view = self.settings.redacted()
         return {
+            "instance": view["instance"],
             "config_dir": view["config_dir"],
             "energy": redact(self.energy.model_dump(mode="json")),
             "mqtt": view["mqtt"],
@@ -365,7 +409,7 @@ class PriceService:
         for key in changes:
             check_setting_key(key)
         merged = {**self._overrides, **changes}
-        candidate = apply_overrides(self._base_energy, merged)
+        candidate = self._configured(apply_overrides(self._base_energy, merged))
         # A change is validated for what it changes: a provider that runs exactly as before
         # (say one whose plugin is broken) is not this change's business.
         unchanged = [replace(spec, selected=False) for spec in self.specs()]
@@ -410,7 +454,7 @@ class PriceService:
                 raise ConfigError("; ".join(f"{k}: {v}" for k, v in errors.items()), errors)
             dropped.sort()
         remaining = {k: v for k, v in self._overrides.items() if k not in dropped}
-        candidate = apply_overrides(self._base_energy, remaining)
+        candidate = self._configured(apply_overrides(self._base_energy, remaining))
         before = [replace(spec, selected=False) for spec in self.specs()]
         await self.store.change_overrides({}, dropped)
         self._overrides = remaining
@@ -425,6 +469,16 @@ class PriceService:
             "energy": self.settings_view()["energy"],
             "runs": [run.as_json() for run in runs],
         }
+
+
+def _dotted(data: Mapping[str, Any], key: str) -> Any:
+    """``energy.providers.x.region`` looked up in a dump of the ``energy`` section."""
+    value: Any = data
+    for part in key.split(".")[1:]:
+        if not isinstance(value, Mapping) or part not in value:
+            return None
+        value = value[part]
+    return value
 
 
 def _validate(plugin: EnergyPriceProvider, config: Mapping[str, Any]) -> dict[str, str]:

@@ -40,6 +40,8 @@ class ProviderOverview(TypedDict):
     id: str
     plugin: str
     region: str
+    #: The plugin's name of ``region`` (``C`` -> ``London``), null when it names none.
+    region_name: str | None
     selected: bool
     display_name: str | None
     version: str | None
@@ -84,6 +86,7 @@ class SettingsReply(TypedDict):
     of :class:`energyd.config.Settings` (secrets redacted) and the keys overridden at run
     time."""
 
+    instance: str
     config_dir: str
     energy: SectionJson
     mqtt: SectionJson

@@ -18,6 +18,10 @@ Storage conventions
   seconds). It bounds how far back an overlap query must look, so "slots overlapping
   ``[start, end)``" stays an index range scan even if a provider mixes slot lengths.
 - ``fetched_at`` of a slot is the ``started_at`` of the fetch run that wrote it.
+- ``source`` of a slot is the identity of the source that priced it (the plugin's
+  ``source_identity`` of the config it was fetched with). Reads given a ``source`` see only
+  that source's slots, so prices of another tariff, direction or API (or a test stand-in) are
+  never served as the configured one's; a refetch by the new source overwrites them in place.
 
 Schema migrations
 -----------------
@@ -49,7 +53,7 @@ from energyd.domain.records import AuditRecord, FetchOutcome, FetchRun
 from energyd.exceptions import StoreError
 from energyd.providers.base import EnergyPriceSlot
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "PriceStore"]
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "PriceStore", "read_overrides"]
 
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # 1: the initial schema.
@@ -105,6 +109,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     # 2: last_fetch() and per-provider fetch_runs() read the newest runs of one series.
     ("CREATE INDEX fetch_runs_by_series ON fetch_runs (provider_id, region, started_at_ms)",),
+    # 3: every slot names its source. Slots stored before carry '' and are no source's: they
+    # are not served until refetched (which source they came from is not known).
+    ("ALTER TABLE price_slots ADD COLUMN source TEXT NOT NULL DEFAULT ''",),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -122,11 +129,14 @@ _AUDIT_COLUMNS = "at_ms, action, file, version_before, version_after, actor, ok,
 _SPAN = "(SELECT max_span FROM slot_series WHERE provider_id = :p AND region = :r)"
 
 _UPSERT_SLOT = f"""
-    INSERT INTO price_slots (provider_id, region, {_SLOT_COLUMNS}, fetched_at)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+    INSERT INTO price_slots (provider_id, region, {_SLOT_COLUMNS}, fetched_at, source)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (provider_id, region, valid_from) DO UPDATE SET
         valid_to = excluded.valid_to, price = excluded.price, currency = excluded.currency,
-        price_exc_vat = excluded.price_exc_vat, fetched_at = excluded.fetched_at"""
+        price_exc_vat = excluded.price_exc_vat, fetched_at = excluded.fetched_at,
+        source = excluded.source"""
+# Only the slots of source :s (every source when :s is NULL).
+_OF_SOURCE = "(:s IS NULL OR source = :s)"
 _UPSERT_SERIES = """
     INSERT INTO slot_series (provider_id, region, max_span) VALUES (?, ?, ?)
     ON CONFLICT (provider_id, region) DO UPDATE SET
@@ -136,11 +146,13 @@ _SELECT_OVERLAPPING = f"""
     SELECT {_SLOT_COLUMNS} FROM price_slots
     WHERE provider_id = :p AND region = :r
       AND valid_from < :end AND valid_from > :start - {_SPAN} AND valid_to > :start
+      AND {_OF_SOURCE}
     ORDER BY valid_from"""
 _SELECT_AT = f"""
     SELECT {_SLOT_COLUMNS} FROM price_slots
     WHERE provider_id = :p AND region = :r
       AND valid_from <= :at AND valid_from > :at - {_SPAN} AND valid_to > :at
+      AND {_OF_SOURCE}
     ORDER BY valid_from DESC LIMIT 1"""
 # Follow the slots from the one containing :at while each next one starts at or before the
 # end reached so far; the largest end reached is where the gap-free run stops.
@@ -149,13 +161,32 @@ _COVERAGE_END = f"""
         SELECT valid_to FROM price_slots
         WHERE provider_id = :p AND region = :r
           AND valid_from <= :at AND valid_from > :at - {_SPAN} AND valid_to > :at
+          AND {_OF_SOURCE}
         UNION
         SELECT s.valid_to FROM reach JOIN price_slots AS s
         WHERE s.provider_id = :p AND s.region = :r
           AND s.valid_from <= reach.t AND s.valid_from > reach.t - {_SPAN}
-          AND s.valid_to > reach.t
+          AND s.valid_to > reach.t AND (:s IS NULL OR s.source = :s)
     )
     SELECT max(t) FROM reach"""
+
+
+def read_overrides(path: Path) -> dict[str, Any] | None:
+    """The settings overrides persisted in the database at ``path``, read without writing
+    anything (``None``: no database there). :class:`StoreError` when it cannot be read."""
+    if not path.is_file():
+        return None
+    try:
+        with contextlib.closing(
+            sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)
+        ) as db:
+            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+            if "settings_overrides" not in tables:
+                return {}
+            rows = db.execute("SELECT key, value FROM settings_overrides").fetchall()
+        return {key: json.loads(value) for key, value in rows}
+    except (sqlite3.Error, ValueError) as exc:
+        raise StoreError(f"reading overrides from {path} failed: {exc}") from exc
 
 
 class _State(enum.Enum):
@@ -237,15 +268,22 @@ class PriceStore:
     # -- prices and fetch runs ----------------------------------------------------------------
 
     async def save_fetch(
-        self, provider_id: str, region: str, slots: Sequence[EnergyPriceSlot], run: FetchRun
+        self,
+        provider_id: str,
+        region: str,
+        slots: Sequence[EnergyPriceSlot],
+        run: FetchRun,
+        *,
+        source: str = "",
     ) -> int:
-        """Upsert ``slots`` and record ``run`` in one transaction; return the slots written."""
+        """Upsert ``slots`` (priced by ``source``) and record ``run`` in one transaction;
+        return the slots written."""
         if (run.provider_id, run.region) != (provider_id, region):
             raise ValueError(
                 f"run is for {run.provider_id}/{run.region}, slots for {provider_id}/{region}"
             )
         fetched_at = _seconds(run.started_at, "run.started_at")
-        rows = [_slot_row(provider_id, region, slot, fetched_at) for slot in slots]
+        rows = [_slot_row(provider_id, region, slot, fetched_at, source) for slot in slots]
         run_row = _run_row(run)
         async with self._transaction("save_fetch") as db:
             cursor = await db.executemany(_UPSERT_SLOT, rows)
@@ -263,9 +301,16 @@ class PriceStore:
             await db.execute(_INSERT_RUN, row)
 
     async def slots(
-        self, provider_id: str, region: str, start: datetime, end: datetime
+        self,
+        provider_id: str,
+        region: str,
+        start: datetime,
+        end: datetime,
+        *,
+        source: str | None = None,
     ) -> list[EnergyPriceSlot]:
-        """The slots overlapping ``[start, end)``, ascending by ``valid_from``."""
+        """The slots overlapping ``[start, end)``, ascending by ``valid_from`` (of ``source``
+        only, when given)."""
         if end < start:
             raise ValueError(f"end {end.isoformat()} is before start {start.isoformat()}")
         params = {
@@ -273,21 +318,26 @@ class PriceStore:
             "r": region,
             "start": _seconds(start, "start"),
             "end": _seconds(end, "end", ceil=True),
+            "s": source,
         }
         rows = await self._fetchall("slots", _SELECT_OVERLAPPING, params)
         return [_slot(row) for row in rows]
 
     async def slot_at(
-        self, provider_id: str, region: str, moment: datetime
+        self, provider_id: str, region: str, moment: datetime, *, source: str | None = None
     ) -> EnergyPriceSlot | None:
-        """The slot containing ``moment`` (``valid_from <= moment < valid_to``), or ``None``."""
-        params = {"p": provider_id, "r": region, "at": _seconds(moment, "moment")}
+        """The slot containing ``moment`` (``valid_from <= moment < valid_to``), or ``None``
+        (of ``source`` only, when given)."""
+        params = {"p": provider_id, "r": region, "at": _seconds(moment, "moment"), "s": source}
         rows = await self._fetchall("slot_at", _SELECT_AT, params)
         return _slot(rows[0]) if rows else None
 
-    async def coverage_end(self, provider_id: str, region: str, start: datetime) -> datetime | None:
-        """End of the gap-free run of slots containing ``start``; ``None`` if none contains it."""
-        params = {"p": provider_id, "r": region, "at": _seconds(start, "start")}
+    async def coverage_end(
+        self, provider_id: str, region: str, start: datetime, *, source: str | None = None
+    ) -> datetime | None:
+        """End of the gap-free run of slots containing ``start``; ``None`` if none contains it
+        (slots of ``source`` only, when given)."""
+        params = {"p": provider_id, "r": region, "at": _seconds(start, "start"), "s": source}
         rows = await self._fetchall("coverage_end", _COVERAGE_END, params)
         end = rows[0][0] if rows else None
         return None if end is None else _from_seconds(end)
@@ -530,7 +580,7 @@ def _from_millis(value: int) -> datetime:
 
 
 def _slot_row(
-    provider_id: str, region: str, slot: EnergyPriceSlot, fetched_at: int
+    provider_id: str, region: str, slot: EnergyPriceSlot, fetched_at: int, source: str
 ) -> tuple[Any, ...]:
     return (
         provider_id,
@@ -541,6 +591,7 @@ def _slot_row(
         slot.currency,
         slot.price_pence_exc_vat,
         fetched_at,
+        source,
     )
 
 

@@ -395,9 +395,7 @@ def _runs(slots: Sequence[Slot]) -> list[list[Slot]]:
     return runs
 
 
-def _best_contiguous(
-    slots: Sequence[Slot], need: int, sign: float
-) -> tuple[Slot, ...] | None:
+def _best_contiguous(slots: Sequence[Slot], need: int, sign: float) -> tuple[Slot, ...] | None:
     """The best gap-free block reaching ``need`` microseconds; ``sign`` 1 cheapest, -1 dearest.
 
     From each start slot the block grows slot by slot until it is long enough (two pointers
@@ -425,9 +423,7 @@ def _best_contiguous(
     return best
 
 
-def _best_scattered(
-    slots: Sequence[Slot], need: int, sign: float
-) -> tuple[Slot, ...] | None:
+def _best_scattered(slots: Sequence[Slot], need: int, sign: float) -> tuple[Slot, ...] | None:
     """The cheapest (dearest) slots, earlier first on a tie, until ``need`` is reached."""
     chosen: list[Slot] = []
     total = 0
@@ -603,9 +599,7 @@ def series_step(
     return run[0].valid_from, step // 60_000_000, values
 
 
-def current_and_next(
-    slots: Sequence[S], now: datetime
-) -> tuple[S | None, S | None]:
+def current_and_next(slots: Sequence[S], now: datetime) -> tuple[S | None, S | None]:
     """The slot containing ``now`` and the one after it (ascending ``slots``)."""
     current = next((slot for slot in slots if slot.contains(now)), None)
     after = current.valid_to if current is not None else now

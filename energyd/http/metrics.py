@@ -192,7 +192,7 @@ async def collect_metrics(
             attempt.add(value, provider=spec.key)
         for state in HealthState:
             health.add(1 if state is report.state else 0, provider=spec.key, state=state.value)
-        slot = await service.store.slot_at(spec.key, spec.region, now)
+        slot = await service.slot_at(spec, now)
         if slot is not None:
             price.add(
                 slot.price_pence, provider=spec.key, region=spec.region, currency=slot.currency

@@ -26,6 +26,7 @@ from energyd.api.arguments import (
     NoArgs,
     PricesArgs,
     RefreshArgs,
+    SettingsResetArgs,
     SettingsSetArgs,
     UpdateArgs,
     parse_arguments,
@@ -34,9 +35,19 @@ from energyd.api.operations import Operations
 from energyd.api.replies import InfoReply
 from energyd.http.auth import WritePolicy
 from energyd.http.metrics import CONTENT_TYPE, FetchTally, collect_metrics, render
-from energyd.http.params import body_args, query_args
+from energyd.http.params import body_args, query_args, reset_args
 
-__all__ = ["ACTOR", "Api", "HttpInfoReply", "Parser", "body", "no_args", "path", "query"]
+__all__ = [
+    "ACTOR",
+    "Api",
+    "HttpInfoReply",
+    "Parser",
+    "body",
+    "no_args",
+    "path",
+    "query",
+    "settings_reset",
+]
 
 #: Who audit records name for plugin actions asked over HTTP.
 ACTOR = "http"
@@ -82,6 +93,11 @@ def path(model: type[ArgsT], **fields: str) -> Parser[ArgsT]:
     return parse
 
 
+async def settings_reset(request: web.Request) -> SettingsResetArgs:
+    """``DELETE /api/settings``'s query: ``?key=...`` (repeated) or ``?all=true``."""
+    return reset_args(request.query)
+
+
 async def no_args(_: web.Request) -> NoArgs:
     """No arguments (a query, if any, is ignored)."""
     return NoArgs()
@@ -113,6 +129,7 @@ class Api:
         route("GET", "/api/info", no_args, self.info)
         route("GET", "/api/settings", no_args, ops.settings_get)
         route("PUT", "/api/settings", body(SettingsSetArgs), ops.settings_set)
+        route("DELETE", "/api/settings", settings_reset, ops.settings_reset)
         route("POST", "/api/refresh", query(RefreshArgs), ops.refresh)
         route("GET", "/api/prices", query(PricesArgs), ops.prices)
         route("GET", "/api/cheapest", query(CheapestArgs), ops.cheapest)

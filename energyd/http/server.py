@@ -3,25 +3,27 @@
 from __future__ import annotations
 
 import base64
+import errno
 import hashlib
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from importlib import resources
 from types import TracebackType
-from typing import Self
+from typing import Final, Self
 
 import structlog
 from aiohttp import web
 
 from energyd.api.operations import Operations
 from energyd.config import HttpSettings
-from energyd.exceptions import ConfigError
+from energyd.exceptions import ConfigError, EnergydError
 from energyd.http.auth import WritePolicy, auth_middleware, write_policy
 from energyd.http.errors import error_middleware
 from energyd.http.metrics import FetchTally
 from energyd.http.routes import Api
 
-__all__ = ["MAX_BODY_BYTES", "HttpServer", "make_http_app", "status_page"]
+__all__ = ["MAX_BODY_BYTES", "HttpServer", "ListenError", "make_http_app", "status_page"]
 
 log = structlog.get_logger("energyd.http")
 
@@ -31,6 +33,18 @@ SHUTDOWN_TIMEOUT = 5.0
 POLICY = web.AppKey("energyd_write_policy", WritePolicy)
 
 _INLINE = re.compile(r"<(script|style)>(.*?)</\1>", re.DOTALL)
+
+#: Bind failures that are no configuration error (they can clear up by themselves).
+_TRANSIENT_BIND: Final[Mapping[int, str]] = {
+    errno.EADDRINUSE: "address already in use (another process listens there; stop it, or"
+    " set http.port to a free port)",
+    errno.EADDRNOTAVAIL: "address not available on this machine (yet)",
+}
+
+
+class ListenError(EnergydError):
+    """The HTTP server cannot listen for a reason of the moment (the port is in use): a
+    runtime failure (exit 1, restarted by systemd), not invalid configuration (exit 2)."""
 
 
 def status_page() -> tuple[bytes, str]:
@@ -122,6 +136,11 @@ class HttpServer:
         except OSError as exc:
             await self._runner.cleanup()
             where = f"{self._host}:{self._port}"
+            reason = _TRANSIENT_BIND.get(exc.errno or 0)
+            if reason is not None:
+                # Not the configuration's fault: another process holds the port, or the
+                # address is not up yet. A runtime error (exit 1), so systemd restarts us.
+                raise ListenError(f"http: cannot listen on {where}: {reason}") from exc
             raise ConfigError(
                 f"http: cannot listen on {where}: {exc}", {"http.port": str(exc)}
             ) from exc

@@ -2,9 +2,12 @@
 
 :class:`MqttClient` keeps one connection to the broker alive for the life of the daemon:
 
-- It connects with MQTT v5, a stable client id and a persistent session (``clean_start``
-  off, a session expiry interval), so the QoS 1 request subscription and the requests
-  published while the daemon was away survive a short disconnect or a broker restart.
+- It connects with MQTT v5, a stable client id (``energyd-<instance>``, see
+  ``Settings.client_id``) and a persistent session (``clean_start`` off, a session expiry
+  interval), so the QoS 1 request subscription and the requests published while the daemon
+  was away survive a short disconnect or a broker restart. When another client takes the
+  session over (the same client id: reason code 142, or connections dropped right after
+  connecting, again and again), the log says so: ``mqtt.session_taken_over``.
 - ``<base>/status`` is ``online`` (retained) while connected; the will sets it to
   ``offline`` when the connection dies, and a clean shutdown publishes ``offline`` itself.
 - Retained state (prices, provider status, discovery) is cached: :meth:`publish_retained`
@@ -48,7 +51,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from energyd.config import MqttSettings
+from energyd.config import MqttSettings, default_instance
 from energyd.domain.planning import backoff_delay
 from energyd.domain.time import iso_utc
 from energyd.exceptions import ConfigError
@@ -77,6 +80,13 @@ OFFLINE: Final = b"offline"
 PROBE_INTERVAL: Final = 0.5
 """Seconds between TCP probes of a broker that had been healthy and went away."""
 
+SESSION_TAKEN_OVER: Final = 142
+"""MQTT v5 reason code of a DISCONNECT: another client connected with our client id."""
+SHORT_SESSION_SECONDS: Final = 5.0
+SHORT_SESSIONS: Final = 3
+"""That many sessions in a row ending within :data:`SHORT_SESSION_SECONDS` of their connect
+look like a session taken over too (a broker that says no reason code, as in MQTT 3.1.1)."""
+
 _PAHO_CONNECT_TIMEOUT: Final = 5.0  # paho's own bound on opening the socket
 _PENDING_CALLS_THRESHOLD: Final = 64  # aiomqtt warns above this many calls in flight
 
@@ -99,11 +109,15 @@ class MqttStats:
     retained_topics: int = 0
     last_error: str | None = None
     connected_since: datetime | None = None
+    #: Since when no connection is up (from :meth:`MqttClient.run`'s start, or the last drop).
+    disconnected_since: datetime | None = None
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
-        if self.connected_since is not None:
-            data["connected_since"] = iso_utc(self.connected_since)
+        for key in ("connected_since", "disconnected_since"):
+            moment = getattr(self, key)
+            if moment is not None:
+                data[key] = iso_utc(moment)
         return data
 
 
@@ -137,6 +151,18 @@ def _properties(packet_type: int) -> Properties:
 def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
     first = group.exceptions[0]
     return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
+
+
+def _reason_code(exc: BaseException | None) -> int | None:
+    """The MQTT reason code that ended a connection, from ``exc`` or what caused it."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, aiomqtt.MqttCodeError):
+            value = getattr(exc.rc, "value", exc.rc)  # paho's ReasonCode, or an int
+            return value if isinstance(value, int) else None
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 def _connection_lost(exc: BaseException) -> bool:
@@ -177,14 +203,18 @@ class MqttClient:
         settings: MqttSettings,
         router: CommandRouter,
         *,
+        client_id: str | None = None,
         on_connect: Callable[[], Awaitable[None]] | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         max_concurrent_requests: int = MAX_CONCURRENT_REQUESTS,
     ) -> None:
+        """``client_id``: the daemon's (``Settings.client_id``); default ``mqtt.client_id``,
+        else ``energyd-<host name>`` -- never a random one, which would lose the session."""
         if timeout <= 0 or max_concurrent_requests < 1:
             raise ValueError("timeout must be > 0 and max_concurrent_requests >= 1")
         self.topics = Topics(settings.base_topic)
         self._settings = settings
+        self.client_id = client_id or settings.client_id or f"energyd-{default_instance()}"
         self._router = router
         self._on_connect = on_connect
         self._timeout = timeout
@@ -201,6 +231,10 @@ class MqttClient:
         self._state = _State.NEW
         self._running = False
         self._task: asyncio.Task[None] | None = None
+        self._session_seconds = math.inf  # how long the last connection lasted
+        self._drop_reason: int | None = (
+            None  # the reason code that ended it, if the broker gave one
+        )
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -295,6 +329,12 @@ class MqttClient:
                 await self._sync(client, topic)
             for topic in list(self._retained):
                 await self._sync(client, topic)
+
+    def retained_topics(self, *, exclude: Iterable[str] = ()) -> list[str]:
+        """The topics with a retained value (in the order they were first published), but
+        ``exclude``."""
+        left_out = set(exclude)
+        return [topic for topic in self._retained if topic not in left_out]
 
     async def republish(self, topics: Iterable[str] | None = None) -> None:
         """Send the retained values of ``topics`` (default: all, in that order) again now.
@@ -404,7 +444,9 @@ class MqttClient:
         if self._running:
             raise RuntimeError("MqttClient.run() is already running")
         self._running = True
+        self._stats.disconnected_since = datetime.now(UTC)
         attempt = 0
+        short_sessions = 0
         try:
             while True:
                 connects = self._stats.connects
@@ -414,6 +456,14 @@ class MqttClient:
                 except* (aiomqtt.MqttError, TimeoutError) as group:
                     error = _first_leaf(group)
                 connected = self._stats.connects != connects
+                short = (
+                    connected
+                    and error is not None
+                    and self._session_seconds < SHORT_SESSION_SECONDS
+                )
+                short_sessions = short_sessions + 1 if short else 0
+                reason = (_reason_code(error) or self._drop_reason) if connected else None
+                self._report_takeover(reason, short_sessions)
                 attempt = 0 if connected else attempt + 1
                 delay = backoff_delay(
                     attempt + 1,
@@ -439,6 +489,27 @@ class MqttClient:
         finally:
             self._running = False
 
+    def _report_takeover(self, reason_code: int | None, short_sessions: int) -> None:
+        """Say in plain words when another client has our client id (the broker then drops
+        one of the two each time the other connects, for as long as both run)."""
+        advice = "give each energyd its own `instance` or `mqtt.client_id`"
+        if reason_code == SESSION_TAKEN_OVER:
+            message = f"another client connected with client id {self.client_id}; {advice}"
+        elif short_sessions >= SHORT_SESSIONS:
+            message = (
+                f"the broker dropped {short_sessions} connections in a row within "
+                f"{SHORT_SESSION_SECONDS:g} s of connecting: another client may be using client "
+                f"id {self.client_id}; {advice}"
+            )
+        else:
+            return
+        log.warning(
+            "mqtt.session_taken_over",
+            client_id=self.client_id,
+            reason_code=reason_code,
+            message=message,
+        )
+
     async def _broker_accepts(self) -> bool:
         return await _accepts(self._settings.host, self._settings.port, PROBE_INTERVAL)
 
@@ -462,7 +533,7 @@ class MqttClient:
             settings.port,
             username=settings.username,
             password=password,
-            identifier=settings.client_id,
+            identifier=self.client_id,
             protocol=aiomqtt.ProtocolVersion.V5,
             will=aiomqtt.Will(self.topics.status(), OFFLINE, qos=1, retain=True),
             clean_start=False,
@@ -483,16 +554,18 @@ class MqttClient:
         settings = self._settings
         client = self._new_client()
         log.info(
-            "mqtt.connecting", host=settings.host, port=settings.port, client_id=settings.client_id
+            "mqtt.connecting", host=settings.host, port=settings.port, client_id=self.client_id
         )
         # Only the socket connect (paho, 5 s) is bounded inside aiomqtt; the CONNACK wait is
         # bounded here (see _new_client for why aiomqtt's own timeouts are off).
         async with asyncio.timeout(_PAHO_CONNECT_TIMEOUT + self._timeout):
             await client.__aenter__()
+        started = asyncio.get_running_loop().time()
         try:
             self._client = client
             self._stats.connects += 1
             self._stats.connected_since = datetime.now(UTC)
+            self._stats.disconnected_since = None
             try:
                 await self._serve(client)
             except BaseException as exc:
@@ -507,6 +580,11 @@ class MqttClient:
                 self._sent.clear()
                 self._stats.disconnects += 1
                 self._stats.connected_since = None
+                self._stats.disconnected_since = datetime.now(UTC)
+                self._session_seconds = asyncio.get_running_loop().time() - started
+                lost = client._disconnected  # aiomqtt-internal (see _bounded); read, so retrieved
+                dropped = lost.exception() if lost.done() and not lost.cancelled() else None
+                self._drop_reason = _reason_code(dropped)
         finally:
             await self._disconnect(client)
 

@@ -33,7 +33,7 @@ import structlog
 from pydantic import BaseModel, ValidationError
 
 from energyd import strictjson
-from energyd.api.arguments import Arguments, validation_details
+from energyd.api.arguments import Arguments, refusal_message, validation_details
 from energyd.api.errors import ErrorCode, to_command_error
 from energyd.exceptions import CommandError, EnergydError
 from energyd.mqtt.payloads import dumps
@@ -322,10 +322,10 @@ class CommandRouter:
             try:
                 args = route.args_model.model_validate(request.args)
             except ValidationError as exc:
-                details = validation_details(exc)
+                details = validation_details(exc, route.args_model)
                 bound.warning("command.failed", code=ErrorCode.INVALID_ARGUMENT.value)
                 return Reply.error(
-                    ErrorCode.INVALID_ARGUMENT, "invalid arguments", details, transaction
+                    ErrorCode.INVALID_ARGUMENT, refusal_message(details), details, transaction
                 )
         try:
             data = await route.handler(args)

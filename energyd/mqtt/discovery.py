@@ -2,17 +2,19 @@
 
 One *device-based* discovery payload per device, at ``<prefix>/device/<object_id>/config``:
 
-- the daemon, object id ``energyd`` (the ``instance``): what is daemon-wide -- the *Active
+- the daemon, object id ``energyd_<instance>``: what is daemon-wide -- the *Active
   provider* select and the *Update provider plugins* button -- exists once, not once per
   provider;
-- each running provider, object id ``energyd_<provider key>``, linked to the daemon device
-  (``via_device``): its prices, level, rank, standing windows, health and controls.
+- each running provider, object id ``energyd_<instance>_<provider key>``, linked to the daemon
+  device (``via_device``) and named from its plugin and region ("Octopus Energy Agile
+  (London)"): its prices, level, rank, standing windows, Predbat rates, health and controls.
 
 Every entity reads a retained topic the daemon already publishes (no state of its own) and
 goes unavailable with ``<base>/status``. Unique ids are ``<device object id>_<component id>``:
-built from the instance, the provider key and the entity only -- never from a region or a
-time -- so history survives a region change and a restart. A provider's topics do contain its
-region, so its config must be rebuilt (and re-published) when the region changes.
+built from the instance (so two daemons on one broker never share one), the provider key and
+the entity only -- never from a region or a time -- so history survives a region change and a
+restart. A provider's topics and its device name do contain its region, so its config must be
+rebuilt (and re-published) when the region changes.
 
 Templates are null-safe: a JSON ``null`` (or a missing key) renders ``None``, which Home
 Assistant takes as *unknown* -- never ``0``. Prices are published in the major unit of the
@@ -21,13 +23,20 @@ provider's currency per kWh (``GBP/kWh``, ``EUR/kWh``: what the Energy dashboard
 loaded) has no price sensors until it is. Templates name payload keys through
 :func:`energyd.api.shapes.payload_key`, so they follow the payload shapes.
 
-Attributes: only the ``current`` and ``next`` price sensors have a ``json_attributes_topic``
-(``<base>/prices/<p>/<r>/current`` and ``.../next``): fixed keys, well under a kilobyte.
-Series stay on their own topics (``upcoming``, ``today``, ``tomorrow``).
+Attributes: the ``current`` and ``next`` price sensors have a ``json_attributes_topic``
+(``<base>/prices/<p>/<r>/current`` and ``.../next``): fixed keys, well under a kilobyte. The
+*Predbat rates* sensor takes ``<base>/prices/<p>/<r>/predbat`` as its attributes
+(``raw_today`` / ``raw_tomorrow``, what Predbat reads; compact and kept under Home Assistant's
+16 KiB by :func:`energyd.api.derived.derive`). Other series stay on their own topics
+(``upcoming``, ``today``, ``tomorrow``).
+
+The *Region* select shows the plugin's region names (``C: London``) where it has them and
+sends the bare code (``C``) in ``settings/set``; regions without a name stay bare codes.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -38,6 +47,7 @@ from energyd.api.shapes import (
     DayPayload,
     HealthReportJson,
     LevelPayload,
+    PredbatPayload,
     PricePayload,
     ProviderOverview,
     ProviderSettingsPayload,
@@ -57,15 +67,17 @@ __all__ = [
     "DeviceEntities",
     "component_removal",
     "daemon_discovery_topic",
+    "device_name_of",
     "discovery_messages",
     "discovery_topic",
+    "legacy_topics",
     "provider_key_of",
+    "region_options",
     "removal_messages",
     "with_removed_components",
 ]
 
 ORIGIN_NAME: Final = "energyd"
-DEFAULT_INSTANCE: Final = "energyd"
 HEALTH_STATES: Final = ("ok", "degraded", "stale", "error", "unknown")
 QOS: Final = 1
 
@@ -89,9 +101,13 @@ _HEALTH_LAST_SUCCESS: Final = payload_key(HealthReportJson, "last_success")
 _SELECTED: Final = payload_key(SettingsPayload, "provider_id")
 _SETTINGS_PROVIDERS: Final = payload_key(SettingsPayload, "providers")
 _SETTINGS_REGION: Final = payload_key(ProviderSettingsPayload, "region")
+#: ``predbat``: today's and tomorrow's rates (the attributes of the *Predbat rates* sensor).
+_PREDBAT_TODAY: Final = payload_key(PredbatPayload, "raw_today")
+_PREDBAT_TOMORROW: Final = payload_key(PredbatPayload, "raw_tomorrow")
 
 _OBJECT_ID = re.compile(r"^[a-zA-Z0-9_-]+$")
-_ID_PART = re.compile(r"^[a-zA-Z0-9_]+$")  # no '-': keeps "<instance>_<key>" unambiguous
+_ID_PART = re.compile(r"^[a-zA-Z0-9_]+$")  # keys and windows: no '-'
+_INSTANCE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_-]*$")  # Settings.instance: a host name
 # A select option goes into its command template inside a JSON string: no quote, backslash
 # or control character can be allowed there.
 _SAFE_OPTION = re.compile(r'^[^"\\\x00-\x1f]+$')
@@ -105,10 +121,16 @@ class DeviceEntities:
     region: str
     plugin_display_name: str
     plugin_version: str | None = None
+    #: The plugin's id; a provider key other than it is named in the device name, so two
+    #: providers of one plugin (Agile import and export) get two device names.
+    plugin_id: str | None = None
     #: The provider's currency (ISO 4217); ``None``: not known (no plugin), no price sensors.
     currency: str | None = None
     #: The plugin's supported regions (options of the *Region* select; none: no select).
     regions: tuple[str, ...] = ()
+    #: The plugin's names of its regions (``{"C": "London"}``), for the device name and the
+    #: *Region* select; a region without one is shown as its code.
+    region_names: Mapping[str, str] = dataclasses.field(default_factory=dict)
     #: The configured level band names (options of the *Price level* enum sensor).
     levels: tuple[str, ...] = ()
     #: Names of the standing windows computed for this provider.
@@ -134,24 +156,26 @@ def _device_topic(prefix: str, object_id: str) -> str:
 
 
 def _daemon_id(instance: str) -> str:
-    return _id_part(instance, "instance")
+    if not _INSTANCE.match(instance):
+        raise ValueError(f"instance {instance!r}: only letters, digits, '_' and '-'")
+    return f"energyd_{instance}"
 
 
 def _provider_id(provider_key: str, instance: str) -> str:
     return f"{_daemon_id(instance)}_{_id_part(provider_key, 'provider key')}"
 
 
-def daemon_discovery_topic(prefix: str, *, instance: str = DEFAULT_INSTANCE) -> str:
-    """``<prefix>/device/energyd/config``: the daemon's own device."""
+def daemon_discovery_topic(prefix: str, *, instance: str) -> str:
+    """``<prefix>/device/energyd_<instance>/config``: the daemon's own device."""
     return _device_topic(prefix, _daemon_id(instance))
 
 
-def discovery_topic(prefix: str, provider_key: str, *, instance: str = DEFAULT_INSTANCE) -> str:
-    """``<prefix>/device/energyd_<provider_key>/config``: one provider's device."""
+def discovery_topic(prefix: str, provider_key: str, *, instance: str) -> str:
+    """``<prefix>/device/energyd_<instance>_<provider_key>/config``: one provider's device."""
     return _device_topic(prefix, _provider_id(provider_key, instance))
 
 
-def provider_key_of(prefix: str, topic: str, *, instance: str = DEFAULT_INSTANCE) -> str | None:
+def provider_key_of(prefix: str, topic: str, *, instance: str) -> str | None:
     """The provider key a discovery topic of ours names, or ``None`` (any other topic).
 
     For a start-up sweep: subscribe to ``<prefix>/device/+/config`` and empty the retained
@@ -199,21 +223,65 @@ def _health_of_entry(key: str) -> str:
     return f"(p.get('{_ENTRY_HEALTH}') or {{}}).get('{key}')"
 
 
-def _settings_region(provider_key: str) -> str:
-    return (
-        f"{{{{ ((value_json.get('{_SETTINGS_PROVIDERS}') or {{}}).get('"
+def _settings_region(provider_key: str, labels: Mapping[str, str]) -> str:
+    """This provider's region in ``<base>/settings``, as its option (``C: London``)."""
+    region = (
+        f"((value_json.get('{_SETTINGS_PROVIDERS}') or {{}}).get('"
         + provider_key
-        + f"') or {{}}).get('{_SETTINGS_REGION}') }}}}"
+        + f"') or {{}}).get('{_SETTINGS_REGION}')"
     )
+    if all(code == label for code, label in labels.items()):
+        return f"{{{{ {region} }}}}"
+    return f"{{% set m = {_literal(labels)} %}}{{% set r = {region} %}}{{{{ m.get(r, r) }}}}"
 
 
-def _set_command(key: str) -> str:
-    """The ``settings/set`` request a select sends: ``{"key": ..., "value": "<option>"}``."""
-    return f'{{"key": "{key}", "value": "{{{{ value }}}}"}}'
+def _literal(mapping: Mapping[str, str]) -> str:
+    """``mapping`` as a Jinja dict literal (JSON's syntax is Jinja's; the strings are safe
+    options: no quote, backslash or control character)."""
+    return json.dumps(dict(mapping), ensure_ascii=False)
+
+
+def _set_command(key: str, labels: Mapping[str, str] | None = None) -> str:
+    """The ``settings/set`` request a select sends: ``{"key": ..., "value": "<option>"}``;
+    with ``labels`` (value -> option), the value its option stands for."""
+    if labels is None or all(value == label for value, label in labels.items()):
+        return f'{{"key": "{key}", "value": "{{{{ value }}}}"}}'
+    values = {label: value for value, label in labels.items()}
+    return (
+        f"{{% set m = {_literal(values)} %}}"
+        f'{{"key": "{key}", "value": "{{{{ m.get(value, value) }}}}"}}'
+    )
 
 
 def _safe_options(values: Iterable[str]) -> list[str]:
     return [value for value in dict.fromkeys(values) if _SAFE_OPTION.match(value)]
+
+
+def _region_name(entities: DeviceEntities, code: str) -> str | None:
+    name = entities.region_names.get(code)
+    return name.strip() if isinstance(name, str) and name.strip() else None
+
+
+def region_options(entities: DeviceEntities) -> dict[str, str]:
+    """Region code -> its option in the *Region* select: ``C: London`` where the plugin names
+    the region, the bare code otherwise (and where the name cannot be an option)."""
+    options: dict[str, str] = {}
+    for code in _safe_options(entities.regions):
+        name = _region_name(entities, code)
+        label = f"{code}: {name}" if name else code
+        options[code] = label if _SAFE_OPTION.match(label) else code
+    if len(set(options.values())) != len(options):  # two names alike: codes tell them apart
+        return {code: code for code in options}
+    return options
+
+
+def device_name_of(entities: DeviceEntities) -> str:
+    """The provider's device name: its plugin and region (``Octopus Energy Agile (London)``);
+    a provider key other than the plugin's id is named too (``... agile_export (London)``)."""
+    name = entities.plugin_display_name.strip() or entities.provider_key
+    if entities.plugin_id is not None and entities.provider_key != entities.plugin_id:
+        name = f"{name} {entities.provider_key}"
+    return f"{name} ({_region_name(entities, entities.region) or entities.region})"
 
 
 # -- components ----------------------------------------------------------------------------
@@ -300,6 +368,20 @@ def _money_components(
         component = _monetary(name, f"{uid}_{kind}_price", topic, _value(_PRICE_MAJOR), currency)
         component["json_attributes_topic"] = topic
         components[f"{kind}_price"] = component
+    predbat = topics.figure(key, region, "predbat")
+    components["predbat_rates"] = {
+        "p": "sensor",
+        "name": "Predbat rates",
+        "unique_id": f"{uid}_predbat_rates",
+        "state_topic": predbat,
+        # The state: how many rates are known; the rates are the attributes.
+        "value_template": (
+            f"{{{{ (value_json.get('{_PREDBAT_TODAY}') or []) | count"
+            f" + (value_json.get('{_PREDBAT_TOMORROW}') or []) | count }}}}"
+        ),
+        "json_attributes_topic": predbat,
+        "icon": "mdi:battery-clock",
+    }
     for period in ("today", "tomorrow"):
         topic = topics.figure(key, region, f"stats/{period}")
         for figure, field in _STATS_FIGURES.items():
@@ -400,17 +482,17 @@ def _control_components(
             "icon": "mdi:refresh",
         }
     }
-    regions = _safe_options(entities.regions)
+    regions = region_options(entities)
     if regions:
         components["region"] = {
             "p": "select",
             "name": "Region",
             "unique_id": f"{uid}_region",
-            "options": regions,
+            "options": list(regions.values()),
             "command_topic": topics.request("settings/set"),
-            "command_template": _set_command(f"energy.providers.{key}.region"),
+            "command_template": _set_command(f"energy.providers.{key}.region", regions),
             "state_topic": topics.settings(),
-            "value_template": _settings_region(key),
+            "value_template": _settings_region(key, regions),
             "entity_category": "config",
             "icon": "mdi:map-marker",
         }
@@ -473,15 +555,17 @@ def discovery_messages(
     providers: Sequence[DeviceEntities],
     provider_keys: Sequence[str] | None = None,
     sw_version: str,
+    instance: str,
     device_name: str = "energyd",
-    instance: str = DEFAULT_INSTANCE,
     origin_url: str | None = None,
+    configuration_url: str | None = None,
 ) -> dict[str, bytes]:
     """Topic -> retained payload: the daemon's device, then one device per provider.
 
     ``provider_keys`` are the options of the *Active provider* select (default: the keys of
-    ``providers``). ``instance`` prefixes every object and unique id; change it only to run
-    two daemons against one Home Assistant.
+    ``providers``). ``instance`` (``Settings.instance``) goes into every object and unique
+    id, so two daemons never share one. ``configuration_url`` (the status page, when HTTP is
+    on) is each device's *Visit* link.
     """
     if not device_name.strip():
         raise ValueError("device_name must not be empty (Home Assistant names entities by it)")
@@ -490,6 +574,7 @@ def discovery_messages(
     if origin_url:
         origin["url"] = origin_url
     keys = [p.provider_key for p in providers] if provider_keys is None else list(provider_keys)
+    link = {"cu": configuration_url} if configuration_url else {}
     messages = {
         daemon_discovery_topic(prefix, instance=instance): _device_payload(
             {
@@ -498,6 +583,7 @@ def discovery_messages(
                 "mf": ORIGIN_NAME,
                 "mdl": "Energy price daemon",
                 "sw": sw_version,
+                **link,
             },
             _daemon_components(topics, daemon_uid, keys),
             topics,
@@ -508,10 +594,11 @@ def discovery_messages(
         uid = _provider_id(entities.provider_key, instance)
         device: dict[str, Any] = {
             "ids": [uid],
-            "name": f"{device_name} {entities.provider_key}",
+            "name": device_name_of(entities),
             "mf": ORIGIN_NAME,
             "mdl": entities.plugin_display_name,
             "via_device": daemon_uid,
+            **link,
         }
         if entities.plugin_version:
             device["sw"] = entities.plugin_version
@@ -529,10 +616,18 @@ def discovery_messages(
 
 
 def removal_messages(
-    prefix: str, provider_keys: Iterable[str], *, instance: str = DEFAULT_INSTANCE
+    prefix: str, provider_keys: Iterable[str], *, instance: str
 ) -> dict[str, bytes]:
     """Topic -> ``b""``: empty retained configs that remove these providers' devices."""
     return {discovery_topic(prefix, key, instance=instance): b"" for key in provider_keys}
+
+
+def legacy_topics(prefix: str, provider_keys: Iterable[str]) -> list[str]:
+    """The device configs of versions before the instance went into the ids
+    (``<prefix>/device/energyd/config``, ``.../energyd_<key>/config``): emptied once at start,
+    so an upgrade leaves no duplicate devices behind."""
+    object_ids = ["energyd", *(f"energyd_{_id_part(key, 'provider key')}" for key in provider_keys)]
+    return [_device_topic(prefix, object_id) for object_id in object_ids]
 
 
 def component_removal(platform: str) -> dict[str, str]:

@@ -19,6 +19,7 @@ from energyd.api.arguments import (
     NoArgs,
     PricesArgs,
     RefreshArgs,
+    SettingsResetArgs,
     SettingsSetArgs,
     UpdateArgs,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "NoArgs",
     "PricesArgs",
     "RefreshArgs",
+    "SettingsResetArgs",
     "SettingsSetArgs",
     "UpdateArgs",
     "register_commands",
@@ -56,5 +58,6 @@ def register_commands(router: CommandRouter, ops: Operations) -> None:
     add("figures", ops.figures, FiguresArgs)
     add("settings/get", ops.settings_get, NoArgs)
     add("settings/set", ops.settings_set, SettingsSetArgs)
+    add("settings/reset", ops.settings_reset, SettingsResetArgs)
     add("audit", ops.audit, AuditArgs)
     add("health", ops.health, HealthArgs)

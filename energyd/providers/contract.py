@@ -27,6 +27,7 @@ the contract documents), the facade that re-exports this contract and the plugin
 
 from __future__ import annotations
 
+import json
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
@@ -207,6 +208,29 @@ class EnergyPriceProvider(ABC):
             if slot.contains(moment):
                 return slot
         return None
+
+    def normalise_config(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        """``config`` (one ``validate_config`` accepted) in its canonical form, e.g. a region
+        ``"c"`` as ``"C"``. The daemon keeps, shows and publishes under what this returns.
+        Default: unchanged."""
+        return dict(config)
+
+    def source_identity(self, region: str, config: Mapping[str, Any]) -> str:
+        """Names where the prices of ``config`` come from; stored with every slot fetched.
+
+        Stored prices are only served while the configured source has the same identity, so
+        a config that would fetch *other* prices (another tariff, direction or API) must give
+        another identity. Default: every key of the (normalised) config, so any change counts.
+        """
+        items = sorted({**config, "region": region}.items())
+        return ";".join(
+            f"{key}={json.dumps(value, sort_keys=True, default=str)}" for key, value in items
+        )
+
+    async def find_regions(self, query: str, config: Mapping[str, Any]) -> list[str]:
+        """The regions that ``query`` (a postcode, an address, ...) lies in; most plugins
+        cannot say (``NotImplementedError``, the default)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot look up regions")
 
     async def health_check(self, region: str, config: Mapping[str, Any]) -> ProviderHealth:
         """Default health check: can the price for now be fetched?"""

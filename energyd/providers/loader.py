@@ -367,9 +367,15 @@ class EnergyProviderLoader:
 
     # -- loading -----------------------------------------------------------------------------
 
-    def load_all(self) -> None:
-        """(Re)import every deployed plugin file; a bad file becomes a load error, no more."""
-        files = _plugin_files(self.deployed_dir)
+    def load_all(self, *, deployed_only: bool = True) -> None:
+        """(Re)import every deployed plugin file; a bad file becomes a load error, no more.
+
+        ``deployed_only=False`` (checking a config without writing anything): when nothing is
+        deployed yet, import the bundled files where they are instead."""
+        folder = self.deployed_dir
+        if not deployed_only and not _plugin_files(folder):
+            folder = self.bundled_dir
+        files = _plugin_files(folder)
         self._drop_modules()
         install_import_aliases()
         loaded: dict[str, _Loaded] = {}
@@ -377,7 +383,7 @@ class EnergyProviderLoader:
         metadata: dict[str, EnergyProviderMetadata] = {}
         owners: dict[str, str] = {}
         for name in files:
-            result = _load_file(self.deployed_dir / name)
+            result = _load_file(folder / name)
             meta, provider = result.metadata, result.provider
             if provider is not None and meta is not None:
                 owner = owners.get(meta.provider_id)
@@ -551,13 +557,17 @@ _loader: EnergyProviderLoader | None = None
 
 
 def init_energy_provider_loader(
-    config_dir: Path | str, bundled_dir: Path | None = None
+    config_dir: Path | str, bundled_dir: Path | None = None, *, deploy: bool = True
 ) -> EnergyProviderLoader:
-    """Create the process-wide loader, deploy bundled plugins if needed, load them."""
+    """Create the process-wide loader, deploy bundled plugins if needed, load them.
+
+    ``deploy=False`` writes nothing: the deployed files are loaded, or the bundled ones in
+    place when none are deployed (``check-config``, ``region``)."""
     global _loader  # one loader per process, as the contract describes
     loader = EnergyProviderLoader(Path(config_dir), bundled_dir)
-    loader.deploy_bundled_if_empty()
-    loader.load_all()
+    if deploy:
+        loader.deploy_bundled_if_empty()
+    loader.load_all(deployed_only=deploy)
     _loader = loader
     return loader
 

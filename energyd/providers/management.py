@@ -14,8 +14,8 @@ from typing import Protocol
 import structlog
 
 from energyd.domain.records import AuditRecord, PluginState, PluginStatus
-from energyd.exceptions import ProviderError
-from energyd.providers.loader import EnergyProviderLoader
+from energyd.exceptions import ProviderError, UnknownProviderError
+from energyd.providers.loader import PLUGIN_NAME, EnergyProviderLoader
 
 __all__ = ["AuditSink", "ChangeListener", "ProviderManager", "audit_file_name"]
 
@@ -84,10 +84,50 @@ class ProviderManager:
         if self._on_change is not None:
             await self._on_change()
 
+    def plugin_file(self, name: str) -> str:
+        """The plugin file ``name`` means: a provider id (``octopus_agile``) is the file that
+        provides it in the loader's status, or, for a bundled plugin not installed yet,
+        ``<id>_provider.py``; anything else is taken as a file name (and checked as one)."""
+        if name.endswith(".py"):
+            return name
+        status = self._loader.status()
+        for entry in status:
+            if entry.provider_id == name:
+                return entry.file
+        files = {entry.file for entry in status}
+        if f"{name}_provider.py" in files:
+            return f"{name}_provider.py"
+        if PLUGIN_NAME.fullmatch(f"{name}_provider.py"):  # an id-like name no plugin provides
+            ids = sorted(e.provider_id for e in status if e.provider_id)
+            raise UnknownProviderError(
+                f"no plugin provides {name!r} (provider ids: {', '.join(ids) or 'none'};"
+                f" files: {', '.join(sorted(files)) or 'none'})"
+            )
+        return name
+
+    def _up_to_date(self, name: str) -> PluginStatus | None:
+        """The status of ``name`` when updating it would change nothing."""
+        for entry in self._loader.status():
+            if entry.file == name and entry.state is PluginState.UP_TO_DATE:
+                return entry
+        return None
+
     async def update(self, name: str, actor: str) -> AuditRecord:
-        """Copy one bundled plugin over the deployed one and reload."""
+        """Copy one bundled plugin over the deployed one and reload; ``name`` is a file name
+        or a provider id (:meth:`plugin_file`). An up-to-date plugin is left as it is: the
+        record (ok) says ``already up to date``."""
         async with self._lock:
             try:
+                name = self.plugin_file(name)
+                current = self._up_to_date(name)
+                if current is not None:
+                    version = current.deployed_version
+                    message = "already up to date"
+                    if current.bundled_version != version:
+                        message += f" (deployed {version}, bundled {current.bundled_version})"
+                    return await self._record(
+                        AuditRecord("update", name, version, version, actor, message=message)
+                    )
                 before, after = self._loader.update(name)
             except ProviderError as exc:
                 await self._record(

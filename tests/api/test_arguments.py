@@ -10,12 +10,15 @@ from pydantic import ValidationError
 from energyd.api.arguments import (
     MAX_AUDIT,
     MAX_WINDOW,
+    Arguments,
     AuditArgs,
     CheapestArgs,
     NoArgs,
     PricesArgs,
+    SettingsResetArgs,
     SettingsSetArgs,
     check_period,
+    check_slot_multiple,
     parse_arguments,
 )
 from energyd.exceptions import CommandError
@@ -140,23 +143,160 @@ class TestSettingsForms:
 
 class TestParse:
     def test_refusal_names_each_field(self) -> None:
-        """A refusal is invalid_argument, "invalid arguments", the reason per field."""
+        """A refusal is invalid_argument, "invalid arguments: <field>: <reason>", the reason
+        per field."""
         with pytest.raises(CommandError) as caught:
             parse_arguments(AuditArgs, {"limit": MAX_AUDIT + 1})
-        assert ("invalid_argument", "invalid arguments", ["limit"]) == (
+        reason = "expected a number of at most 1000, got 1001"
+        assert ("invalid_argument", f"invalid arguments: limit: {reason}", {"limit": reason}) == (
             caught.value.code,
             caught.value.message,
-            list(caught.value.details),
+            caught.value.details,
         )
 
     def test_unknown_keys_refused(self) -> None:
-        """Every model refuses keys it does not have."""
+        """Every model refuses keys it does not have, saying which it takes."""
         with pytest.raises(CommandError) as caught:
             parse_arguments(NoArgs, {"surprise": 1})
-        assert {"surprise": "Extra inputs are not permitted"} == caught.value.details
+        assert {"surprise": "unknown key; this takes no keys"} == caught.value.details
+        with pytest.raises(CommandError) as caught:
+            parse_arguments(AuditArgs, {"zzz": 1})
+        assert {"zzz": "unknown key; this takes limit"} == caught.value.details
 
     def test_code_of_the_surface(self) -> None:
         """A surface may give its own code (HTTP bodies: invalid_payload)."""
         with pytest.raises(CommandError) as caught:
             parse_arguments(AuditArgs, {"limit": "x"}, "invalid_payload")
         assert "invalid_payload" == caught.value.code
+
+
+class TestPlainMessages:
+    """Refusals speak the user's language: the field, what it takes, what was given."""
+
+    @pytest.mark.parametrize(
+        ("model", "data", "expected"),
+        [
+            (
+                CheapestArgs,
+                {"minutes": 60, "earliest": "25:00"},
+                {
+                    "earliest": "expected HH:MM (market time) or an ISO 8601 datetime with an"
+                    ' offset, got "25:00"'
+                },
+            ),
+            (CheapestArgs, {"minutes": "abc"}, {"minutes": 'expected a whole number, got "abc"'}),
+            (CheapestArgs, {"minutes": 1.5}, {"minutes": "expected a whole number, got 1.5"}),
+            (CheapestArgs, {}, {"minutes": "required"}),
+            (
+                CheapestArgs,
+                {"minutes": 0},
+                {"minutes": "expected a number greater than 0, got 0"},
+            ),
+            (
+                CheapestArgs,
+                {"minutes": 60, "mode": "middling"},
+                {"mode": "expected 'cheapest' or 'most_expensive', got \"middling\""},
+            ),
+            (
+                CheapestArgs,
+                {"minutes": 60, "contiguous": "maybe"},
+                {"contiguous": 'expected true or false, got "maybe"'},
+            ),
+            (
+                PricesArgs,
+                {"start": "2026-01-01T00:00:00"},
+                {
+                    "start": "expected an ISO 8601 datetime with an offset, e.g."
+                    ' 2026-01-01T00:00:00Z, got "2026-01-01T00:00:00"'
+                },
+            ),
+            (
+                PricesArgs,
+                {"start": "9999-12-31T23:00:00Z"},
+                {"start": 'must be from 1970 to 2199, got "9999-12-31T23:00:00Z"'},
+            ),
+            (
+                PricesArgs,
+                {"end": "2026-03-30T00:00:00Z", "hours": 2},
+                {"arguments": "give end or hours, not both"},
+            ),
+            (SettingsSetArgs, {"values": ["x"]}, {"values": "expected an object, got a list"}),
+        ],
+    )
+    def test_field_expected_given(
+        self, model: type[Arguments], data: dict[str, object], expected: dict[str, str]
+    ) -> None:
+        """Each reason names what the field takes and what was given, no validator tags
+        (constrained-str, function-after[...], value_error)."""
+        with pytest.raises(CommandError) as caught:
+            parse_arguments(model, data)
+        assert expected == caught.value.details
+        for word in ("constrained-str", "function-after", "Value error", "Input should"):
+            assert word not in caught.value.message
+
+    def test_unknown_key_did_you_mean(self) -> None:
+        """A near miss of a key is refused naming the key it probably is, listed first."""
+        with pytest.raises(CommandError) as caught:
+            parse_arguments(CheapestArgs, {"minute": 60, "earlist": "00:00"})
+        assert {
+            "minute": "unknown key; did you mean 'minutes'?",
+            "earlist": "unknown key; did you mean 'earliest'?",
+            "minutes": "required",
+        } == caught.value.details
+        assert (
+            "invalid arguments: minute: unknown key; did you mean 'minutes'? (and 2 more)"
+            == caught.value.message
+        )
+
+    def test_long_values_are_cut(self) -> None:
+        """A long value is quoted shortened, so a reply never echoes a whole payload."""
+        with pytest.raises(CommandError) as caught:
+            parse_arguments(AuditArgs, {"limit": "x" * 5000})
+        assert 'expected a whole number, got "' + "x" * 36 + "..." == caught.value.details["limit"]
+
+
+class TestSettingsReset:
+    def test_keys_or_all(self) -> None:
+        """{"keys": [...]} resets those keys, {"all": true} every override."""
+        keys = ["energy.providers.demo.region"]
+        assert keys == SettingsResetArgs.model_validate({"keys": keys}).selected()
+        assert SettingsResetArgs.model_validate({"all": True}).selected() is None
+
+    @pytest.mark.parametrize(
+        ("data", "field"),
+        [
+            ({}, "arguments"),
+            ({"all": False}, "arguments"),
+            ({"keys": ["a"], "all": True}, "arguments"),
+            ({"keys": []}, "keys"),
+            ({"keys": [""]}, "keys.0"),
+            ({"keys": "energy.provider_id"}, "keys"),
+            ({"key": ["energy.provider_id"]}, "key"),
+        ],
+    )
+    def test_exactly_one_form(self, data: dict[str, object], field: str) -> None:
+        """Neither, both, an empty list or an empty key are refused, named."""
+        with pytest.raises(CommandError) as caught:
+            parse_arguments(SettingsResetArgs, data)
+        assert field in caught.value.details
+
+
+class TestSlotMultiples:
+    @pytest.mark.parametrize(("minutes", "slot"), [(30, 30), (60, 30), (45, 15), (15, 15)])
+    def test_whole_slots_pass(self, minutes: int, slot: int) -> None:
+        """A whole number of slots is taken as it is."""
+        assert minutes == check_slot_multiple(minutes, slot, "demo")
+
+    @pytest.mark.parametrize(
+        ("minutes", "slot", "options"), [(45, 30, "30 or 60"), (20, 30, "30"), (50, 15, "45 or 60")]
+    )
+    def test_part_slots_refused(self, minutes: int, slot: int, options: str) -> None:
+        """Part of a slot is refused naming the slot length and the nearest lengths."""
+        with pytest.raises(CommandError) as caught:
+            check_slot_multiple(minutes, slot, "demo")
+        assert (
+            "invalid_argument",
+            f"invalid arguments: minutes: {minutes} is not a whole number of demo's"
+            f" {slot}-minute slots; give {options}",
+            {"minutes": f"expected a multiple of {slot} (the slot length), got {minutes}"},
+        ) == (caught.value.code, caught.value.message, caught.value.details)

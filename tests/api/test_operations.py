@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,7 @@ from energyd.exceptions import (
     ProviderConfigError,
     UnknownProviderError,
 )
+from energyd.mqtt.client import MqttStats
 from energyd.providers.management import ProviderManager
 from tests.support.plugin_files import good_plugin
 from tests.support.rig import daemon_parts
@@ -60,6 +61,9 @@ HOURLY = textwrap.dedent(
                 supported_regions=("A", "C"), market_timezone="Europe/London",
                 publish_time_local="00:00",
             )
+
+        def source_identity(self, region, config):
+            return f"hourly {region}"  # "mode" steers the test, not where prices come from
 
         def validate_config(self, config):
             return {} if config.get("region") in ("A", "C") else {"region": "must be A or C"}
@@ -99,7 +103,7 @@ class Broker:
     """A stand-in for the MQTT connection."""
 
     connected: bool
-    stats: Any = None
+    stats: Any = field(default_factory=MqttStats)
 
 
 def make_settings(tmp_path: Path, **extra: Any) -> Settings:

@@ -50,6 +50,7 @@ from energyd.api.arguments import (
     NoArgs,
     PricesArgs,
     RefreshArgs,
+    SettingsResetArgs,
     SettingsSetArgs,
     UpdateArgs,
 )
@@ -354,6 +355,8 @@ async def operations(ops: Operations, api: Api) -> AsyncIterator[tuple[Any, obje
     yield replies.SettingsReply, await ops.settings_get(NoArgs())
     change = SettingsSetArgs(key="energy.providers.other.region", value="C")
     yield replies.SettingsChangeReply, await ops.settings_set(change)
+    reset = SettingsResetArgs(keys=["energy.providers.other.region"])
+    yield replies.SettingsResetReply, await ops.settings_reset(reset)
     yield replies.OverviewReply, await ops.providers_status(NoArgs())
     update = UpdateArgs(name="rising_provider.py")
     yield replies.AuditRecordJson, await ops.providers_update(update, actor="cli")

@@ -23,7 +23,7 @@ END = START + timedelta(hours=2)
 def throttled_plugin(retry_after: str) -> str:
     """A plugin answering every fetch with HTTP 429 and ``retry_after`` (a Python expression)."""
     return textwrap.dedent(
-        f'''\
+        f"""\
         from providers.energy.base import (
             EnergyPriceProvider,
             EnergyProviderMetadata,
@@ -44,7 +44,7 @@ def throttled_plugin(retry_after: str) -> str:
 
             async def fetch_prices(self, region, start_utc, end_utc, config):
                 raise ProviderRateLimitError("HTTP 429 Too Many Requests", {retry_after})
-        '''
+        """
     )
 
 

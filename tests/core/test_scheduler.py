@@ -143,7 +143,7 @@ class TestBoundaries:
 def flaky_plugin(retry_after: float) -> str:
     """Throttles its first fetch (429 with ``retry_after``), then answers with prices."""
     return textwrap.dedent(
-        f'''\
+        f"""\
         from datetime import timedelta
 
         from providers.energy.base import (
@@ -175,7 +175,7 @@ def flaky_plugin(retry_after: float) -> str:
                     slots.append(EnergyPriceSlot(moment, moment + timedelta(minutes=30), 9.0))
                     moment += timedelta(minutes=30)
                 return slots
-        '''
+        """
     )
 
 

@@ -63,7 +63,8 @@ class TestBoundaries:
         start = datetime(2026, 11, 25, 12, 5, tzinfo=UTC)
         slot = EnergyPriceSlot(start, start + timedelta(minutes=5), 10.0, "EUR")
         run = FetchRun("eur_market", "DE", NOW, FetchOutcome.OK, slots=1)
-        await eur_only.store.save_fetch("eur_market", "DE", [slot], run)
+        source = eur_only.service.runtime("eur_market").identity
+        await eur_only.store.save_fetch("eur_market", "DE", [slot], run, source=source)
         assert datetime(2026, 11, 25, 12, 10, tzinfo=UTC) == await boundary(eur_only)
 
     async def test_no_plugin_no_grid(self, make_rig: Any) -> None:

@@ -39,6 +39,9 @@ CONFIGURABLE = textwrap.dedent(
                 day_start_local="23:00",
             )
 
+        def source_identity(self, region, config):
+            return f"configurable {region}"  # "mode" and "price" steer the test, not the source
+
         def validate_config(self, config):
             if config.get("region") not in ("A", "C"):
                 return {"region": "must be A or C"}

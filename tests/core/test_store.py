@@ -6,6 +6,7 @@ import asyncio
 import math
 import sqlite3
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -168,12 +169,55 @@ class TestMigrations:
         conn.close()
         async with PriceStore(path) as store:
             run = await store.last_fetch("octopus", "C")
-        assert [(2,)] == raw_query(path, "PRAGMA user_version")
+        assert [(SCHEMA_VERSION,)] == raw_query(path, "PRAGMA user_version")
         assert ("fetch_runs_by_series",) in raw_query(
             path, "SELECT name FROM sqlite_master WHERE type = 'index'"
         )
         assert run is not None
         assert (T0, 48, FetchOutcome.OK) == (run.started_at, run.slots, run.outcome)
+
+    async def test_v2_slots_belong_to_no_source(self, tmp_path: Path) -> None:
+        """Step 3 gives every slot a source; slots stored before it have none (''), so a read
+        for a configured source does not serve them, and a read for any source still does."""
+        path = tmp_path / "v2.db"
+        with sqlite3.connect(path) as conn:
+            for step in MIGRATIONS[:2]:
+                for statement in step:
+                    conn.execute(statement)
+            conn.execute(
+                "INSERT INTO price_slots VALUES ('octopus', 'C', ?, ?, 12.5, NULL, 'GBP', ?)",
+                (int(T0.timestamp()), int(T0.timestamp()) + 1800, int(T0.timestamp())),
+            )
+            conn.execute("INSERT INTO slot_series VALUES ('octopus', 'C', 1800)")
+            conn.execute("PRAGMA user_version = 2")
+        conn.close()
+        async with PriceStore(path) as store:
+            anyone = await store.slot_at("octopus", "C", T0)
+            configured = await store.slot_at("octopus", "C", T0, source="octopus|E-1R-X-C")
+        assert [(SCHEMA_VERSION,)] == raw_query(path, "PRAGMA user_version")
+        assert (12.5, None) == (anyone.price_pence if anyone else None, configured)
+
+
+class TestSources:
+    async def test_reads_see_only_the_source_asked_for(self, store: PriceStore) -> None:
+        """Slots of a stand-in and of the real API under one provider and region: each read
+        for a source sees its own; a refetch by the new source replaces the old in place."""
+        stand_in = [replace(slot, price_pence=1.0) for slot in make_slots(T0, 4)]
+        real = [replace(slot, price_pence=20.0) for slot in make_slots(T0 + HALF_HOUR * 2, 4)]
+        await store.save_fetch("octopus", "C", stand_in, make_run(), source="stand-in")
+        await store.save_fetch("octopus", "C", real, make_run(), source="real")
+
+        mine = await store.slots("octopus", "C", T0, T0 + timedelta(hours=3), source="real")
+        theirs = await store.slots("octopus", "C", T0, T0 + timedelta(hours=3), source="stand-in")
+        assert [20.0] * 4 == [slot.price_pence for slot in mine]
+        assert [1.0] * 2 == [slot.price_pence for slot in theirs]
+        assert None is await store.slot_at("octopus", "C", T0, source="real")
+        assert T0 + timedelta(hours=3) == await store.coverage_end(
+            "octopus", "C", T0 + timedelta(hours=1), source="real"
+        )
+        assert T0 + timedelta(hours=1) == await store.coverage_end(
+            "octopus", "C", T0, source="stand-in"
+        )
 
     async def test_failed_step_is_rolled_back(self, tmp_path: Path) -> None:
         """A step that fails leaves the file at the previous version, and says which step."""

@@ -98,6 +98,7 @@ DOCUMENTED_CODES: Final = frozenset(
         "not_available",
         "store_unavailable",
         "failed",
+        "fetch_failed",
         "internal_error",
         "invalid_response_topic",
     }
@@ -105,11 +106,12 @@ DOCUMENTED_CODES: Final = frozenset(
 
 #: What a well-formed object with bad arguments may get, per command.
 ARGUMENT_CODES: Final = {
-    "refresh": frozenset({"invalid_argument", "unknown_provider"}),
+    "refresh": frozenset({"invalid_argument", "unknown_provider", "fetch_failed"}),
     "providers/update": frozenset({"invalid_argument", "invalid_name", "unknown_provider"}),
     "prices": frozenset({"invalid_argument", "unknown_provider"}),
     "cheapest": frozenset({"invalid_argument", "unknown_provider"}),
     "settings/set": frozenset({"invalid_argument", "invalid_setting", "invalid_config"}),
+    "settings/reset": frozenset({"invalid_argument", "invalid_setting", "invalid_config"}),
 }
 _NO_ARGS_CODES: Final = frozenset({"invalid_argument"})
 _ANY_ERROR: Final = DOCUMENTED_CODES - {"internal_error"}
@@ -354,7 +356,6 @@ def _fake_plugin_name(rng: random.Random) -> str:
         "Octopus_agile_provider.py",
         "octopus_agile_provider.pyc",
         "octopus_agile_provider",
-        "octopus_agile",
         "_provider.py",
         "..",
         ".",

@@ -29,8 +29,8 @@ from tests.faults.support_faults import (
     utc_from,
     utc_now,
 )
-from tests.support.broker import Collector, MosquittoBroker, collect, free_port
-from tests.support.fake_octopus import make_app, serve
+from tests.support.broker import Collector, MosquittoBroker, collect
+from tests.support.fake_octopus import FakeOctopusState, make_app, serve
 from tests.support.octopus_data import default_price, half_hours
 from tests.support.process import write_config
 
@@ -47,6 +47,7 @@ class SlowApi:
     ``sent`` when its last byte is out."""
 
     url: str
+    state: FakeOctopusState
     started: asyncio.Event = field(default_factory=asyncio.Event)
     sent: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -81,7 +82,7 @@ async def slow_api() -> AsyncIterator[SlowApi]:
 
     app.middlewares.append(slowly)
     async with serve(app) as running_fake:
-        holder.append(SlowApi(running_fake.url))
+        holder.append(SlowApi(running_fake.url, running_fake.state))
         yield holder[0]
 
 
@@ -192,12 +193,10 @@ class TestKill9:
         log = tmp_path / "energyd.log"
         status = f"{base_topic}/status"
         current = f"{base_topic}/prices/octopus_agile/C/current"
-        dead = f"http://127.0.0.1:{free_port()}"
         expected: list[tuple[Any, ...]] = []
         actual: list[tuple[Any, ...]] = []
         async with slow_api() as api, collect(mosquitto.port, f"{base_topic}/#") as client:
             slow = config_for(tmp_path, "slow", mosquitto.port, base_topic, api.url)
-            offline = config_for(tmp_path, "offline", mosquitto.port, base_topic, dead)
             for phase, delay in kills:
                 api.clear()
                 async with subprocess_daemon(slow, log) as process:
@@ -217,12 +216,14 @@ class TestKill9:
                 will = await retained(mosquitto.port, status)
                 sound, problems, price = integrity(db), half_stored(db), stored_now(db)
                 restarted = utc_now()
-                async with subprocess_daemon(offline, log) as process:
+                api.state.down = True  # the same API, unreachable: a restart in an outage
+                async with subprocess_daemon(slow, log) as process:
                     fresh = await client.wait_for(current, newer_than(restarted), within=15)
                     refresh = await ask(client, base_topic, "refresh", {})
                     process.send_signal(signal.SIGTERM)
                     async with asyncio.timeout(10):
                         await process.wait()
+                api.state.down = False
                 assert price is not None, "nothing stored to restart from"
                 expected.append((-signal.SIGKILL, (b"offline", True), "ok", [], price, True))
                 actual.append(
@@ -232,7 +233,8 @@ class TestKill9:
                         sound,
                         problems,
                         payload(fresh)["price"],
-                        "ProviderConnectionError" == refresh["data"]["runs"][0]["error_type"],
+                        "ProviderConnectionError"
+                        == refresh["error"]["details"]["runs"][0]["error_type"],
                     )
                 )
         assert expected == actual

@@ -152,7 +152,7 @@ class TestProviderFaults:
                 inject(api, fault)
                 reply = await ask(client, base_topic, "refresh", {"provider": "octopus_agile"})
                 heal(api)
-                (run,) = reply["data"]["runs"]
+                (run,) = reply["error"]["details"]["runs"]
                 health = payload(
                     await client.wait_for(
                         providers,
@@ -164,7 +164,11 @@ class TestProviderFaults:
             async with collect(mosquitto.port, current) as fresh:
                 after = payload(await fresh.wait_for(current))
             rows_after = price_rows(db, "octopus_agile")
-        assert ("ok", "error") == (reply["status"], run["outcome"]), reply
+        assert ("error", "fetch_failed", "error") == (
+            reply["status"],
+            reply["error"]["code"],
+            run["outcome"],
+        ), reply
         assert run["error_type"] in fault.error_types, run
         assert run["duration_ms"] <= FETCH_TIMEOUT * 1000 + SLACK_MS, run
         if fault.status == 429:

@@ -401,13 +401,14 @@ class TestRefresh:
         status, body = await call(client, "POST", "/api/refresh?provider=nope")
         assert (404, "unknown_provider") == (status, error_code(body))
 
-    async def test_a_failed_fetch_is_reported_not_raised(
+    async def test_a_failed_fetch_is_an_error(
         self, rig: Rig, client: aiohttp.ClientSession
     ) -> None:
-        """A provider failure is a run with outcome error in a 200 reply."""
+        """A provider failure is a 502 fetch_failed whose details hold the run (outcome error);
+        see tests/http/test_routes_outcomes.py."""
         rig.fake.state.faults.extend([500] * 10)
         status, body = await call(client, "POST", "/api/refresh")
-        assert (200, "error") == (status, body["runs"][0]["outcome"])
+        assert (502, "error") == (status, body["error"]["details"]["runs"][0]["outcome"])
 
 
 class TestFiguresAndAudit:
@@ -479,9 +480,16 @@ class TestHealth:
         await rig.service.refresh()
         status, body = await call(client, "GET", "/api/health?probe=true")
         assert 200 == status
-        assert {"mqtt_connected", "store", "providers", "ok", "checks", "event_loop", "probes"} == (
-            set(body)
-        )
+        assert {
+            "mqtt_connected",
+            "broker",
+            "store",
+            "providers",
+            "ok",
+            "checks",
+            "event_loop",
+            "probes",
+        } == set(body)
         _, ready = await call(client, "GET", "/readyz")
         assert (True, ready["checks"]) == (body["ok"], body["checks"])
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import socket
 
 import aiohttp
 import pytest
@@ -13,6 +14,7 @@ from energyd.http import (
     HttpServer,
     make_http_app,
 )
+from energyd.http.server import ListenError
 from tests.support.http_rig import (
     BASE,
     Rig,
@@ -67,17 +69,21 @@ class TestServer:
             with pytest.raises(RuntimeError):
                 await server.__aenter__()
 
-    async def test_port_in_use_is_a_config_error(self, rig: Rig) -> None:
-        """Binding a port that is taken names http.port."""
-        settings = HttpSettings()
-        first = make_http_app(operations=rig.operations(), settings=settings)
-        second = make_http_app(operations=rig.operations(), settings=settings)
-        async with HttpServer(first, host="127.0.0.1", port=0) as running:
-            assert running.port is not None
-            with pytest.raises(ConfigError) as caught:
-                async with HttpServer(second, host="127.0.0.1", port=running.port):
+    async def test_port_in_use_is_a_runtime_error(self, rig: Rig) -> None:
+        """A port another socket listens on is a ListenError naming host:port and "address
+        already in use" -- not a ConfigError (exit 2 would stop systemd restarting us)."""
+        app = make_http_app(operations=rig.operations(), settings=HttpSettings())
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            port = taken.getsockname()[1]
+            with pytest.raises(ListenError) as caught:
+                async with HttpServer(app, host="127.0.0.1", port=port):
                     pass
-        assert ["http.port"] == list(caught.value.errors)
+        assert not isinstance(caught.value, ConfigError)
+        assert str(caught.value).startswith(
+            f"http: cannot listen on 127.0.0.1:{port}: address already in use"
+        )
 
     async def test_stops_cleanly(self, rig: Rig) -> None:
         """After the server is left, its port no longer accepts connections."""

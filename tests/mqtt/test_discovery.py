@@ -18,8 +18,10 @@ from energyd.mqtt.discovery import (
     DeviceEntities,
     component_removal,
     daemon_discovery_topic,
+    device_name_of,
     discovery_messages,
     discovery_topic,
+    legacy_topics,
     provider_key_of,
     removal_messages,
     with_removed_components,
@@ -31,14 +33,17 @@ from energyd.providers.base import EnergyPriceSlot
 
 PREFIX = "homeassistant"
 BASE = "energyd"
+INSTANCE = "pi"
 LEVELS = ("negative", "cheap", "normal", "expensive")
 AGILE = DeviceEntities(
     provider_key="octopus_agile",
     region="C",
     plugin_display_name="Octopus Agile",
     plugin_version="1.2.0",
+    plugin_id="octopus_agile",
     currency="GBP",
     regions=tuple("ABCDEFGHJKLMNP"),
+    region_names={"C": "London", "J": "South Eastern", "D": "Merseyside & North Wales"},
     levels=LEVELS,
     windows=("overnight", "evening_peak", "cheap_3h"),
 )
@@ -47,6 +52,7 @@ EXPORT = DeviceEntities(
     region="C",
     plugin_display_name="Octopus Agile",
     plugin_version="1.2.0",
+    plugin_id="octopus_agile",
     currency="GBP",
 )
 
@@ -73,6 +79,7 @@ WINDOW_KEYS = keys(
     "name provider region mode minutes contiguous period_start period_end available start end "
     "mean active slots updated_at"
 )
+PREDBAT_KEYS = keys("raw_today raw_tomorrow")
 UPCOMING_KEYS = keys("provider region unit currency count updated_at slots")
 SETTINGS_KEYS = keys("provider_id providers plugin region regions enabled")
 PROVIDERS_KEYS = keys(
@@ -91,13 +98,15 @@ STATE_SHAPES: list[tuple[str, set[str]]] = [
     (rf"prices/{_SEGMENT}/{_SEGMENT}/stats/(today|tomorrow|next_24h)", STATS_KEYS),
     (rf"prices/{_SEGMENT}/{_SEGMENT}/level", LEVEL_KEYS),
     (rf"prices/{_SEGMENT}/{_SEGMENT}/windows/{_SEGMENT}", WINDOW_KEYS),
+    (rf"prices/{_SEGMENT}/{_SEGMENT}/predbat", PREDBAT_KEYS),
 ]
 COMMANDS = keys(
     "refresh providers/status providers/update providers/update-all providers/reload prices "
     "settings/get settings/set health cheapest"
 )
-#: The topics whose whole payload may become attributes: fixed keys, no series.
-BOUNDED_TOPICS = rf"prices/{_SEGMENT}/{_SEGMENT}/(current|next)"
+#: The topics whose whole payload may become attributes: fixed keys, no series; and the
+#: Predbat rates, bounded by their builder (tests/api/test_derived_predbat.py).
+BOUNDED_TOPICS = rf"prices/{_SEGMENT}/{_SEGMENT}/(current|next|predbat)"
 
 
 def state_shape(topic: str, base: str = BASE) -> set[str] | None:
@@ -121,6 +130,7 @@ def build(
 ) -> dict[str, bytes]:
     options.setdefault("sw_version", "0.1.0")
     options.setdefault("device_name", "energyd")
+    options.setdefault("instance", INSTANCE)
     return discovery_messages(PREFIX, Topics(BASE), providers=providers, **options)
 
 
@@ -136,17 +146,46 @@ def components(messages: Mapping[str, bytes]) -> Iterator[tuple[str, str, dict[s
 
 
 def component(messages: Mapping[str, bytes], provider_key: str, component_id: str) -> Any:
-    return decoded(messages)[discovery_topic(PREFIX, provider_key)]["cmps"][component_id]
+    return decoded(messages)[discovery_topic(PREFIX, provider_key, instance=INSTANCE)]["cmps"][
+        component_id
+    ]
 
 
 def template_keys(template: str) -> set[str]:
     return set(re.findall(r"\.get\('([a-z0-9_]+)'", template))
 
 
+_MAPPING = re.compile(r"\{% set m = (\{.*?\}) %\}(.*)", re.DOTALL)
+_REGION = re.compile(
+    r"\{% set r = \(\(value_json\.get\('providers'\) or \{\}\)\.get\('([a-z0-9_]+)'\) or \{\}\)"
+    r"\.get\('region'\) %\}\{\{ m\.get\(r, r\) \}\}"
+)
+
+
+def _mapping(template: str) -> tuple[dict[str, str], str]:
+    """A template's ``{% set m = {...} %}`` lookup table (JSON syntax) and the rest."""
+    found = _MAPPING.fullmatch(template)
+    return ({}, template) if found is None else (json.loads(found[1]), found[2])
+
+
 def render_option(template: str, option: str) -> Any:
-    """A select's command template as Home Assistant renders it for ``option``."""
-    assert 1 == template.count("{{ value }}")
-    return json.loads(template.replace("{{ value }}", option))
+    """A select's command template as Home Assistant renders it for ``option`` (the two
+    forms energyd writes: ``{{ value }}``, or a lookup ``{{ m.get(value, value) }}``)."""
+    table, body = _mapping(template)
+    value = table.get(option, option)
+    assert 1 == body.count("{{ value }}") + body.count("{{ m.get(value, value) }}")
+    return json.loads(
+        body.replace("{{ value }}", value).replace("{{ m.get(value, value) }}", value)
+    )
+
+
+def render_region(template: str, settings: Mapping[str, Any]) -> str:
+    """The Region select's value template over a ``settings`` payload, as HA renders it."""
+    table, body = _mapping(template)
+    found = _REGION.fullmatch(body)
+    assert found is not None, body
+    region = ((settings.get("providers") or {}).get(found[1]) or {}).get("region")
+    return str(table.get(region, region))
 
 
 # -- tests --------------------------------------------------------------------------------
@@ -156,15 +195,18 @@ class TestTopics:
     def test_one_device_config_each(self) -> None:
         """The daemon has one device config, and so has every running provider."""
         expected = [
-            "homeassistant/device/energyd/config",
-            "homeassistant/device/energyd_octopus_agile/config",
-            "homeassistant/device/energyd_octopus_agile_export/config",
+            "homeassistant/device/energyd_pi/config",
+            "homeassistant/device/energyd_pi_octopus_agile/config",
+            "homeassistant/device/energyd_pi_octopus_agile_export/config",
         ]
         assert expected == list(build())
 
     def test_named_helpers(self) -> None:
         """discovery_topic and daemon_discovery_topic name the same topics as the builder."""
-        expected = [daemon_discovery_topic(PREFIX), discovery_topic(PREFIX, "octopus_agile")]
+        expected = [
+            daemon_discovery_topic(PREFIX, instance=INSTANCE),
+            discovery_topic(PREFIX, "octopus_agile", instance=INSTANCE),
+        ]
         assert expected == list(build([AGILE]))
 
     def test_ids_use_allowed_characters(self) -> None:
@@ -175,16 +217,41 @@ class TestTopics:
         assert [] == [i for i in object_ids + component_ids if not allowed.fullmatch(i)]
 
     def test_prefix_and_instance(self) -> None:
-        """Another prefix and instance change the topics and prefix every id."""
-        messages = build([AGILE], instance="energyd2")
+        """Another prefix and instance change the topics; the instance is in every id."""
+        messages = build([AGILE], instance="kitchen-pi")
         topics = list(
             discovery_messages(
-                "ha", Topics(BASE), providers=[AGILE], sw_version="1", instance="energyd2"
+                "ha", Topics(BASE), providers=[AGILE], sw_version="1", instance="kitchen-pi"
             )
         )
         unique_ids = [config["unique_id"] for _, _, config in components(messages)]
-        assert ["ha/device/energyd2/config", "ha/device/energyd2_octopus_agile/config"] == topics
-        assert all(uid.startswith("energyd2_") for uid in unique_ids)
+        assert [
+            "ha/device/energyd_kitchen-pi/config",
+            "ha/device/energyd_kitchen-pi_octopus_agile/config",
+        ] == topics
+        assert all(uid.startswith("energyd_kitchen-pi_") for uid in unique_ids)
+
+    def test_two_instances_share_no_id(self) -> None:
+        """Two daemons with the same providers but their own instance share no unique id, no
+        device identifier and no discovery topic."""
+
+        def ids(instance: str) -> set[str]:
+            messages = build(instance=instance)
+            devices = {i for p in decoded(messages).values() for i in p["dev"]["ids"]}
+            return set(messages) | devices | {c["unique_id"] for _, _, c in components(messages)}
+
+        assert set() == ids("kitchen") & ids("garage")
+
+    def test_current_price_unique_id(self) -> None:
+        """energyd_<instance>_<provider>_<entity>: instance and provider, no region or time."""
+        config = component(build([AGILE]), "octopus_agile", "current_price")
+        assert "energyd_pi_octopus_agile_current_price" == config["unique_id"]
+
+    @pytest.mark.parametrize("instance", ["", "a b", "a/b", "-a"])
+    def test_bad_instance_refused(self, instance: str) -> None:
+        """An instance that cannot be part of an id or a topic is an error."""
+        with pytest.raises(ValueError, match="instance"):
+            build(instance=instance)
 
     @pytest.mark.parametrize(
         ("prefix", "key"),
@@ -193,17 +260,19 @@ class TestTopics:
     def test_bad_ids_refused(self, prefix: str, key: str) -> None:
         """A provider key or prefix that cannot make a valid topic or id is an error."""
         with pytest.raises(ValueError, match=r"id|prefix|key"):
-            discovery_topic(prefix, key)
+            discovery_topic(prefix, key, instance=INSTANCE)
 
     def test_provider_key_of(self) -> None:
         """Our provider discovery topics give their key back; anything else gives None."""
         topics = [
+            "homeassistant/device/energyd_pi_octopus_agile/config",
+            "homeassistant/device/energyd_pi/config",
             "homeassistant/device/energyd_octopus_agile/config",
-            "homeassistant/device/energyd/config",
-            "homeassistant/device/other_thing/config",
-            "homeassistant/sensor/energyd_x/config",
+            "homeassistant/sensor/energyd_pi_x/config",
         ]
-        assert ["octopus_agile", None, None, None] == [provider_key_of(PREFIX, t) for t in topics]
+        assert ["octopus_agile", None, None, None] == [
+            provider_key_of(PREFIX, t, instance=INSTANCE) for t in topics
+        ]
 
 
 class TestDevices:
@@ -211,24 +280,52 @@ class TestDevices:
         """Every device names itself, has stable identifiers and says it came from energyd."""
         devices = {topic: payload["dev"] for topic, payload in decoded(build()).items()}
         expected = {
-            "homeassistant/device/energyd/config": (["energyd"], "energyd", "0.1.0"),
-            "homeassistant/device/energyd_octopus_agile/config": (
-                ["energyd_octopus_agile"],
-                "energyd octopus_agile",
+            "homeassistant/device/energyd_pi/config": (["energyd_pi"], "energyd", "0.1.0"),
+            "homeassistant/device/energyd_pi_octopus_agile/config": (
+                ["energyd_pi_octopus_agile"],
+                "Octopus Agile (London)",
                 "1.2.0",
             ),
-            "homeassistant/device/energyd_octopus_agile_export/config": (
-                ["energyd_octopus_agile_export"],
-                "energyd octopus_agile_export",
+            "homeassistant/device/energyd_pi_octopus_agile_export/config": (
+                ["energyd_pi_octopus_agile_export"],
+                "Octopus Agile octopus_agile_export (C)",
                 "1.2.0",
             ),
         }
         assert expected == {t: (d["ids"], d["name"], d["sw"]) for t, d in devices.items()}
 
+    def test_device_named_from_plugin_and_region(self) -> None:
+        """Display name and region name; a region the plugin does not name: its code; a
+        provider key other than the plugin id: named too; no plugin loaded: the plugin id."""
+        moved = DeviceEntities(**{**_fields(AGILE), "region": "J"})
+        unnamed = DeviceEntities(**{**_fields(AGILE), "region": "K"})
+        export = DeviceEntities(**{**_fields(AGILE), "provider_key": "agile_export"})
+        missing = DeviceEntities("spot", "DE-LU", "spot", plugin_id="spot")
+        names = [device_name_of(e) for e in (AGILE, moved, unnamed, export, missing)]
+        assert [
+            "Octopus Agile (London)",
+            "Octopus Agile (South Eastern)",
+            "Octopus Agile (K)",
+            "Octopus Agile agile_export (London)",
+            "spot (DE-LU)",
+        ] == names
+
+    def test_configuration_url(self) -> None:
+        """With a configuration URL every device links to it; without, none has the key."""
+        linked = decoded(build(configuration_url="http://pi:8765/")).values()
+        plain = decoded(build()).values()
+        assert {"http://pi:8765/"} == {p["dev"]["cu"] for p in linked}
+        assert all("cu" not in p["dev"] for p in plain)
+
     def test_providers_hang_off_the_daemon(self) -> None:
         """Provider devices are connected via the daemon's device; the plugin is the model."""
-        payload = decoded(build([AGILE]))[discovery_topic(PREFIX, "octopus_agile")]
-        assert ("energyd", "Octopus Agile") == (payload["dev"]["via_device"], payload["dev"]["mdl"])
+        payload = decoded(build([AGILE]))[
+            discovery_topic(PREFIX, "octopus_agile", instance=INSTANCE)
+        ]
+        assert ("energyd_pi", "Octopus Agile") == (
+            payload["dev"]["via_device"],
+            payload["dev"]["mdl"],
+        )
 
     def test_origin_availability_qos(self) -> None:
         """Each payload has the origin, availability on <base>/status and QoS 1."""
@@ -242,7 +339,7 @@ class TestDevices:
 
     def test_no_origin_url_by_default(self) -> None:
         """Without a URL the origin carries name and version only."""
-        payload = decoded(build([AGILE]))[daemon_discovery_topic(PREFIX)]
+        payload = decoded(build([AGILE]))[daemon_discovery_topic(PREFIX, instance=INSTANCE)]
         assert {"name": "energyd", "sw": "0.1.0"} == payload["o"]
 
     def test_empty_device_name_refused(self) -> None:
@@ -336,7 +433,9 @@ class TestComponents:
 
     def test_no_levels_no_level_sensor(self) -> None:
         """Without band names there is no enum sensor (it would have no options)."""
-        cmps = decoded(build([EXPORT]))[discovery_topic(PREFIX, EXPORT.provider_key)]["cmps"]
+        cmps = decoded(build([EXPORT]))[
+            discovery_topic(PREFIX, EXPORT.provider_key, instance=INSTANCE)
+        ]["cmps"]
         assert "price_level" not in cmps
 
     def test_tomorrow_available(self) -> None:
@@ -364,6 +463,21 @@ class TestComponents:
         ]
         assert expected == found
 
+    def test_predbat_rates_sensor(self) -> None:
+        """One Predbat rates sensor per provider: the predbat payload (raw_today /
+        raw_tomorrow) as its attributes, the number of rates as its state; no unit."""
+        config = component(build([AGILE]), "octopus_agile", "predbat_rates")
+        topic = "energyd/prices/octopus_agile/C/predbat"
+        assert ("sensor", "Predbat rates", topic, topic) == (
+            config["p"],
+            config["name"],
+            config["state_topic"],
+            config["json_attributes_topic"],
+        )
+        assert "energyd_pi_octopus_agile_predbat_rates" == config["unique_id"]
+        assert {"raw_today", "raw_tomorrow"} == template_keys(config["value_template"])
+        assert "unit_of_measurement" not in config
+
     def test_diagnostics(self) -> None:
         """Health, problem, last fetch and plugin version are diagnostics on <base>/providers."""
         diagnostics = {
@@ -387,17 +501,49 @@ class TestComponents:
 
     def test_region_select_needs_regions(self) -> None:
         """A provider whose plugin lists no regions gets no Region select."""
-        cmps = decoded(build([EXPORT]))[discovery_topic(PREFIX, EXPORT.provider_key)]["cmps"]
+        cmps = decoded(build([EXPORT]))[
+            discovery_topic(PREFIX, EXPORT.provider_key, instance=INSTANCE)
+        ]["cmps"]
         assert "region" not in cmps
 
     def test_unsafe_options_dropped(self) -> None:
-        """An option that would break the command template's JSON is not offered."""
-        odd = DeviceEntities("odd", "C", "P", regions=("C", 'D"', "E\\", "C"))
-        assert ["C"] == component(build([odd]), "odd", "region")["options"]
+        """An option that would break the command template's JSON is not offered; a name
+        that would is left out (the bare code stays)."""
+        odd = DeviceEntities(
+            "odd", "C", "P", regions=("C", 'D"', "E\\", "C", "F"), region_names={"F": 'x"y'}
+        )
+        assert ["C", "F"] == component(build([odd]), "odd", "region")["options"]
+
+    def test_region_options_are_named(self) -> None:
+        """Named regions read "C: London"; unnamed ones keep their code; no names at all:
+        bare codes and the plain command template."""
+        named = component(build([AGILE]), "octopus_agile", "region")
+        bare = DeviceEntities("spot", "DE", "Spot", regions=("DE", "FR"))
+        plain = component(build([bare]), "spot", "region")
+        assert ["A", "B", "C: London", "D: Merseyside & North Wales"] == named["options"][:4]
+        assert "J: South Eastern" in named["options"]
+        assert (
+            ["DE", "FR"],
+            '{"key": "energy.providers.spot.region", "value": "{{ value }}"}',
+        ) == (
+            plain["options"],
+            plain["command_template"],
+        )
+
+    @pytest.mark.parametrize(
+        ("region", "shown"), [("C", "C: London"), ("A", "A"), ("X", "X"), (None, "None")]
+    )
+    def test_region_state_shows_the_option(self, region: str | None, shown: str) -> None:
+        """The select's state is the option of the region in <base>/settings."""
+        select = component(build([AGILE]), "octopus_agile", "region")
+        settings = {"provider_id": "octopus_agile", "providers": {"octopus_agile": {}}}
+        if region is not None:
+            settings["providers"]["octopus_agile"]["region"] = region  # type: ignore[index]
+        assert shown == render_region(select["value_template"], settings)
 
     def test_daemon_entities_once(self) -> None:
         """Active provider and Update plugins live on the daemon device only, once."""
-        daemon = decoded(build())[daemon_discovery_topic(PREFIX)]["cmps"]
+        daemon = decoded(build())[daemon_discovery_topic(PREFIX, instance=INSTANCE)]["cmps"]
         everywhere = [cid for _, cid, _ in components(build())]
         assert ["active_provider", "update_providers"] == list(daemon)
         assert 1 == everywhere.count("active_provider")
@@ -405,7 +551,9 @@ class TestComponents:
 
     def test_active_provider_options_given(self) -> None:
         """provider_keys, when given, are the Active provider options."""
-        daemon = decoded(build([AGILE], provider_keys=["b", "a"]))[daemon_discovery_topic(PREFIX)]
+        daemon = decoded(build([AGILE], provider_keys=["b", "a"]))[
+            daemon_discovery_topic(PREFIX, instance=INSTANCE)
+        ]
         assert ["b", "a"] == daemon["cmps"]["active_provider"]["options"]
 
 
@@ -455,7 +603,8 @@ class TestServedTopics:
         assert [True, True, False, False, False] == [state_shape(t) is not None for t in topics]
 
     def test_attributes_bounded(self) -> None:
-        """Attributes come only from current/next, whose payload is small whatever the data."""
+        """Attributes come only from current/next, whose payload is small whatever the data,
+        and from predbat (sized in tests/api/test_derived_predbat.py)."""
         attribute_topics = {
             c["json_attributes_topic"]
             for _, _, c in components(build())
@@ -465,7 +614,7 @@ class TestServedTopics:
         slot = EnergyPriceSlot(start, start + timedelta(minutes=30), -123456.123456, "GBP", 1e6)
         biggest = dumps(price_payload("p" * 200, "r" * 200, slot, now=start, currency="GBP"))
         assert all(re.fullmatch(f"{BASE}/{BOUNDED_TOPICS}", t) for t in attribute_topics)
-        assert 4 == len(attribute_topics)
+        assert 6 == len(attribute_topics)
         assert len(biggest) < 16_384
 
     def test_payloads_reasonably_small(self) -> None:
@@ -477,7 +626,9 @@ class TestServedTopics:
 class TestCommands:
     def test_active_provider_command(self) -> None:
         """Choosing a provider sends the settings/set request that selects it."""
-        select = decoded(build())[daemon_discovery_topic(PREFIX)]["cmps"]["active_provider"]
+        select = decoded(build())[daemon_discovery_topic(PREFIX, instance=INSTANCE)]["cmps"][
+            "active_provider"
+        ]
         for option in select["options"]:
             request = parse_request(dumps(render_option(select["command_template"], option)))
             args = SettingsSetArgs.model_validate(request.args)
@@ -491,12 +642,16 @@ class TestCommands:
             request = parse_request(dumps(render_option(select["command_template"], option)))
             args = SettingsSetArgs.model_validate(request.args)
             check_setting_key(str(args.key))
-            assert {"energy.providers.octopus_agile.region": option} == args.changes()
+            code = option.split(": ")[0]
+            assert {"energy.providers.octopus_agile.region": code} == args.changes()
+            assert code in AGILE.regions
 
     def test_selects_follow_settings(self) -> None:
         """Both selects read their state from <base>/settings."""
         region = component(build([AGILE]), "octopus_agile", "region")
-        active = decoded(build([AGILE]))[daemon_discovery_topic(PREFIX)]["cmps"]["active_provider"]
+        active = decoded(build([AGILE]))[daemon_discovery_topic(PREFIX, instance=INSTANCE)]["cmps"][
+            "active_provider"
+        ]
         assert {"energyd/settings"} == {region["state_topic"], active["state_topic"]}
         assert "{{ value_json.get('provider_id') }}" == active["value_template"]
         assert "get('octopus_agile')" in region["value_template"]
@@ -504,7 +659,9 @@ class TestCommands:
     def test_buttons(self) -> None:
         """Refresh asks for this provider; Update plugins sends the empty update-all request."""
         refresh = component(build([AGILE]), "octopus_agile", "refresh")
-        update = decoded(build([AGILE]))[daemon_discovery_topic(PREFIX)]["cmps"]["update_providers"]
+        update = decoded(build([AGILE]))[daemon_discovery_topic(PREFIX, instance=INSTANCE)]["cmps"][
+            "update_providers"
+        ]
         refresh_args = RefreshArgs.model_validate(
             parse_request(refresh["payload_press"].encode()).args
         )
@@ -514,13 +671,21 @@ class TestCommands:
 
 
 class TestRemoval:
+    def test_legacy_topics(self) -> None:
+        """The topics of the devices before the instance was in the ids."""
+        expected = [
+            "homeassistant/device/energyd/config",
+            "homeassistant/device/energyd_octopus_agile/config",
+        ]
+        assert expected == legacy_topics(PREFIX, ["octopus_agile"])
+
     def test_removal_messages(self) -> None:
         """Removing providers empties their retained device configs."""
         expected = {
-            "homeassistant/device/energyd_old/config": b"",
-            "homeassistant/device/energyd_older/config": b"",
+            "homeassistant/device/energyd_pi_old/config": b"",
+            "homeassistant/device/energyd_pi_older/config": b"",
         }
-        assert expected == removal_messages(PREFIX, ["old", "older"])
+        assert expected == removal_messages(PREFIX, ["old", "older"], instance=INSTANCE)
 
     def test_component_removal(self) -> None:
         """A component is removed by its platform alone."""
@@ -531,7 +696,9 @@ class TestRemoval:
         fewer = DeviceEntities(**{**_fields(AGILE), "windows": ("overnight",)})
         previous, current = build(), build([fewer])
         merged = with_removed_components(previous, current)
-        agile = json.loads(merged[discovery_topic(PREFIX, "octopus_agile")])["cmps"]
+        agile = json.loads(merged[discovery_topic(PREFIX, "octopus_agile", instance=INSTANCE)])[
+            "cmps"
+        ]
         removed = {cid: c for cid, c in agile.items() if set(c) == {"p"}}
         assert {
             "window_evening_peak_start": {"p": "sensor"},
@@ -541,7 +708,7 @@ class TestRemoval:
             "window_cheap_3h_end": {"p": "sensor"},
             "window_cheap_3h_active": {"p": "binary_sensor"},
         } == removed
-        assert b"" == merged[discovery_topic(PREFIX, "octopus_agile_export")]
+        assert b"" == merged[discovery_topic(PREFIX, "octopus_agile_export", instance=INSTANCE)]
         assert current == with_removed_components(merged, current)
 
     def test_nothing_lost_nothing_added(self) -> None:
@@ -596,7 +763,7 @@ class TestCurrencyUnits:
         expected = {
             "p": "sensor",
             "name": "Tomorrow mean price",
-            "unique_id": "energyd_octopus_agile_tomorrow_mean_price",
+            "unique_id": "energyd_pi_octopus_agile_tomorrow_mean_price",
             "state_topic": "energyd/prices/octopus_agile/C/stats/tomorrow",
             "value_template": (
                 "{% set v = value_json.get('mean') %}"
@@ -611,7 +778,9 @@ class TestCurrencyUnits:
     def test_unknown_currency_has_no_price_sensors(self) -> None:
         """A provider whose plugin is not loaded: no price sensors in a guessed currency; the
         level, rank, health and controls stay."""
-        provider = decoded(build([_in(None)]))[discovery_topic(PREFIX, "market")]["cmps"]
+        provider = decoded(build([_in(None)]))[
+            discovery_topic(PREFIX, "market", instance=INSTANCE)
+        ]["cmps"]
         assert [] == [cid for cid, c in provider.items() if _is_monetary(c)]
         assert {"price_level", "current_rank", "health", "refresh"} <= set(provider)
 

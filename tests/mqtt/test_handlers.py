@@ -32,6 +32,7 @@ DOCUMENTED = [
     "providers/update-all",
     "refresh",
     "settings/get",
+    "settings/reset",
     "settings/set",
 ]
 
@@ -130,6 +131,76 @@ class TestNewCommands:
         assert ("invalid_argument", ["limit"]) == (
             bad["error"]["code"],
             list(bad["error"]["details"]),
+        )
+
+
+class TestRepliesThatSayWhatHappened:
+    async def test_settings_reset(self, daemon: tuple[Collector, int], base_topic: str) -> None:
+        """settings/reset drops an override ({"keys"} or {"all"}); the file's region applies
+        again; a key that is not overridden is invalid_setting; neither form is refused."""
+        client, _ = daemon
+        key = "energy.providers.octopus_agile.region"
+        await ask(client, base_topic, "settings/set", {"key": key, "value": "J"})
+        reply = await ask(client, base_topic, "settings/reset", {"keys": [key]})
+        assert ("ok", [key], [], "C") == (
+            reply["status"],
+            reply["data"]["reset"],
+            reply["data"]["overrides"],
+            reply["data"]["energy"]["providers"]["octopus_agile"]["region"],
+        )
+        again = await ask(client, base_topic, "settings/reset", {"keys": [key]})
+        assert ("invalid_setting", [key]) == (
+            again["error"]["code"],
+            list(again["error"]["details"]),
+        )
+        await ask(client, base_topic, "settings/set", {"key": key, "value": "J"})
+        every = await ask(client, base_topic, "settings/reset", {"all": True})
+        assert [key] == every["data"]["reset"]
+        neither = await ask(client, base_topic, "settings/reset", {})
+        assert "invalid_argument" == neither["error"]["code"]
+
+    async def test_a_failed_refresh_is_an_error(
+        self, daemon: tuple[Collector, int], base_topic: str, fake_api: RunningFake
+    ) -> None:
+        """A refresh whose fetch fails replies status error, fetch_failed, with the run."""
+        client, _ = daemon
+        fake_api.state.faults.extend([500] * 20)
+        reply = await ask(client, base_topic, "refresh", {})
+        fake_api.state.faults.clear()
+        assert ("error", None, "fetch_failed") == (
+            reply["status"],
+            reply["data"],
+            reply["error"]["code"],
+        )
+        (run,) = reply["error"]["details"]["runs"]
+        assert ("error", "ProviderServerError") == (run["outcome"], run["error_type"])
+
+    async def test_unknown_keys_and_plain_reasons(
+        self, daemon: tuple[Collector, int], base_topic: str
+    ) -> None:
+        """An unknown key is refused with a did-you-mean; a bad time says what it takes."""
+        client, _ = daemon
+        typo = await ask(client, base_topic, "cheapest", {"minutes": 60, "earlist": "00:00"})
+        assert ("invalid_argument", {"earlist": "unknown key; did you mean 'earliest'?"}) == (
+            typo["error"]["code"],
+            typo["error"]["details"],
+        )
+        bad = await ask(client, base_topic, "cheapest", {"minutes": 60, "earliest": "25:00"})
+        assert bad["error"]["details"]["earliest"].startswith("expected HH:MM")
+        part = await ask(client, base_topic, "cheapest", {"minutes": 45})
+        assert "30-minute slots" in part["error"]["message"]
+
+    async def test_update_by_provider_id(
+        self, daemon: tuple[Collector, int], base_topic: str
+    ) -> None:
+        """providers/update takes the provider id; an up-to-date plugin is "already up to
+        date" (ok)."""
+        client, _ = daemon
+        reply = await ask(client, base_topic, "providers/update", {"name": "octopus_agile"})
+        assert ("ok", "octopus_agile_provider.py", "already up to date") == (
+            reply["status"],
+            reply["data"]["file"],
+            reply["data"]["message"],
         )
 
 

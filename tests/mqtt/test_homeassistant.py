@@ -3,16 +3,26 @@ management entities acting on the daemon, and removal of providers that are gone
 
 from __future__ import annotations
 
+import asyncio
 import json
+import socket
 from pathlib import Path
 from typing import Any
 
-from tests.support.broker import Collector, MosquittoBroker, collect
+import pytest
+
+from energyd.config import HttpSettings
+from energyd.mqtt.homeassistant import configuration_url
+from tests.mqtt.test_discovery import render_option, render_region
+from tests.support.broker import Collector, MosquittoBroker, collect, free_port
 from tests.support.daemon import daemon_settings, running
 from tests.support.fake_octopus import RunningFake
 from tests.support.market_plugins import market_plugin
 from tests.support.octopus_data import default_price
 from tests.support.plugin_files import write_plugin
+
+#: The daemons' instance name (the default, the host name, would differ between machines).
+INSTANCE = "pi"
 
 
 def body(message: Any) -> Any:
@@ -45,13 +55,15 @@ class TestDiscovery:
             base_topic,
             fake_api.url,
             mqtt={"discovery_prefix": prefix},
+            instance=INSTANCE,
         )
-        daemon_topic = f"{prefix}/device/energyd/config"
-        provider_topic = f"{prefix}/device/energyd_octopus_agile/config"
+        daemon_topic = f"{prefix}/device/energyd_{INSTANCE}/config"
+        provider_topic = f"{prefix}/device/energyd_{INSTANCE}_octopus_agile/config"
         async with running(settings), collect(mosquitto.port, "#") as client:
             daemon = await device_config(client, daemon_topic)
             provider = await device_config(client, provider_topic)
             assert "energyd" == daemon["dev"]["name"]
+            assert "Octopus Energy Agile (London)" == provider["dev"]["name"]
             assert "energyd" == provider["o"]["name"]
             price = component(provider, "sensor", "current_price")
             assert ("GBP/kWh", "monetary") == (
@@ -71,8 +83,10 @@ class TestDiscovery:
             assert "ok" == body(reply)["status"]
 
             region = component(provider, "select", "region")
-            assert "J" in region["options"]
-            command = region["command_template"].replace("{{ value }}", "J")
+            south_east = next(o for o in region["options"] if o.startswith("J: "))
+            settings_now = body(await client.wait_for(f"{base_topic}/settings"))
+            assert "C: London" == render_region(region["value_template"], settings_now)
+            command = json.dumps(render_option(region["command_template"], south_east))
             await client.publish(region["command_topic"], command)
             moved = await client.wait_for(
                 f"{base_topic}/prices/octopus_agile/J/current",
@@ -88,13 +102,14 @@ class TestDiscovery:
                 price["unique_id"]
                 == component(body(updated), "sensor", "current_price")["unique_id"]
             )
+            assert f"Octopus Energy Agile ({south_east[3:]})" == body(updated)["dev"]["name"]
 
             export = {"plugin": "octopus_agile", "region": "C", "direction": "export"}
             await client.publish(
                 f"{base_topic}/request/settings/set",
                 json.dumps({"key": "energy.providers.agile_export", "value": export}),
             )
-            export_topic = f"{prefix}/device/energyd_agile_export/config"
+            export_topic = f"{prefix}/device/energyd_{INSTANCE}_agile_export/config"
             await device_config(client, export_topic)
             await client.publish(
                 f"{base_topic}/request/settings/set",
@@ -128,8 +143,9 @@ class TestCurrencies:
             "http://127.0.0.1:9",
             energy={"provider_id": "eur_market", "providers": {"eur_market": {"region": "DE"}}},
             mqtt={"discovery_prefix": prefix},
+            instance=INSTANCE,
         )
-        device_topic = f"{prefix}/device/energyd_eur_market/config"
+        device_topic = f"{prefix}/device/energyd_{INSTANCE}_eur_market/config"
         level_topic = f"{base_topic}/prices/eur_market/DE/level"
         reply_topic = f"{base_topic}/response/settings/set"
         async with running(settings), collect(mosquitto.port, "#") as client:
@@ -176,3 +192,147 @@ class TestCurrencies:
                 device_topic, lambda m: b'"options":["low","high"]' in m.payload, within=10
             )
             assert ["low", "high"] == component(body(updated), "sensor", "price_level")["options"]
+
+
+class TestBirth:
+    async def test_configs_sent_once_per_birth(
+        self, tmp_path: Path, mosquitto: MosquittoBroker, base_topic: str, fake_api: RunningFake
+    ) -> None:
+        """One `online` on homeassistant/status: each device config is sent once more (not
+        twice), and the states after it."""
+        prefix = f"{base_topic}-ha"
+        settings = daemon_settings(
+            tmp_path,
+            mosquitto.port,
+            base_topic,
+            fake_api.url,
+            mqtt={"discovery_prefix": prefix},
+            instance=INSTANCE,
+        )
+        configs = [
+            f"{prefix}/device/energyd_{INSTANCE}/config",
+            f"{prefix}/device/energyd_{INSTANCE}_octopus_agile/config",
+        ]
+        state = f"{base_topic}/settings"
+        current = f"{base_topic}/prices/octopus_agile/C/current"
+        async with (
+            running(settings),
+            collect(mosquitto.port, f"{prefix}/#", f"{base_topic}/#") as client,
+        ):
+            await client.wait_for(
+                current, lambda m: bool(m.payload) and body(m)["available"], within=10
+            )
+            for topic in configs:
+                await device_config(client, topic)
+            await asyncio.sleep(1.0)  # start-up publishing settles
+            before = {topic: len(client.on(topic)) for topic in [*configs, state]}
+            await client.publish(f"{prefix}/status", "online")
+            await client.wait_count(state, before[state] + 1, within=10)
+            await asyncio.sleep(1.0)  # anything sent twice would be here by now
+            sent = {topic: len(client.on(topic)) - before[topic] for topic in configs}
+        assert dict.fromkeys(configs, 1) == sent
+
+
+class TestConfigurationUrl:
+    @pytest.mark.parametrize(
+        ("host", "expected"),
+        [
+            ("127.0.0.1", "http://127.0.0.1:8765/"),
+            ("0.0.0.0", f"http://{socket.gethostname()}:8765/"),
+            ("::", f"http://{socket.gethostname()}:8765/"),
+            ("::1", "http://[::1]:8765/"),
+            ("energyd.lan", "http://energyd.lan:8765/"),
+        ],
+    )
+    def test_status_page_address(self, host: str, expected: str) -> None:
+        """The address of the status page; "every interface" is named by the host name."""
+        assert expected == configuration_url(HttpSettings(enabled=True, host=host, port=8765))
+
+    def test_none_without_http(self) -> None:
+        """HTTP off (or no settings): no link."""
+        assert (None, None) == (
+            configuration_url(HttpSettings(enabled=False)),
+            configuration_url(None),
+        )
+
+    async def test_devices_link_to_the_status_page(
+        self, tmp_path: Path, mosquitto: MosquittoBroker, base_topic: str, fake_api: RunningFake
+    ) -> None:
+        """With HTTP on 0.0.0.0, every device's configuration_url is http://<host name>:port/."""
+        prefix = f"{base_topic}-ha"
+        port = free_port()
+        settings = daemon_settings(
+            tmp_path,
+            mosquitto.port,
+            base_topic,
+            fake_api.url,
+            mqtt={"discovery_prefix": prefix},
+            http={"enabled": True, "host": "0.0.0.0", "port": port},
+            instance=INSTANCE,
+        )
+        async with running(settings), collect(mosquitto.port, f"{prefix}/#") as client:
+            daemon = await device_config(client, f"{prefix}/device/energyd_{INSTANCE}/config")
+            provider = await device_config(
+                client, f"{prefix}/device/energyd_{INSTANCE}_octopus_agile/config"
+            )
+        expected = f"http://{socket.gethostname()}:{port}/"
+        assert (expected, expected) == (daemon["dev"]["cu"], provider["dev"]["cu"])
+
+
+class TestPredbat:
+    async def test_predbat_sensor_reads_major_units(
+        self, tmp_path: Path, mosquitto: MosquittoBroker, base_topic: str, fake_api: RunningFake
+    ) -> None:
+        """The Predbat rates sensor's attributes topic holds raw_today with `value` equal to
+        the current price's price_major (GBP/kWh: Predbat multiplies by 100)."""
+        prefix = f"{base_topic}-ha"
+        settings = daemon_settings(
+            tmp_path,
+            mosquitto.port,
+            base_topic,
+            fake_api.url,
+            mqtt={"discovery_prefix": prefix},
+            instance=INSTANCE,
+        )
+        current_topic = f"{base_topic}/prices/octopus_agile/C/current"
+        async with running(settings), collect(mosquitto.port, "#") as client:
+            provider = await device_config(
+                client, f"{prefix}/device/energyd_{INSTANCE}_octopus_agile/config"
+            )
+            sensor = component(provider, "sensor", "predbat_rates")
+            current = await client.wait_for(
+                current_topic, lambda m: bool(m.payload) and body(m)["available"], within=10
+            )
+            rates = await client.wait_for(
+                sensor["json_attributes_topic"],
+                lambda m: bool(m.payload) and body(m)["raw_today"],
+                within=10,
+            )
+        now = body(current)
+        rate = next(r for r in body(rates)["raw_today"] if r["start"] == now["valid_from"])
+        assert (now["price_major"], now["valid_to"]) == (rate["value"], rate["end"])
+
+
+class TestUpgrade:
+    async def test_devices_of_the_old_ids_are_removed(
+        self, tmp_path: Path, mosquitto: MosquittoBroker, base_topic: str, fake_api: RunningFake
+    ) -> None:
+        """The retained configs of a version without the instance in the ids (energyd,
+        energyd_<provider>) are emptied at start: no duplicate devices after an upgrade."""
+        prefix = f"{base_topic}-ha"
+        old = [f"{prefix}/device/energyd/config", f"{prefix}/device/energyd_octopus_agile/config"]
+        settings = daemon_settings(
+            tmp_path,
+            mosquitto.port,
+            base_topic,
+            fake_api.url,
+            mqtt={"discovery_prefix": prefix},
+            instance=INSTANCE,
+        )
+        async with collect(mosquitto.port) as setup:
+            for topic in old:
+                await setup.publish(topic, '{"dev": {"ids": ["old"]}}', retain=True)
+        async with running(settings), collect(mosquitto.port, f"{prefix}/#") as client:
+            for topic in old:
+                await client.wait_for(topic, lambda m: m.payload == b"", within=10)
+            await device_config(client, f"{prefix}/device/energyd_{INSTANCE}_octopus_agile/config")

@@ -83,7 +83,8 @@ async def store_stale(rig: Rig, slots: list[EnergyPriceSlot]) -> None:
     """Slots put straight into the store, as an older energyd (without today's validation)
     would have left them."""
     run = FetchRun("demo", "C", datetime.now(UTC), FetchOutcome.OK, slots=len(slots))
-    await rig.store.save_fetch("demo", "C", slots, run)
+    source = rig.service.runtime("demo").identity
+    await rig.store.save_fetch("demo", "C", slots, run, source=source)
 
 
 def body(message: Any) -> Any:

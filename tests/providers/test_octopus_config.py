@@ -33,12 +33,12 @@ class TestMetadata:
             and isinstance(node.value, ast.Constant)
         ]
 
-        assert ["2.0.0"] == literals
-        assert "2.0.0" == octopus_agile().OctopusAgileProvider().get_metadata().version
+        assert ["2.1.0"] == literals
+        assert "2.1.0" == octopus_agile().OctopusAgileProvider().get_metadata().version
 
-    def test_built_on_kit_1(self) -> None:
-        """``REQUIRES_KIT = 1``: the loader reads it statically and loads the file on kit 1."""
-        assert 1 == read_required_kit(PLUGIN_FILE)
+    def test_built_on_kit_2(self) -> None:
+        """``REQUIRES_KIT = 2`` (names, hints, identity fields): read statically."""
+        assert 2 == read_required_kit(PLUGIN_FILE)
 
     def test_one_concrete_provider_class(self) -> None:
         """The file defines exactly one concrete EnergyPriceProvider subclass."""
@@ -150,11 +150,10 @@ class TestValidConfig:
             {"region": "C", "page_size": "100", "retry_base_seconds": "0.5"},
             {"region": "C", "retry_base_seconds": 0, "retry_budget_seconds": 0},
             {"region": "C", "product_code": None, "tariff_code": ""},
-            {"region": "C", "enabled": True, "plugin": "octopus_agile", "api_key": "x"},
         ],
     )
     def test_valid(self, config: dict[str, Any]) -> None:
-        """Good configurations (unknown daemon keys included) have no errors."""
+        """Good configurations have no errors."""
         assert {} == validate(config)
 
     def test_normalised(self) -> None:
@@ -250,8 +249,20 @@ class TestInvalidConfig:
         assert "region J but region is C" in errors["tariff_code"]
 
     def test_missing_region_lists_the_letters(self) -> None:
-        """The missing-region message tells the user what to write."""
-        assert "A B C D E F G H J K L M N P" in validate({})["region"]
+        """The missing-region message tells the user what to write: every letter with its
+        name, and how to find theirs by postcode."""
+        message = validate({})["region"]
+
+        assert message.startswith("required: one of A (Eastern England), B (East Midlands), C")
+        assert "P (Northern Scotland)" in message
+        assert 'energyd region --postcode "SW1A 1AA"' in message
+
+    def test_a_misspelt_key_is_refused_with_a_suggestion(self) -> None:
+        """``prodcut_code`` is not silently ignored (the default product would be fetched)."""
+        errors = validate({"region": "C", "prodcut_code": "AGILE-24-10-01", "api_key": "x"})
+
+        assert "did you mean 'product_code'?" in errors["prodcut_code"]
+        assert errors["api_key"].startswith("unknown key")
 
     def test_several_errors_at_once(self) -> None:
         """All problems are reported together."""

@@ -11,6 +11,7 @@ __all__ = ["AGILE", "MIDNIGHT_MARKET"]
 def _calendar(meta: EnergyProviderMetadata) -> MarketCalendar:
     return MarketCalendar.of(meta.market_timezone, meta.day_start_local, meta.publish_time_local)
 
+
 #: Agile: UK local days, prices for 23:00 -> 23:00 published around 16:00 UK time.
 AGILE = _calendar(
     EnergyProviderMetadata(

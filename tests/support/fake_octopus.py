@@ -5,12 +5,15 @@ Serves, for every product in ``products`` and all 14 regions::
     /v1/products/                                                    (paginated)
     /v1/products/{code}/                                             (404 when unknown)
     /v1/products/{code}/electricity-tariffs/{tariff}/standard-unit-rates/
+    /v1/industry/grid-supply-points/?postcode=...                    (region of a postcode)
 
 Unit rates are deterministic (``prices(region, valid_from)`` in p/kWh inc VAT), honour
 ``period_from`` / ``period_to`` / ``page_size`` / ``page``, come newest first, and link to the
 next page with an absolute URL built from the request's own host (or ``link_base``, to mimic a
 proxy that passes Octopus's links through). ``state.faults`` answers the next requests with
-given HTTP statuses; ``state.requests`` records every path and query asked for.
+given HTTP statuses; ``state.down`` drops every connection unanswered (an outage of the API
+at the address energyd is configured with); ``state.requests`` records every path and query
+asked for.
 
 Run it by hand: ``python -m tests.support.fake_octopus --port 8080`` (binds 127.0.0.1 only),
 then set ``base_url = "http://127.0.0.1:8080"`` for the octopus_agile provider.
@@ -60,6 +63,7 @@ class FakeOctopusState:
     requests: list[str] = field(default_factory=list)
     faults: deque[int] = field(default_factory=deque)
     retry_after: str = "0"
+    down: bool = False
 
 
 STATE = web.AppKey("octopus_state", FakeOctopusState)
@@ -89,6 +93,33 @@ def _positive_int(value: str | None, default: int) -> int | None:
     except ValueError:
         return None
     return number if number > 0 else None
+
+
+#: Outward codes -> grid supply point groups the stand-in knows (a city centre per region;
+#: ``ZZ1`` is invented, for a postcode that spans two groups).
+POSTCODE_GROUPS: dict[str, tuple[str, ...]] = {
+    "CB1": ("_A",),
+    "NG1": ("_B",),
+    "SW1A": ("_C",),
+    "L1": ("_D",),
+    "B1": ("_E",),
+    "NE1": ("_F",),
+    "M1": ("_G",),
+    "SO14": ("_H",),
+    "CT1": ("_J",),
+    "CF10": ("_K",),
+    "BS1": ("_L",),
+    "LS1": ("_M",),
+    "EH1": ("_N",),
+    "AB10": ("_P",),
+    "ZZ1": ("_D", "_E"),
+}
+
+
+def _outward(postcode: str) -> str:
+    """``"sw1a 1aa"``, ``"SW1A1AA"`` or ``"SW1A"`` -> ``"SW1A"`` (the inward part is 3 long)."""
+    text = "".join(postcode.split()).upper()
+    return text[:-3] if len(text) > 4 else text
 
 
 class _FakeOctopus:
@@ -127,6 +158,15 @@ class _FakeOctopus:
         next_url = self._link(request, number + 1) if first + size < len(rows) else None
         previous_url = self._link(request, number - 1) if number > 1 else None
         return web.json_response(page(chunk, next_url, previous_url, count=len(rows)))
+
+    async def grid_supply_points(self, request: web.Request) -> web.Response:
+        """As Octopus: all 14 groups without a postcode, ``count: 0`` for an unknown one."""
+        postcode = request.query.get("postcode")
+        if postcode is None:
+            groups: tuple[str, ...] = tuple(f"_{region}" for region in REGIONS)
+        else:
+            groups = POSTCODE_GROUPS.get(_outward(postcode), ())
+        return self._paginate(request, [{"group_id": group} for group in groups])
 
     async def products_list(self, request: web.Request) -> web.Response:
         return self._paginate(request, list(self.products.values()))
@@ -192,6 +232,9 @@ def make_app(
     @web.middleware
     async def record_and_inject(request: web.Request, handler: Handler) -> web.StreamResponse:
         state.requests.append(request.path_qs)
+        if state.down and request.transport is not None:
+            request.transport.abort()  # the client sees the connection die, as in an outage
+            raise web.HTTPServiceUnavailable
         if state.faults:
             status = state.faults.popleft()
             headers = {"Retry-After": state.retry_after} if status == 429 else {}
@@ -200,6 +243,7 @@ def make_app(
 
     app = web.Application(middlewares=[record_and_inject])
     app[STATE] = state
+    app.router.add_get("/v1/industry/grid-supply-points/", fake.grid_supply_points)
     app.router.add_get("/v1/products/", fake.products_list)
     app.router.add_get("/v1/products/{code}/", fake.product)
     app.router.add_get(

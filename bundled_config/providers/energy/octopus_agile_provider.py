@@ -58,8 +58,8 @@ from providers.energy.base import (
     split_into_slots,
 )
 
-__version__ = "2.0.0"
-REQUIRES_KIT = 1
+__version__ = "2.1.0"
+REQUIRES_KIT = 2
 
 PROVIDER_ID = "octopus_agile"
 SLOT = timedelta(minutes=30)
@@ -70,17 +70,17 @@ REGION_NAMES: dict[str, str] = {
     "A": "Eastern England",
     "B": "East Midlands",
     "C": "London",
-    "D": "Merseyside & North Wales",
+    "D": "Merseyside and North Wales",
     "E": "West Midlands",
-    "F": "North East",
-    "G": "North West",
-    "H": "Southern",
-    "J": "South Eastern",
+    "F": "North Eastern England",
+    "G": "North Western England",
+    "H": "Southern England",
+    "J": "South Eastern England",
     "K": "South Wales",
-    "L": "South Western",
+    "L": "South Western England",
     "M": "Yorkshire",
-    "N": "South Scotland",
-    "P": "North Scotland",
+    "N": "Southern Scotland",
+    "P": "Northern Scotland",
 }
 REGIONS = tuple(REGION_NAMES)
 DIRECTIONS = ("import", "export")
@@ -119,13 +119,15 @@ def _tariff_matches_region(settings: Settings) -> dict[str, str]:
 
 
 #: The config: ``validate_config``, ``config_schema`` and the parsed settings all come from it.
-#: Keys it does not declare are ignored (the daemon shares its config sections).
+#: A key it does not declare is refused with a "did you mean" (``prodcut_code``).
 FIELDS = ConfigFields(
     {
         "region": Choice(
             REGIONS,
+            names=REGION_NAMES,
             required=True,
             normalise=canonical_region,
+            hint='find yours by postcode: energyd region --postcode "SW1A 1AA"',
             description="grid supply point group letter (lower case and '_C' accepted)",
         ),
         "product_code": Text(
@@ -147,12 +149,15 @@ FIELDS = ConfigFields(
             description="import = Agile Octopus, export = Agile Outgoing",
         ),
         "base_url": Url(default=DEFAULT_BASE_URL, description="API root; a mirror or proxy"),
-        "page_size": Integer(1, MAX_PAGE_SIZE, default=MAX_PAGE_SIZE, description="rows per page"),
-        "max_pages": Integer(1, 1000, default=20, description="most pages read per list"),
+        "page_size": Integer(
+            1, MAX_PAGE_SIZE, default=MAX_PAGE_SIZE, identity=False, description="rows per page"
+        ),
+        "max_pages": Integer(
+            1, 1000, default=20, identity=False, description="most pages read per list"
+        ),
         **RETRY_FIELDS,
     },
     checks=[_tariff_matches_region],
-    unknown="ignore",
 )
 
 
@@ -307,6 +312,22 @@ def tariff_code_for_region(detail: Mapping[str, Any], region: str) -> str:
     raise ProviderDataError(f"{product} region {region}: no usable tariff code")
 
 
+def regions_of_supply_points(results: object) -> list[str]:
+    """The region letters in a grid-supply-point answer (``[{"group_id": "_C"}]`` -> ``["C"]``)."""
+    if not isinstance(results, list):
+        raise ProviderDataError(
+            f"grid supply points: expected a list, got {type(results).__name__}"
+        )
+    found: list[str] = []
+    for item in results:
+        group = item.get("group_id") if isinstance(item, Mapping) else None
+        if not isinstance(group, str) or canonical_region(group) not in REGION_NAMES:
+            raise ProviderDataError(f"grid supply points: not a region group: {item!r}")
+        if canonical_region(group) not in found:
+            found.append(canonical_region(group))
+    return found
+
+
 def _ceil_second(moment: datetime) -> datetime:
     """``moment`` rounded up to a whole second (``period_to`` must cover the window)."""
     return moment + timedelta(microseconds=-moment.microsecond % 1_000_000)
@@ -376,6 +397,31 @@ class OctopusAgileProvider(KitProvider):
                 "(not published yet?)"
             )
         return slots
+
+    def source_identity(self, region: str, config: Mapping[str, Any]) -> str:
+        """The tariff (``*`` for a product still to be discovered), direction and API base:
+        ``E-1R-AGILE-24-10-01-C import @ https://api.octopus.energy``."""
+        settings = self.settings(region, config)
+        tariff = settings.optional_text("tariff_code")
+        if tariff is None:
+            product = settings.optional_text("product_code") or "AGILE-*"
+            tariff = f"E-1R-{product}-{settings.text('region')}"
+        return f"{tariff} {settings.text('direction')} @ {settings.text('base_url')}"
+
+    async def find_regions(self, query: str, config: Mapping[str, Any]) -> list[str]:
+        """The regions of a postcode, from the grid-supply-point endpoint (no API key)."""
+        # Any valid region will do: the lookup needs only the API base (and retry knobs).
+        wanted = ("base_url", "max_pages", *RETRY_FIELDS)
+        given = {key: config[key] for key in wanted if config.get(key) is not None}
+        settings = self.config_fields.parse({**given, "region": "C"})
+        api = self.api(settings)
+        postcode = " ".join(query.split()).upper()
+        rows = await api.paginate(
+            "/v1/industry/grid-supply-points/",
+            params={"postcode": postcode},
+            max_pages=settings.integer("max_pages"),
+        )
+        return regions_of_supply_points(rows)
 
     # -- resolution of product and tariff ----------------------------------------------------
 

@@ -11,9 +11,10 @@ never by importing ``energyd.providers.kit`` themselves. One concept per module:
 - :mod:`.provider`: :class:`KitProvider`, the base class tying them together;
 - :mod:`.testing`: a conformance suite for plugin tests (not re-exported: needs aioresponses).
 
-The kit is contract surface: :data:`KIT_VERSION` grows by one on a breaking change only (an
-additive change keeps it). A plugin that needs a newer kit says ``REQUIRES_KIT = <n>`` at module
-level and the loader reports it instead of loading it.
+The kit is contract surface: :data:`KIT_VERSION` grows by one with each release that adds
+something a plugin may use (nothing is removed). A plugin says the lowest kit it needs with
+``REQUIRES_KIT = <n>`` at module level; on an older kit the loader reports it instead of
+loading it.
 """
 
 from __future__ import annotations

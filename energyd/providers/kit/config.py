@@ -69,6 +69,12 @@ class Field:
     description: str = ""
     normalise: Callable[[str], Any] | None = None
     secret: bool = False
+    #: Whether the value decides *which* prices are fetched (a region, a tariff, an API base),
+    #: so that stored prices of another value are not this config's (``source_identity``).
+    #: Knobs of how they are fetched (page sizes, retries) say ``identity=False``.
+    identity: bool = True
+    #: Said after "required: ..." when the key is missing: how to find the value.
+    hint: str = ""
 
     def convert(self, value: Any) -> Any:
         """The checked value, or raise ``_Invalid(reason)``."""
@@ -99,12 +105,17 @@ class Field:
 
 @dataclass(frozen=True, kw_only=True)
 class Choice(Field):
-    """One of a fixed set of strings; a near miss gets a "did you mean"."""
+    """One of a fixed set of strings; a near miss gets a "did you mean". ``names`` gives
+    choices a human name (``{"C": "London"}``), shown in messages beside the code."""
 
     choices: tuple[str, ...]
+    names: Mapping[str, str]
 
-    def __init__(self, choices: Sequence[str], **options: Any) -> None:
+    def __init__(
+        self, choices: Sequence[str], *, names: Mapping[str, str] | None = None, **options: Any
+    ) -> None:
         object.__setattr__(self, "choices", tuple(choices))
+        object.__setattr__(self, "names", dict(names or {}))
         super().__init__(**options)
 
     def convert(self, value: Any) -> Any:
@@ -115,10 +126,16 @@ class Choice(Field):
         raise _Invalid(f"unknown value {self.shown(value)}{maybe}; expected {self.expected()}")
 
     def expected(self) -> str:
-        return "one of " + " ".join(self.choices)
+        if not self.names:
+            return "one of " + " ".join(self.choices)
+        named = (f"{c} ({self.names[c]})" if c in self.names else c for c in self.choices)
+        return "one of " + ", ".join(named)
 
     def type_schema(self) -> dict[str, Any]:
-        return {"type": "string", "enum": list(self.choices)}
+        out: dict[str, Any] = {"type": "string", "enum": list(self.choices)}
+        if self.names:
+            out["x-names"] = {c: self.names[c] for c in self.choices if c in self.names}
+        return out
 
 
 def _number(value: Any) -> float:
@@ -401,7 +418,8 @@ class ConfigFields:
             raw = raw.strip()
         if raw is None or raw == "":
             if spec.required:
-                raise _Invalid(f"required: {spec.expected()}")
+                hint = f"; {spec.hint}" if spec.hint else ""
+                raise _Invalid(f"required: {spec.expected()}{hint}")
             return spec.default
         if spec.normalise is not None and isinstance(raw, str):
             try:
@@ -419,7 +437,7 @@ class ConfigFields:
             except _Invalid as exc:
                 errors[name] = str(exc)
         if self.unknown == "error":
-            known = [*self.fields, *sorted(self.known_keys)]
+            known = [*self.fields, *sorted(self.known_keys - set(self.fields))]
             for key in config:
                 if key in self.fields or key in self.known_keys:
                     continue
@@ -443,6 +461,25 @@ class ConfigFields:
             detail = "; ".join(f"{key}: {reason}" for key, reason in errors.items())
             raise ProviderConfigError(f"invalid config: {detail}", errors)
         return settings
+
+    def normalise(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        """``config`` with each declared key's value in its normalised form (``"c"`` ->
+        ``"C"``); keys given stay given (no defaults added), others are kept as they are.
+        :class:`ProviderConfigError` if invalid."""
+        settings = self.parse(config)
+        return {
+            key: settings[key] if key in self.fields else value for key, value in config.items()
+        }
+
+    def identity(self, config: Mapping[str, Any]) -> str:
+        """``key=value;...`` of the fields that decide which prices are fetched (defaults
+        filled in, values normalised): what ``source_identity`` of a kit plugin is made of."""
+        settings = self.parse(config)
+        return ";".join(
+            f"{name}={settings[name]}"
+            for name in sorted(self.fields)
+            if self.fields[name].identity and settings[name] is not None
+        )
 
     def schema(self) -> dict[str, Any]:
         """The JSON schema (draft 2020-12 vocabulary) for ``config_schema``."""

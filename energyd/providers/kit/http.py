@@ -375,7 +375,7 @@ class HttpApi:
 
         if self.retrier is None:
             return await attempt()
-        return await self.retrier.run(attempt, what=f"{method} {scrub_url(url)}")
+        return await self.retrier.run(attempt, method=method, url=scrub_url(url))
 
     async def _once(
         self,

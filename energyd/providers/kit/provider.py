@@ -77,6 +77,14 @@ class KitProvider(EnergyPriceProvider):
     def validate_config(self, config: Mapping[str, Any]) -> dict[str, str]:
         return self.config_fields.validate(config)
 
+    def normalise_config(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        return self.config_fields.normalise(config)
+
+    def source_identity(self, region: str, config: Mapping[str, Any]) -> str:
+        """The provider id and every identity field (:attr:`Field.identity`), normalised."""
+        settings = self.settings(region, config)
+        return f"{self.get_metadata().provider_id}:{self.config_fields.identity(settings)}"
+
     async def fetch_prices(
         self,
         region: str,

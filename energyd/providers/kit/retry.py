@@ -95,12 +95,20 @@ NO_RETRY = RetryPolicy(attempts=1, base_delay=0.0, max_delay=0.0, budget_seconds
 #: Config fields a plugin can add to let operators tune :class:`RetryPolicy` (read back with
 #: :meth:`RetryPolicy.from_settings`).
 RETRY_FIELDS = {
-    "retry_attempts": Integer(1, 20, default=4, description="attempts per request"),
+    "retry_attempts": Integer(1, 20, default=4, identity=False, description="attempts per request"),
     "retry_base_seconds": Number(
-        0, 600, default=2.0, description="first backoff ceiling in seconds (doubles per attempt)"
+        0,
+        600,
+        default=2.0,
+        identity=False,
+        description="first backoff ceiling in seconds (doubles per attempt)",
     ),
     "retry_budget_seconds": Number(
-        0, 3600, default=60.0, description="longest total wait for retries within one fetch"
+        0,
+        3600,
+        default=60.0,
+        identity=False,
+        description="longest total wait for retries within one fetch",
     ),
 }
 
@@ -155,8 +163,15 @@ class Retrier:
         delay = self.policy.backoff(attempt, self._rng)
         return delay if delay <= remaining else None
 
-    async def run(self, operation: Callable[[], Awaitable[_T]], *, what: str = "") -> _T:
-        """Await ``operation()`` until it succeeds or the policy says stop (then re-raise)."""
+    async def run(
+        self, operation: Callable[[], Awaitable[_T]], *, what: str = "", **fields: object
+    ) -> _T:
+        """Await ``operation()`` until it succeeds or the policy says stop (then re-raise).
+
+        Each retry is logged as ``provider.retry`` with structured fields: ``fields`` (the
+        request's ``method`` and ``url``, say), ``attempt``, ``delay``, the error's type,
+        HTTP ``status`` and ``retry_after`` when known, and its text as ``detail``; ``what``
+        (free text) only when given."""
         attempt = 1
         while True:
             try:
@@ -165,14 +180,16 @@ class Retrier:
                 delay = self.delay_for(exc, attempt)
                 if delay is None:
                     raise
-                log.warning(
-                    "provider.retry",
-                    provider=self._name or None,
-                    what=what,
-                    attempt=attempt,
-                    delay=round(delay, 3),
-                    error=type(exc).__name__,
-                    detail=str(exc),
-                )
+                event: dict[str, object] = {"provider": self._name or None}
+                if what:
+                    event["what"] = what
+                event.update(fields)
+                event.update(attempt=attempt, delay=round(delay, 3), error=type(exc).__name__)
+                if isinstance(exc, ProviderFetchError) and exc.status is not None:
+                    event["status"] = exc.status
+                if isinstance(exc, ProviderRateLimitError) and exc.retry_after is not None:
+                    event["retry_after"] = exc.retry_after
+                event["detail"] = str(exc)
+                log.warning("provider.retry", **event)
                 await self._sleep(delay)
                 attempt += 1

@@ -1,4 +1,9 @@
-"""The plugin kit's version: bumped by one on a breaking change, kept on additive ones.
+"""The plugin kit's version: bumped by one whenever the kit gains something a plugin may use
+(a plugin states the lowest it needs with ``REQUIRES_KIT``); older plugins keep working.
+
+- 1: HttpApi, retries, ConfigFields, time helpers, KitProvider, Conformance.
+- 2: ``Field(identity=..., hint=...)``, ``Choice(names=...)``, ``ConfigFields.normalise`` /
+  ``identity``; KitProvider's ``normalise_config`` and ``source_identity``.
 
 Its own module so the loader can read it without importing the rest of the kit.
 """
@@ -8,4 +13,4 @@ from __future__ import annotations
 __all__ = ["KIT_VERSION"]
 
 #: The kit this energyd offers; a plugin with ``REQUIRES_KIT`` above it is not loaded.
-KIT_VERSION = 1
+KIT_VERSION = 2

@@ -24,8 +24,9 @@ from .expectations import Result, compare
 from .sources import Sources
 from .values import number
 
-BAD_LOG = re.compile(r"mqtt|energyd|sensor|template|discovery|unit|device_class|state_class",
-                     re.IGNORECASE)
+BAD_LOG = re.compile(
+    r"mqtt|energyd|sensor|template|discovery|unit|device_class|state_class", re.IGNORECASE
+)
 
 
 # -- waiting -----------------------------------------------------------------------------------
@@ -65,45 +66,75 @@ def wait(what: str, predicate: Callable[[], object], seconds: float) -> bool:
 
 # -- phases ------------------------------------------------------------------------------------
 def phase_states(sources: Sources, timeout: float) -> bool:
-    ok = settle(sources, timeout, "devices, entities, states",
-                {"octopus_agile": "C", "octopus_agile_export": "C"})
+    ok = settle(
+        sources,
+        timeout,
+        "devices, entities, states",
+        {"octopus_agile": "C", "octopus_agile_export": "C"},
+    )
 
     def recorded() -> bool:
         price = sources.retained("energyd/prices/octopus_agile/C/current")[
-            "energyd/prices/octopus_agile/C/current"]["price_major"]
-        database = sqlite3.connect(f"file:{sources.run}/config/home-assistant_v2.db?mode=ro",
-                                   uri=True)
+            "energyd/prices/octopus_agile/C/current"
+        ]["price_major"]
+        database = sqlite3.connect(
+            f"file:{sources.run}/config/home-assistant_v2.db?mode=ro", uri=True
+        )
         rows = database.execute(
             "SELECT s.state FROM states s JOIN states_meta m ON s.metadata_id = m.metadata_id "
-            "WHERE m.entity_id = 'sensor.energyd_octopus_agile_current_price'").fetchall()
+            "WHERE m.entity_id = 'sensor.energyd_octopus_agile_current_price'"
+        ).fetchall()
         database.close()
         return any(number(state) == price for (state,) in rows)
 
     ok &= wait("the recorder has the current price", recorded, timeout)
-    ok &= wait("energyd re-sent its configs on Home Assistant's birth message",
-               lambda: "homeassistant.online" in sources.energyd_log(), timeout)
+    ok &= wait(
+        "energyd re-sent its configs on Home Assistant's birth message",
+        lambda: "homeassistant.online" in sources.energyd_log(),
+        timeout,
+    )
     return ok
 
 
 def phase_actions(sources: Sources, timeout: float) -> bool:
     ok = True
     start = len(sources.energyd_log())
-    sources.ha("services/button/press",
-               {"entity_id": "button.energyd_octopus_agile_refresh_prices"})
-    ok &= wait("Refresh prices pressed in HA: energyd fetched octopus_agile",
-               lambda: re.search(r"prices\.fetched .*provider=octopus_agile region=C",
-                                 sources.energyd_log()[start:]), timeout)
+    sources.ha(
+        "services/button/press", {"entity_id": "button.energyd_octopus_agile_refresh_prices"}
+    )
+    ok &= wait(
+        "Refresh prices pressed in HA: energyd fetched octopus_agile",
+        lambda: re.search(
+            r"prices\.fetched .*provider=octopus_agile region=C", sources.energyd_log()[start:]
+        ),
+        timeout,
+    )
     start = len(sources.energyd_log())
-    sources.ha("services/select/select_option",
-               {"entity_id": "select.energyd_octopus_agile_region", "option": "J"})
-    ok &= wait("region J chosen in HA: energyd fetched J",
-               lambda: re.search(r"prices\.fetched .*provider=octopus_agile region=J",
-                                 sources.energyd_log()[start:]), timeout)
-    ok &= wait("energyd publishes J and no longer C", lambda: (
-        "energyd/prices/octopus_agile/J/current" in (messages := sources.retained())
-        and "energyd/prices/octopus_agile/C/current" not in messages), timeout)
-    ok &= settle(sources, timeout, "after the region change",
-                 {"octopus_agile": "J", "octopus_agile_export": "C"})
+    sources.ha(
+        "services/select/select_option",
+        {"entity_id": "select.energyd_octopus_agile_region", "option": "J"},
+    )
+    ok &= wait(
+        "region J chosen in HA: energyd fetched J",
+        lambda: re.search(
+            r"prices\.fetched .*provider=octopus_agile region=J", sources.energyd_log()[start:]
+        ),
+        timeout,
+    )
+    ok &= wait(
+        "energyd publishes J and no longer C",
+        lambda: (
+            "energyd/prices/octopus_agile/J/current" in (messages := sources.retained())
+            and "energyd/prices/octopus_agile/C/current" not in messages
+        ),
+        timeout,
+    )
+    ok &= settle(
+        sources,
+        timeout,
+        "after the region change",
+        {"octopus_agile": "J", "octopus_agile_export": "C"},
+    )
     return ok
 
 
@@ -142,16 +173,26 @@ PHASES: dict[str, Callable[[Sources, float], bool]] = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m checks.home_assistant.check",
-                                     description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m checks.home_assistant.check",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("phase", choices=list(PHASES))
-    parser.add_argument("--run", type=Path, required=True,
-                        help="the run directory: config/, token, energyd.log, home-assistant.log")
+    parser.add_argument(
+        "--run",
+        type=Path,
+        required=True,
+        help="the run directory: config/, token, energyd.log, home-assistant.log",
+    )
     parser.add_argument("--mqtt-port", type=int, required=True, help="mosquitto on 127.0.0.1")
     parser.add_argument("--ha-port", type=int, required=True, help="Home Assistant on 127.0.0.1")
-    parser.add_argument("--timeout", type=float, default=60.0,
-                        help="seconds for states to settle and for each wait (default 60)")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=60.0,
+        help="seconds for states to settle and for each wait (default 60)",
+    )
     args = parser.parse_args(argv)
     sources = Sources.of_run(args.run, args.mqtt_port, args.ha_port)
     return 0 if PHASES[args.phase](sources, args.timeout) else 1

@@ -63,36 +63,80 @@ def configure(config: Path, ha_port: int, mqtt_port: int) -> str:
     now = datetime.now(UTC).isoformat()
 
     (config / "configuration.yaml").write_text(configuration_yaml(ha_port), encoding="utf-8")
-    store(storage, "core.config_entries", {"entries": [{
-        "created_at": now, "modified_at": now,
-        "data": {"broker": "127.0.0.1", "port": mqtt_port},
-        "options": {"discovery": True, "discovery_prefix": "homeassistant"},
-        "discovery_keys": {}, "disabled_by": None, "domain": "mqtt",
-        "entry_id": uuid.uuid4().hex, "version": 1, "minor_version": 2,
-        "pref_disable_new_entities": False, "pref_disable_polling": False,
-        "source": "user", "subentries": [], "title": "127.0.0.1", "unique_id": None,
-    }]}, 1, 5)
+    store(
+        storage,
+        "core.config_entries",
+        {
+            "entries": [
+                {
+                    "created_at": now,
+                    "modified_at": now,
+                    "data": {"broker": "127.0.0.1", "port": mqtt_port},
+                    "options": {"discovery": True, "discovery_prefix": "homeassistant"},
+                    "discovery_keys": {},
+                    "disabled_by": None,
+                    "domain": "mqtt",
+                    "entry_id": uuid.uuid4().hex,
+                    "version": 1,
+                    "minor_version": 2,
+                    "pref_disable_new_entities": False,
+                    "pref_disable_polling": False,
+                    "source": "user",
+                    "subentries": [],
+                    "title": "127.0.0.1",
+                    "unique_id": None,
+                }
+            ]
+        },
+        1,
+        5,
+    )
     store(storage, "onboarding", {"done": ["user", "core_config", "analytics", "integration"]}, 4)
 
     user_id, token_id, jwt_key = uuid.uuid4().hex, uuid.uuid4().hex, secrets.token_hex(64)
-    store(storage, "auth", {
-        "users": [{"id": user_id, "group_ids": ["system-admin"], "is_owner": True,
-                   "is_active": True, "name": "energyd check", "system_generated": False,
-                   "local_only": False}],
-        "groups": [{"id": "system-admin", "name": "Administrators"},
-                   {"id": "system-users", "name": "Users"},
-                   {"id": "system-read-only", "name": "Read Only"}],
-        "credentials": [],
-        "refresh_tokens": [{
-            "id": token_id, "user_id": user_id, "client_id": None,
-            "client_name": "check-home-assistant", "client_icon": None,
-            "token_type": "long_lived_access_token", "created_at": now,
-            "access_token_expiration": TOKEN_LIFETIME.total_seconds(),
-            "token": secrets.token_hex(64), "jwt_key": jwt_key, "last_used_at": None,
-            "last_used_ip": None, "expire_at": None, "credential_id": None,
-            "version": ha_version,
-        }],
-    }, 1)
+    store(
+        storage,
+        "auth",
+        {
+            "users": [
+                {
+                    "id": user_id,
+                    "group_ids": ["system-admin"],
+                    "is_owner": True,
+                    "is_active": True,
+                    "name": "energyd check",
+                    "system_generated": False,
+                    "local_only": False,
+                }
+            ],
+            "groups": [
+                {"id": "system-admin", "name": "Administrators"},
+                {"id": "system-users", "name": "Users"},
+                {"id": "system-read-only", "name": "Read Only"},
+            ],
+            "credentials": [],
+            "refresh_tokens": [
+                {
+                    "id": token_id,
+                    "user_id": user_id,
+                    "client_id": None,
+                    "client_name": "check-home-assistant",
+                    "client_icon": None,
+                    "token_type": "long_lived_access_token",
+                    "created_at": now,
+                    "access_token_expiration": TOKEN_LIFETIME.total_seconds(),
+                    "token": secrets.token_hex(64),
+                    "jwt_key": jwt_key,
+                    "last_used_at": None,
+                    "last_used_ip": None,
+                    "expire_at": None,
+                    "credential_id": None,
+                    "version": ha_version,
+                }
+            ],
+        },
+        1,
+    )
     issued = int(time.time())
     claims = {"iss": token_id, "iat": issued, "exp": issued + int(TOKEN_LIFETIME.total_seconds())}
     token: str = jwt.encode(claims, jwt_key, algorithm="HS256")
@@ -100,9 +144,11 @@ def configure(config: Path, ha_port: int, mqtt_port: int) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m checks.home_assistant.configure",
-                                     description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m checks.home_assistant.configure",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("config", type=Path, help="Home Assistant's configuration directory")
     parser.add_argument("ha_port", type=int, help="the port Home Assistant serves on 127.0.0.1")
     parser.add_argument("mqtt_port", type=int, help="mosquitto's port on 127.0.0.1")

@@ -17,33 +17,50 @@ from .values import instant, major, number, when
 Result = tuple[bool, str]  # (passed, what was checked and what was seen)
 
 PROVIDER_WINDOWS = {"octopus_agile": ("overnight_3h", "next_2h"), "octopus_agile_export": ()}
-FIGURES = [f"{period}_{figure}_price" for period in ("today", "tomorrow")
-           for figure in ("min", "max", "mean")]
+FIGURES = [
+    f"{period}_{figure}_price"
+    for period in ("today", "tomorrow")
+    for figure in ("min", "max", "mean")
+]
 PLATFORM = {  # unique id suffix (after energyd_<provider>_) -> platform
-    "current_price": "sensor", "next_price": "sensor", **dict.fromkeys(FIGURES, "sensor"),
-    "current_rank": "sensor", "price_level": "sensor", "tomorrow_available": "binary_sensor",
-    "health": "sensor", "problem": "binary_sensor", "last_success": "sensor",
-    "plugin_version": "sensor", "refresh": "button", "region": "select",
+    "current_price": "sensor",
+    "next_price": "sensor",
+    **dict.fromkeys(FIGURES, "sensor"),
+    "current_rank": "sensor",
+    "price_level": "sensor",
+    "tomorrow_available": "binary_sensor",
+    "health": "sensor",
+    "problem": "binary_sensor",
+    "last_success": "sensor",
+    "plugin_version": "sensor",
+    "refresh": "button",
+    "region": "select",
 }
 LONDON = ZoneInfo("Europe/London")
 
 
 def expected_entities() -> dict[str, tuple[str, str]]:
     """Unique id -> (platform, the object id of its device), as the README promises them."""
-    ids = {"energyd_active_provider": ("select", "energyd"),
-           "energyd_update_providers": ("button", "energyd")}
+    ids = {
+        "energyd_active_provider": ("select", "energyd"),
+        "energyd_update_providers": ("button", "energyd"),
+    }
     for key, windows in PROVIDER_WINDOWS.items():
         device = f"energyd_{key}"
         ids.update({f"{device}_{suffix}": (p, device) for suffix, p in PLATFORM.items()})
         for window in windows:
-            for part, platform in (("start", "sensor"), ("end", "sensor"),
-                                   ("active", "binary_sensor")):
+            for part, platform in (
+                ("start", "sensor"),
+                ("end", "sensor"),
+                ("active", "binary_sensor"),
+            ):
                 ids[f"{device}_window_{window}_{part}"] = (platform, device)
     return ids
 
 
-def compare(sources: Sources, regions: Mapping[str, str],
-            selected: str = "octopus_agile") -> list[Result]:
+def compare(
+    sources: Sources, regions: Mapping[str, str], selected: str = "octopus_agile"
+) -> list[Result]:
     """Registries, states and attributes against energyd's retained topics.
 
     ``regions``: provider -> the region it should be on; ``selected``: the active provider.
@@ -54,28 +71,39 @@ def compare(sources: Sources, regions: Mapping[str, str],
         results.append((bool(ok), what))
 
     mqtt, states = sources.retained(), sources.ha_states()
-    entities = [e for e in sources.registry("core.entity_registry").get("entities", [])
-                if e["platform"] == "mqtt"]
+    entities = [
+        e
+        for e in sources.registry("core.entity_registry").get("entities", [])
+        if e["platform"] == "mqtt"
+    ]
     by_uid = {e["unique_id"]: e for e in entities}
-    devices = {tuple(d["identifiers"][0]): d
-               for d in sources.registry("core.device_registry").get("devices", [])}
+    devices = {
+        tuple(d["identifiers"][0]): d
+        for d in sources.registry("core.device_registry").get("devices", [])
+    }
 
     # devices: the daemon, one per provider linked to it
     daemon = devices.get(("mqtt", "energyd"))
     check(daemon and daemon["name"] == "energyd", "device energyd")
     for key in PROVIDER_WINDOWS:
         device = devices.get(("mqtt", f"energyd_{key}"))
-        check(device and daemon and device["via_device_id"] == daemon["id"],
-              f"device energyd {key}, via the daemon's device")
+        check(
+            device and daemon and device["via_device_id"] == daemon["id"],
+            f"device energyd {key}, via the daemon's device",
+        )
 
     # entities: each expected unique id registered, on the right platform and device
     expected = expected_entities()
     entity_of: dict[str, str] = {}
     for uid, (platform, device_id) in expected.items():
         entry, device = by_uid.get(uid), devices.get(("mqtt", device_id))
-        ok = (entry is not None and entry["entity_id"].startswith(platform + ".")
-              and device is not None and entry["device_id"] == device["id"]
-              and entry["entity_id"] in states)
+        ok = (
+            entry is not None
+            and entry["entity_id"].startswith(platform + ".")
+            and device is not None
+            and entry["device_id"] == device["id"]
+            and entry["entity_id"] in states
+        )
         check(ok, f"entity {uid} ({entry['entity_id'] if entry else 'not registered'})")
         if entry:
             entity_of[uid] = entry["entity_id"]
@@ -85,18 +113,30 @@ def compare(sources: Sources, regions: Mapping[str, str],
     def state(uid: str) -> Any:
         return states.get(entity_of.get(uid, ""), {"state": None, "attributes": {}})
 
-    def same(uid: str, actual: object, wanted: object, what: str | None = None, *,
-             may_be_unknown: bool = False) -> None:
+    def same(
+        uid: str,
+        actual: object,
+        wanted: object,
+        what: str | None = None,
+        *,
+        may_be_unknown: bool = False,
+    ) -> None:
         """HA shows what energyd published; ``None`` (unknown) only where energyd can say so."""
-        check(actual == wanted and (wanted is not None or may_be_unknown),
-              f"{entity_of.get(uid, uid)}{' ' + what if what else ''}: "
-              f"HA {actual!r}, energyd {wanted!r}")
+        check(
+            actual == wanted and (wanted is not None or may_be_unknown),
+            f"{entity_of.get(uid, uid)}{' ' + what if what else ''}: "
+            f"HA {actual!r}, energyd {wanted!r}",
+        )
 
     # daemon device
     settings = mqtt.get("energyd/settings") or {}
     same("energyd_active_provider", state("energyd_active_provider")["state"], selected)
-    same("energyd_active_provider", state("energyd_active_provider")["attributes"].get("options"),
-         list(settings.get("providers") or {}), "options")
+    same(
+        "energyd_active_provider",
+        state("energyd_active_provider")["attributes"].get("options"),
+        list(settings.get("providers") or {}),
+        "options",
+    )
 
     providers = {p["id"]: p for p in (mqtt.get("energyd/providers") or {}).get("providers", [])}
     for key, region in regions.items():
@@ -106,19 +146,31 @@ def compare(sources: Sources, regions: Mapping[str, str],
             s = state(f"{uid}_{kind}_price")
             same(f"{uid}_{kind}_price", number(s["state"]), payload.get("price_major"))
             attrs = s["attributes"]
-            same(f"{uid}_{kind}_price", attrs.get("unit_of_measurement"),
-                 payload.get("unit_major"), "unit")
+            same(
+                f"{uid}_{kind}_price",
+                attrs.get("unit_of_measurement"),
+                payload.get("unit_major"),
+                "unit",
+            )
             same(f"{uid}_{kind}_price", attrs.get("device_class"), "monetary", "device_class")
             same(f"{uid}_{kind}_price", attrs.get("region"), region, "region attribute")
-            same(f"{uid}_{kind}_price", attrs.get("valid_from"), payload.get("valid_from"),
-                 "valid_from attribute")
+            same(
+                f"{uid}_{kind}_price",
+                attrs.get("valid_from"),
+                payload.get("valid_from"),
+                "valid_from attribute",
+            )
         for period in ("today", "tomorrow"):
             stats = mqtt.get(f"{base}/stats/{period}") or {}
             for figure in ("min", "max", "mean"):
                 u = f"{uid}_{period}_{figure}_price"
                 # tomorrow's figures are null until its prices are published (~16:00 UK)
-                same(u, number(state(u)["state"]), major(stats.get(figure)),
-                     may_be_unknown=period == "tomorrow")
+                same(
+                    u,
+                    number(state(u)["state"]),
+                    major(stats.get(figure)),
+                    may_be_unknown=period == "tomorrow",
+                )
                 same(u, state(u)["attributes"].get("unit_of_measurement"), "GBP/kWh", "unit")
         today = mqtt.get(f"{base}/stats/today") or {}
         rank = number(state(f"{uid}_current_rank")["state"])
@@ -126,40 +178,64 @@ def compare(sources: Sources, regions: Mapping[str, str],
         level = mqtt.get(f"{base}/level") or {}
         s = state(f"{uid}_price_level")
         same(f"{uid}_price_level", s["state"], level.get("level"))
-        same(f"{uid}_price_level", s["attributes"].get("options"),
-             [band["name"] for band in level.get("bands", [])], "options")
+        same(
+            f"{uid}_price_level",
+            s["attributes"].get("options"),
+            [band["name"] for band in level.get("bands", [])],
+            "options",
+        )
         tomorrow = mqtt.get(f"{base}/tomorrow") or {}
-        same(f"{uid}_tomorrow_available", state(f"{uid}_tomorrow_available")["state"],
-             "on" if tomorrow.get("available") else "off")
+        same(
+            f"{uid}_tomorrow_available",
+            state(f"{uid}_tomorrow_available")["state"],
+            "on" if tomorrow.get("available") else "off",
+        )
         # Agile publishes (~16:00 UK) the prices up to 23:00 UK tomorrow, never to midnight:
         # once they are all known, "Tomorrow available" must say so.
         ends = [instant(slot["end"]) for slot in tomorrow.get("slots", [])]
-        horizon = datetime.combine(date.fromisoformat(tomorrow.get("date", "1970-01-01")),
-                                   dt_time(23), tzinfo=LONDON)
+        horizon = datetime.combine(
+            date.fromisoformat(tomorrow.get("date", "1970-01-01")), dt_time(23), tzinfo=LONDON
+        )
         if ends and max(ends) >= horizon:
             shown = state(f"{uid}_tomorrow_available")["state"]
-            check(shown == "on",
-                  f"{entity_of.get(f'{uid}_tomorrow_available')}: HA {shown!r} although "
-                  f"tomorrow is published up to {max(ends):%H:%M} UTC, all Agile ever publishes "
-                  f"(energyd: tomorrow.available={tomorrow.get('available')})")
+            check(
+                shown == "on",
+                f"{entity_of.get(f'{uid}_tomorrow_available')}: HA {shown!r} although "
+                f"tomorrow is published up to {max(ends):%H:%M} UTC, all Agile ever publishes "
+                f"(energyd: tomorrow.available={tomorrow.get('available')})",
+            )
         for window in PROVIDER_WINDOWS[key]:
             payload = mqtt.get(f"{base}/windows/{window}") or {}
             for edge in ("start", "end"):
                 u = f"{uid}_window_{window}_{edge}"
-                same(u, when(state(u)["state"]), when(payload.get(edge)),
-                     may_be_unknown=not payload.get("available"))
+                same(
+                    u,
+                    when(state(u)["state"]),
+                    when(payload.get(edge)),
+                    may_be_unknown=not payload.get("available"),
+                )
             u = f"{uid}_window_{window}_active"
             same(u, state(u)["state"], "on" if payload.get("active") else "off")
         health = providers.get(key, {}).get("health") or {}
         same(f"{uid}_health", state(f"{uid}_health")["state"], health.get("state"))
         same(f"{uid}_health", state(f"{uid}_health")["state"], "ok", "is ok")
         same(f"{uid}_problem", state(f"{uid}_problem")["state"], "off")
-        same(f"{uid}_last_success", when(state(f"{uid}_last_success")["state"]),
-             when(health.get("last_success")))
-        same(f"{uid}_plugin_version", state(f"{uid}_plugin_version")["state"],
-             providers.get(key, {}).get("version"))
+        same(
+            f"{uid}_last_success",
+            when(state(f"{uid}_last_success")["state"]),
+            when(health.get("last_success")),
+        )
+        same(
+            f"{uid}_plugin_version",
+            state(f"{uid}_plugin_version")["state"],
+            providers.get(key, {}).get("version"),
+        )
         entry = (settings.get("providers") or {}).get(key) or {}
         same(f"{uid}_region", state(f"{uid}_region")["state"], region)
-        same(f"{uid}_region", state(f"{uid}_region")["attributes"].get("options"),
-             entry.get("regions"), "options")
+        same(
+            f"{uid}_region",
+            state(f"{uid}_region")["attributes"].get("options"),
+            entry.get("regions"),
+            "options",
+        )
     return results

@@ -47,8 +47,23 @@ class Sources:
     def retained(self, pattern: str = "energyd/#") -> dict[str, Any]:
         """Topic -> decoded payload of every retained message under ``pattern``."""
         out = subprocess.run(
-            ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(self.mqtt_port), "-t", pattern, "-v",
-             "--retained-only", "-W", "2"], capture_output=True, text=True, check=False).stdout
+            [
+                "mosquitto_sub",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.mqtt_port),
+                "-t",
+                pattern,
+                "-v",
+                "--retained-only",
+                "-W",
+                "2",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout
         messages: dict[str, Any] = {}
         for line in out.splitlines():
             topic, _, payload = line.partition(" ")
