@@ -354,6 +354,8 @@ async def run_daemon(settings: Settings, *, handle_signals: bool = True) -> None
             await stack.enter_async_context(HttpServer.from_settings(http_app, settings.http))
         await discovery.publish()
         await publisher.publish_all()
+        for name, problem in unknown_env_vars().items():
+            log.warning("config.unknown_env", variable=name, problem=problem)
         log.info(
             "daemon.started",
             version=__version__,

@@ -220,3 +220,28 @@ class TestOverrides:
             with pytest.raises(ProviderConfigError, match="did you mean 'region'"):
                 await parts.service.set_settings({"energy.providers.octopus_agile.regoin": "J"})
             assert {} == await parts.store.get_overrides()
+
+
+class TestEnvironmentTypos:
+    async def test_the_daemon_logs_a_variable_that_maps_to_nothing(
+        self,
+        tmp_path: Path,
+        mosquitto: MosquittoBroker,
+        base_topic: str,
+        fake_api: RunningFake,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """ENERGYD_MQTT_HOST (one underscore) is ignored, and the daemon's log says so."""
+        monkeypatch.setenv("ENERGYD_MQTT_HOST", "broker.lan")
+        settings = daemon_settings(tmp_path, mosquitto.port, base_topic, fake_api.url)
+        with structlog.testing.capture_logs() as logs:
+            async with (
+                collect(mosquitto.port, f"{base_topic}/status") as client,
+                running(settings),
+            ):
+                await client.wait_for_payload(f"{base_topic}/status", b"online", within=10)
+        (warned,) = [e for e in logs if e["event"] == "config.unknown_env"]
+        assert ("ENERGYD_MQTT_HOST", "names no setting; did you mean ENERGYD_MQTT__HOST?") == (
+            warned["variable"],
+            warned["problem"],
+        )
