@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from energyd.config import HttpSettings
+from energyd.config import HttpSettings, Settings
 from energyd.mqtt.homeassistant import configuration_url
 from tests.mqtt.test_discovery import render_option, render_region
 from tests.support.broker import Collector, MosquittoBroker, collect, free_port
@@ -42,6 +42,25 @@ async def device_config(client: Collector, topic: str) -> dict[str, Any]:
     return config
 
 
+def ha_settings(
+    tmp_path: Path,
+    mosquitto: MosquittoBroker,
+    base_topic: str,
+    fake_api: RunningFake,
+    **sections: Any,
+) -> Settings:
+    """A daemon of instance :data:`INSTANCE` announcing under ``<base_topic>-ha``."""
+    return daemon_settings(
+        tmp_path,
+        mosquitto.port,
+        base_topic,
+        fake_api.url,
+        mqtt={"discovery_prefix": f"{base_topic}-ha"},
+        instance=INSTANCE,
+        **sections,
+    )
+
+
 class TestDiscovery:
     async def test_devices_buttons_selects_and_removal(
         self, tmp_path: Path, mosquitto: MosquittoBroker, base_topic: str, fake_api: RunningFake
@@ -49,14 +68,7 @@ class TestDiscovery:
         """Configs are retained; HA online re-sends them; the refresh button and the region
         select work; a provider that stops running loses its device."""
         prefix = f"{base_topic}-ha"
-        settings = daemon_settings(
-            tmp_path,
-            mosquitto.port,
-            base_topic,
-            fake_api.url,
-            mqtt={"discovery_prefix": prefix},
-            instance=INSTANCE,
-        )
+        settings = ha_settings(tmp_path, mosquitto, base_topic, fake_api)
         daemon_topic = f"{prefix}/device/energyd_{INSTANCE}/config"
         provider_topic = f"{prefix}/device/energyd_{INSTANCE}_octopus_agile/config"
         async with running(settings), collect(mosquitto.port, "#") as client:
@@ -201,14 +213,7 @@ class TestBirth:
         """One `online` on homeassistant/status: each device config is sent once more (not
         twice), and the states after it."""
         prefix = f"{base_topic}-ha"
-        settings = daemon_settings(
-            tmp_path,
-            mosquitto.port,
-            base_topic,
-            fake_api.url,
-            mqtt={"discovery_prefix": prefix},
-            instance=INSTANCE,
-        )
+        settings = ha_settings(tmp_path, mosquitto, base_topic, fake_api)
         configs = [
             f"{prefix}/device/energyd_{INSTANCE}/config",
             f"{prefix}/device/energyd_{INSTANCE}_octopus_agile/config",
@@ -261,14 +266,12 @@ class TestConfigurationUrl:
         """With HTTP on 0.0.0.0, every device's configuration_url is http://<host name>:port/."""
         prefix = f"{base_topic}-ha"
         port = free_port()
-        settings = daemon_settings(
+        settings = ha_settings(
             tmp_path,
-            mosquitto.port,
+            mosquitto,
             base_topic,
-            fake_api.url,
-            mqtt={"discovery_prefix": prefix},
+            fake_api,
             http={"enabled": True, "host": "0.0.0.0", "port": port},
-            instance=INSTANCE,
         )
         async with running(settings), collect(mosquitto.port, f"{prefix}/#") as client:
             daemon = await device_config(client, f"{prefix}/device/energyd_{INSTANCE}/config")
@@ -286,14 +289,7 @@ class TestPredbat:
         """The Predbat rates sensor's attributes topic holds raw_today with `value` equal to
         the current price's price_major (GBP/kWh: Predbat multiplies by 100)."""
         prefix = f"{base_topic}-ha"
-        settings = daemon_settings(
-            tmp_path,
-            mosquitto.port,
-            base_topic,
-            fake_api.url,
-            mqtt={"discovery_prefix": prefix},
-            instance=INSTANCE,
-        )
+        settings = ha_settings(tmp_path, mosquitto, base_topic, fake_api)
         current_topic = f"{base_topic}/prices/octopus_agile/C/current"
         async with running(settings), collect(mosquitto.port, "#") as client:
             provider = await device_config(
@@ -321,14 +317,7 @@ class TestUpgrade:
         energyd_<provider>) are emptied at start: no duplicate devices after an upgrade."""
         prefix = f"{base_topic}-ha"
         old = [f"{prefix}/device/energyd/config", f"{prefix}/device/energyd_octopus_agile/config"]
-        settings = daemon_settings(
-            tmp_path,
-            mosquitto.port,
-            base_topic,
-            fake_api.url,
-            mqtt={"discovery_prefix": prefix},
-            instance=INSTANCE,
-        )
+        settings = ha_settings(tmp_path, mosquitto, base_topic, fake_api)
         async with collect(mosquitto.port) as setup:
             for topic in old:
                 await setup.publish(topic, '{"dev": {"ids": ["old"]}}', retain=True)
