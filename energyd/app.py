@@ -128,16 +128,7 @@ def inspect_config(settings: Settings, config_file: Path | None) -> ConfigCheck:
     :func:`build` raises it."""
     loader = init_energy_provider_loader(settings.config_dir, deploy=False)
     settings = check_providers(settings, loader)
-    problems: dict[str, str | None] = {}
-    for spec in resolve(settings.energy):
-        problems[spec.key] = None
-        if spec.plugin_id not in loader.providers:
-            errors = [
-                f"plugin {status.file} failed to load: {status.error}"
-                for status in loader.status()
-                if status.error and status.provider_id in (spec.plugin_id, None)
-            ]
-            problems[spec.key] = errors[0] if errors else f"no plugin provides {spec.plugin_id!r}"
+    problems = {spec.key: loader.missing(spec.plugin_id) for spec in resolve(settings.energy)}
     return {
         "ok": True,
         "config_file": None if config_file is None else str(config_file.absolute()),

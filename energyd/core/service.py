@@ -48,7 +48,7 @@ from energyd.core.store import PriceStore
 from energyd.domain.calendar import MarketCalendar
 from energyd.domain.figures import slot_json
 from energyd.domain.health import HealthReport, assess
-from energyd.domain.records import FetchOutcome, FetchRun, PluginState
+from energyd.domain.records import FetchOutcome, FetchRun
 from energyd.domain.time import iso_utc
 from energyd.domain.units import minor_unit
 from energyd.exceptions import ConfigError, ProviderConfigError, UnknownProviderError
@@ -170,13 +170,7 @@ class PriceService:
         """Why this provider cannot fetch (missing or broken plugin, invalid config), or None."""
         plugin = self.plugin(spec)
         if plugin is None:
-            for status in self.loader.status():
-                if status.state is PluginState.LOAD_ERROR and (
-                    status.provider_id == spec.plugin_id
-                    or status.file == f"{spec.plugin_id}_provider.py"
-                ):
-                    return f"plugin {status.file} failed to load: {status.error}"
-            return f"no plugin provides {spec.plugin_id!r}"
+            return self.loader.missing(spec.plugin_id) or f"no plugin provides {spec.plugin_id!r}"
         errors = self.faults.run_sync(spec.key, "validate_config", _validate, plugin, spec.config)
         if errors:
             return "invalid config: " + "; ".join(f"{k}: {v}" for k, v in errors.items())

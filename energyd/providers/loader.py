@@ -497,6 +497,18 @@ class EnergyProviderLoader:
             for name in sorted(deployed | bundled)
         ]
 
+    def missing(self, provider_id: str) -> str | None:
+        """Why no loaded plugin provides ``provider_id`` (its file failed to load, or there is
+        none), or ``None`` when one does."""
+        if provider_id in self._providers:
+            return None
+        for status in self.status():
+            if status.state is PluginState.LOAD_ERROR and (
+                status.provider_id == provider_id or status.file == f"{provider_id}_provider.py"
+            ):
+                return f"plugin {status.file} failed to load: {status.error}"
+        return f"no plugin provides {provider_id!r}"
+
     # -- updating ----------------------------------------------------------------------------
 
     def _copy_bundled(self, name: str) -> None:

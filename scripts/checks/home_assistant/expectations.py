@@ -1,10 +1,12 @@
 """What Home Assistant should show of energyd, as the README promises it, and the comparison.
 
-The check's energyd has two providers (octopus_agile with two standing windows, and
-octopus_agile_export); every device, entity, state and attribute Home Assistant shows is
-compared with what energyd publishes on its retained topics.
+The check's energyd (instance ``hacheck``, HTTP on) has two providers of the Octopus Agile
+plugin (octopus_agile with two standing windows, and octopus_agile_export); every device,
+entity, state and attribute Home Assistant shows is compared with what energyd publishes on its
+retained topics.
 """
 
+import re
 from collections.abc import Mapping
 from datetime import date, datetime
 from datetime import time as dt_time
@@ -16,15 +18,36 @@ from .values import instant, major, number, when
 
 Result = tuple[bool, str]  # (passed, what was checked and what was seen)
 
+INSTANCE = "hacheck"  # energyd.toml's `instance` (scripts/check-home-assistant writes it)
+DAEMON = f"energyd_{INSTANCE}"  # the daemon device's identifier, and every unique id's start
 PROVIDER_WINDOWS = {"octopus_agile": ("overnight_3h", "next_2h"), "octopus_agile_export": ()}
+PLUGIN = "octopus_agile"  # both providers run it
+PLUGIN_NAME = "Octopus Energy Agile"  # its display name: the devices' model and name
+REGION_NAMES = {  # its region names (README "Octopus Agile"): device names, Region options
+    "A": "Eastern England",
+    "B": "East Midlands",
+    "C": "London",
+    "D": "Merseyside and North Wales",
+    "E": "West Midlands",
+    "F": "North Eastern England",
+    "G": "North Western England",
+    "H": "Southern England",
+    "J": "South Eastern England",
+    "K": "South Wales",
+    "L": "South Western England",
+    "M": "Yorkshire",
+    "N": "Southern Scotland",
+    "P": "Northern Scotland",
+}
 FIGURES = [
     f"{period}_{figure}_price"
     for period in ("today", "tomorrow")
     for figure in ("min", "max", "mean")
 ]
-PLATFORM = {  # unique id suffix (after energyd_<provider>_) -> platform
+PLATFORM = {  # unique id suffix (after energyd_<instance>_<provider>_) -> platform
     "current_price": "sensor",
     "next_price": "sensor",
+    "predbat_rates": "sensor",
     **dict.fromkeys(FIGURES, "sensor"),
     "current_rank": "sensor",
     "price_level": "sensor",
@@ -36,17 +59,55 @@ PLATFORM = {  # unique id suffix (after energyd_<provider>_) -> platform
     "refresh": "button",
     "region": "select",
 }
+#: The entities the README names by entity id (unique id suffix -> entity name); Home
+#: Assistant makes those ids from the device's and the entity's name when they first appear.
+NAMED = {"current_price": "Current price", "predbat_rates": "Predbat rates"}
 LONDON = ZoneInfo("Europe/London")
 
 
+def device_of(key: str) -> str:
+    """The identifier (and unique id start) of provider ``key``'s device."""
+    return f"{DAEMON}_{key}"
+
+
+def device_name(key: str, region: str) -> str:
+    """Provider ``key``'s device name on ``region``: the plugin's display name, the key when it
+    is not the plugin's id, the region's name (``Octopus Energy Agile (London)``)."""
+    name = PLUGIN_NAME if key == PLUGIN else f"{PLUGIN_NAME} {key}"
+    return f"{name} ({REGION_NAMES.get(region, region)})"
+
+
+def region_option(code: str) -> str:
+    """Region ``code`` as the Region select shows it: ``C: London`` (a code without a name:
+    the code)."""
+    name = REGION_NAMES.get(code)
+    return f"{code}: {name}" if name else code
+
+
+def entity_id(platform: str, device: str, name: str) -> str:
+    """The entity id Home Assistant makes for entity ``name`` of device ``device``
+    (``sensor.octopus_energy_agile_london_current_price``)."""
+    return f"{platform}." + re.sub(r"[^a-z0-9]+", "_", f"{device} {name}".lower()).strip("_")
+
+
+def named_entity_ids(regions: Mapping[str, str]) -> dict[str, str]:
+    """Unique id -> the entity id the README names it by, for providers that first appeared
+    on ``regions`` (provider -> region; the ids stay when the region changes)."""
+    return {
+        f"{device_of(key)}_{suffix}": entity_id(PLATFORM[suffix], device_name(key, region), name)
+        for key, region in regions.items()
+        for suffix, name in NAMED.items()
+    }
+
+
 def expected_entities() -> dict[str, tuple[str, str]]:
-    """Unique id -> (platform, the object id of its device), as the README promises them."""
+    """Unique id -> (platform, the identifier of its device), as the README promises them."""
     ids = {
-        "energyd_active_provider": ("select", "energyd"),
-        "energyd_update_providers": ("button", "energyd"),
+        f"{DAEMON}_active_provider": ("select", DAEMON),
+        f"{DAEMON}_update_providers": ("button", DAEMON),
     }
     for key, windows in PROVIDER_WINDOWS.items():
-        device = f"energyd_{key}"
+        device = device_of(key)
         ids.update({f"{device}_{suffix}": (p, device) for suffix, p in PLATFORM.items()})
         for window in windows:
             for part, platform in (
