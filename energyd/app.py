@@ -38,7 +38,7 @@ from energyd.core.selection import configure_providers, resolve
 from energyd.core.service import PriceService
 from energyd.core.store import PriceStore, read_overrides
 from energyd.domain.time import iso_utc
-from energyd.exceptions import ConfigError
+from energyd.exceptions import ConfigError, StoreError
 from energyd.http import HttpServer, make_http_app
 from energyd.mqtt.client import MqttClient
 from energyd.mqtt.commands import CommandRouter
@@ -129,6 +129,11 @@ def inspect_config(settings: Settings, config_file: Path | None) -> ConfigCheck:
     loader = init_energy_provider_loader(settings.config_dir, deploy=False)
     settings = check_providers(settings, loader)
     problems = {spec.key: loader.missing(spec.plugin_id) for spec in resolve(settings.energy)}
+    try:
+        overrides = read_overrides(settings.db_path)
+    except StoreError as exc:  # the config can still be checked: say why, go on
+        log.warning("store.unreadable", error=str(exc))
+        overrides = None
     return {
         "ok": True,
         "config_file": None if config_file is None else str(config_file.absolute()),
@@ -138,7 +143,7 @@ def inspect_config(settings: Settings, config_file: Path | None) -> ConfigCheck:
         "plugin_dir": str(settings.plugin_dir),
         "plugins_deployed": loader.deployed_dir.is_dir()
         and any(loader.deployed_dir.glob("*_provider.py")),
-        "overrides": read_overrides(settings.db_path),
+        "overrides": overrides,
         "env_warnings": unknown_env_vars(),
         "providers": problems,
         "settings": settings.redacted(),

@@ -7,7 +7,9 @@ this process), against the Octopus stand-in on loopback.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import sqlite3
 from pathlib import Path
 
 from tests.support.fake_octopus import RunningFake
@@ -93,6 +95,31 @@ class TestCheckConfigWritesNothing:
         assert not (folder / "state").exists()
         assert ["energyd.toml"] == files_under(folder)
         assert not (ROOT / "state").exists()
+
+    async def test_an_existing_database_is_read_not_touched(
+        self, tmp_path: Path, fake_api: RunningFake
+    ) -> None:
+        """With a database there, check-config lists its overrides and changes no file."""
+        config = tmp_path / "energyd.toml"
+        config.write_text(
+            f'config_dir = "state"\n[energy.providers.octopus_agile]\nregion = "C"\n'
+            f'base_url = "{fake_api.url}"\n'
+        )
+        assert 0 == (await energyd(config, "fetch"))[0]
+        db = tmp_path / "state" / "energyd.db"
+        with contextlib.closing(sqlite3.connect(db)) as conn, conn:
+            conn.execute(
+                "INSERT INTO settings_overrides VALUES"
+                " ('energy.providers.octopus_agile.region', '\"J\"', 0)"
+            )
+        before = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "state").iterdir()}
+        code, out, _ = await energyd(config, "check-config")
+        after = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "state").iterdir()}
+        assert (0, {"energy.providers.octopus_agile.region": "J"}) == (
+            code,
+            json.loads(out)["overrides"],
+        )
+        assert before == after
 
 
 class TestTypos:

@@ -176,10 +176,13 @@ def read_overrides(path: Path) -> dict[str, Any] | None:
     anything (``None``: no database there). :class:`StoreError` when it cannot be read."""
     if not path.is_file():
         return None
+    # Without a -wal file everything is in the main file: read it as immutable, which creates
+    # no -shm / -wal beside it. With one (a daemon is running, or was killed), read-only mode
+    # sees its commits and adds no file that is not there already.
+    wal = path.with_name(path.name + "-wal").exists()
+    uri = f"{path.absolute().as_uri()}?{'mode=ro' if wal else 'immutable=1'}"
     try:
-        with contextlib.closing(
-            sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)
-        ) as db:
+        with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
             tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
             if "settings_overrides" not in tables:
                 return {}

@@ -143,14 +143,35 @@ def compare(
         for d in sources.registry("core.device_registry").get("devices", [])
     }
 
-    # devices: the daemon, one per provider linked to it
-    daemon = devices.get(("mqtt", "energyd"))
-    check(daemon and daemon["name"] == "energyd", "device energyd")
+    # devices: the daemon, one per provider linked to it, each linking to the status page
+    def described(device: Any) -> dict[str, Any] | None:
+        keys = ("name", "manufacturer", "model", "configuration_url")
+        return None if device is None else {k: device.get(k) for k in keys}
+
+    link = sources.status_page
+    daemon = devices.get(("mqtt", DAEMON))
+    wanted: dict[str, Any] = {
+        "name": "energyd",
+        "manufacturer": "energyd",
+        "model": "Energy price daemon",
+        "configuration_url": link,
+    }
+    check(described(daemon) == wanted, f"device {DAEMON}: HA {described(daemon)}")
     for key in PROVIDER_WINDOWS:
-        device = devices.get(("mqtt", f"energyd_{key}"))
+        device = devices.get(("mqtt", device_of(key)))
+        wanted = {
+            "name": device_name(key, regions.get(key, "")),
+            "manufacturer": "energyd",
+            "model": PLUGIN_NAME,
+            "configuration_url": link,
+        }
         check(
-            device and daemon and device["via_device_id"] == daemon["id"],
-            f"device energyd {key}, via the daemon's device",
+            described(device) == wanted
+            and daemon is not None
+            and device is not None
+            and device["via_device_id"] == daemon["id"],
+            f"device {device_of(key)}, via the daemon's device: HA {described(device)}, "
+            f"energyd {wanted}",
         )
 
     # entities: each expected unique id registered, on the right platform and device
@@ -191,17 +212,18 @@ def compare(
 
     # daemon device
     settings = mqtt.get("energyd/settings") or {}
-    same("energyd_active_provider", state("energyd_active_provider")["state"], selected)
+    active = f"{DAEMON}_active_provider"
+    same(active, state(active)["state"], selected)
     same(
-        "energyd_active_provider",
-        state("energyd_active_provider")["attributes"].get("options"),
+        active,
+        state(active)["attributes"].get("options"),
         list(settings.get("providers") or {}),
         "options",
     )
 
     providers = {p["id"]: p for p in (mqtt.get("energyd/providers") or {}).get("providers", [])}
     for key, region in regions.items():
-        base, uid = f"energyd/prices/{key}/{region}", f"energyd_{key}"
+        base, uid = f"energyd/prices/{key}/{region}", device_of(key)
         for kind in ("current", "next"):
             payload = mqtt.get(f"{base}/{kind}") or {}
             s = state(f"{uid}_{kind}_price")
@@ -221,6 +243,23 @@ def compare(
                 payload.get("valid_from"),
                 "valid_from attribute",
             )
+        # Predbat rates: the predbat topic as attributes (each value in GBP/kWh, the
+        # price_major of its slot), the number of rates as the state, no unit
+        u, predbat = f"{uid}_predbat_rates", mqtt.get(f"{base}/predbat") or {}
+        attrs = state(u)["attributes"]
+        for day in ("raw_today", "raw_tomorrow"):
+            same(u, attrs.get(day), predbat.get(day), f"{day} attribute")
+        count = sum(len(predbat.get(day) or []) for day in ("raw_today", "raw_tomorrow"))
+        same(u, number(state(u)["state"]), float(count) if predbat else None)
+        same(u, attrs.get("unit_of_measurement"), None, "unit", may_be_unknown=True)
+        current = mqtt.get(f"{base}/current") or {}
+        rates = [*(attrs.get("raw_today") or []), *(attrs.get("raw_tomorrow") or [])]
+        same(
+            u,
+            [rate.get("value") for rate in rates if rate.get("start") == current.get("valid_from")],
+            [current.get("price_major")],
+            "rate of the current slot (GBP/kWh: its price_major)",
+        )
         for period in ("today", "tomorrow"):
             stats = mqtt.get(f"{base}/stats/{period}") or {}
             for figure in ("min", "max", "mean"):
@@ -291,12 +330,21 @@ def compare(
             state(f"{uid}_plugin_version")["state"],
             providers.get(key, {}).get("version"),
         )
+        # the Region select shows "C: London" (and sends the bare code, see check.py)
         entry = (settings.get("providers") or {}).get(key) or {}
-        same(f"{uid}_region", state(f"{uid}_region")["state"], region)
+        codes = entry.get("regions")
+        same(f"{uid}_region", entry.get("region"), region, "region in energyd/settings")
+        same(
+            f"{uid}_region",
+            providers.get(key, {}).get("region_name"),
+            REGION_NAMES.get(region),
+            "region name in energyd/providers",
+        )
+        same(f"{uid}_region", state(f"{uid}_region")["state"], region_option(region))
         same(
             f"{uid}_region",
             state(f"{uid}_region")["attributes"].get("options"),
-            entry.get("regions"),
+            None if codes is None else [region_option(code) for code in codes],
             "options",
         )
     return results
