@@ -1,7 +1,8 @@
 """Where the Home Assistant check reads from.
 
 Home Assistant's REST API and its entity and device registries (``.storage``), energyd's
-retained MQTT topics (through ``mosquitto_sub``) and energyd's log, all of one run directory.
+retained MQTT topics (through ``mosquitto_sub``), energyd's log and the address of its status
+page, all of one run directory.
 """
 
 import json
@@ -19,16 +20,22 @@ class Sources:
     run: Path
     mqtt_port: int
     ha_port: int
+    http_port: int  # energyd's HTTP server (status page) on 127.0.0.1
     token: str  # a long-lived access token for Home Assistant's REST API
 
     @classmethod
-    def of_run(cls, run: Path, mqtt_port: int, ha_port: int) -> Self:
+    def of_run(cls, run: Path, mqtt_port: int, ha_port: int, http_port: int) -> Self:
         """The run in ``run``, with the token that ``configure`` left in ``run/token``."""
-        return cls(run, mqtt_port, ha_port, (run / "token").read_text().strip())
+        return cls(run, mqtt_port, ha_port, http_port, (run / "token").read_text().strip())
 
     @property
     def storage(self) -> Path:
         return self.run / "config" / ".storage"
+
+    @property
+    def status_page(self) -> str:
+        """energyd's status page: every device's ``configuration_url`` (*Visit*)."""
+        return f"http://127.0.0.1:{self.http_port}/"
 
     def ha(self, path: str, body: object = None) -> Any:
         """Home Assistant's REST API at ``/api/path``: GET, or POST ``body`` as JSON."""
@@ -77,6 +84,12 @@ class Sources:
         """The data of Home Assistant's storage file ``name``; ``{}`` while there is none."""
         path = self.storage / name
         return json.loads(path.read_text())["data"] if path.exists() else {}
+
+    def entity_ids(self) -> dict[str, str]:
+        """Unique id -> the entity id Home Assistant gave it, of every MQTT entity registered
+        (Home Assistant makes entity ids from device and entity names: look them up)."""
+        entries = self.registry("core.entity_registry").get("entities", [])
+        return {e["unique_id"]: e["entity_id"] for e in entries if e["platform"] == "mqtt"}
 
     def energyd_log(self) -> str:
         return (self.run / "energyd.log").read_text(errors="replace")
