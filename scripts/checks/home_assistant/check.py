@@ -2,15 +2,19 @@
 
 Each phase prints ok/FAIL (and note) lines and exits 1 when a line is a FAIL:
 
-- states: devices, entities and states match energyd; the recorder has the current price;
-  energyd re-sent its configs on Home Assistant's birth message;
-- actions: "Refresh prices" pressed and region J chosen in Home Assistant reach energyd, and
-  Home Assistant follows;
+- states: devices, entities and states match energyd; the entity ids the README names are
+  Home Assistant's; the recorder has the current price; energyd connected with its default
+  client id (``energyd-<instance>``) and re-sent its configs on Home Assistant's birth message;
+- actions: "Refresh prices" pressed and region "J: South Eastern England" chosen in Home
+  Assistant reach energyd (which is sent the bare code J), and Home Assistant follows;
 - offline (energyd stopped): all energyd's entities are unavailable;
 - log: Home Assistant logged no warning or error about energyd's entities.
 
+Entities are found by their unique ids (``energyd_<instance>_...``) in the entity registry:
+Home Assistant makes their entity ids from the device and entity names.
+
 Usage: ``python -m checks.home_assistant.check PHASE --run DIR --mqtt-port N --ha-port N
-[--timeout SECONDS]``. Standard library only.
+--http-port N [--timeout SECONDS]``. Standard library only.
 """
 
 import argparse
@@ -20,13 +24,23 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from .expectations import Result, compare
+from .expectations import (
+    DAEMON,
+    INSTANCE,
+    Result,
+    compare,
+    device_of,
+    named_entity_ids,
+    region_option,
+)
 from .sources import Sources
 from .values import number
 
 BAD_LOG = re.compile(
     r"mqtt|energyd|sensor|template|discovery|unit|device_class|state_class", re.IGNORECASE
 )
+START = {"octopus_agile": "C", "octopus_agile_export": "C"}  # the regions of energyd.toml
+AGILE = device_of("octopus_agile")  # its device's identifier, its unique ids' start
 
 
 # -- waiting -----------------------------------------------------------------------------------
@@ -66,12 +80,16 @@ def wait(what: str, predicate: Callable[[], object], seconds: float) -> bool:
 
 # -- phases ------------------------------------------------------------------------------------
 def phase_states(sources: Sources, timeout: float) -> bool:
-    ok = settle(
-        sources,
-        timeout,
-        "devices, entities, states",
-        {"octopus_agile": "C", "octopus_agile_export": "C"},
-    )
+    ok = settle(sources, timeout, "devices, entities, states", START)
+
+    ids = sources.entity_ids()
+    for uid, wanted in named_entity_ids(START).items():
+        named = ids.get(uid) == wanted
+        print(
+            f"{'ok  ' if named else 'FAIL'} {uid} is {wanted}, as the README names it "
+            f"(HA: {ids.get(uid)})"
+        )
+        ok &= named
 
     def recorded() -> bool:
         price = sources.retained("energyd/prices/octopus_agile/C/current")[
@@ -82,12 +100,18 @@ def phase_states(sources: Sources, timeout: float) -> bool:
         )
         rows = database.execute(
             "SELECT s.state FROM states s JOIN states_meta m ON s.metadata_id = m.metadata_id "
-            "WHERE m.entity_id = 'sensor.energyd_octopus_agile_current_price'"
+            "WHERE m.entity_id = ?",
+            (sources.entity_ids()[f"{AGILE}_current_price"],),
         ).fetchall()
         database.close()
         return any(number(state) == price for (state,) in rows)
 
     ok &= wait("the recorder has the current price", recorded, timeout)
+    ok &= wait(
+        f"energyd connected as energyd-{INSTANCE} (the default client id, energyd-<instance>)",
+        lambda: f"client_id=energyd-{INSTANCE}" in sources.energyd_log(),
+        timeout,
+    )
     ok &= wait(
         "energyd re-sent its configs on Home Assistant's birth message",
         lambda: "homeassistant.online" in sources.energyd_log(),
@@ -99,9 +123,8 @@ def phase_states(sources: Sources, timeout: float) -> bool:
 def phase_actions(sources: Sources, timeout: float) -> bool:
     ok = True
     start = len(sources.energyd_log())
-    sources.ha(
-        "services/button/press", {"entity_id": "button.energyd_octopus_agile_refresh_prices"}
-    )
+    ids = sources.entity_ids()
+    sources.ha("services/button/press", {"entity_id": ids[f"{AGILE}_refresh"]})
     ok &= wait(
         "Refresh prices pressed in HA: energyd fetched octopus_agile",
         lambda: re.search(
@@ -112,10 +135,10 @@ def phase_actions(sources: Sources, timeout: float) -> bool:
     start = len(sources.energyd_log())
     sources.ha(
         "services/select/select_option",
-        {"entity_id": "select.energyd_octopus_agile_region", "option": "J"},
+        {"entity_id": ids[f"{AGILE}_region"], "option": region_option("J")},
     )
     ok &= wait(
-        "region J chosen in HA: energyd fetched J",
+        f"region {region_option('J')!r} chosen in HA: energyd fetched J",
         lambda: re.search(
             r"prices\.fetched .*provider=octopus_agile region=J", sources.energyd_log()[start:]
         ),
@@ -133,15 +156,16 @@ def phase_actions(sources: Sources, timeout: float) -> bool:
         sources,
         timeout,
         "after the region change",
-        {"octopus_agile": "J", "octopus_agile_export": "C"},
+        {**START, "octopus_agile": "J"},
     )
     return ok
 
 
 def phase_offline(sources: Sources, timeout: float) -> bool:
     def all_unavailable() -> bool:
-        ours = [s for e, s in sources.ha_states().items() if ".energyd_" in e]
-        return bool(ours) and all(s["state"] == "unavailable" for s in ours)
+        states = sources.ha_states()
+        ours = [e for uid, e in sources.entity_ids().items() if uid.startswith(f"{DAEMON}_")]
+        return bool(ours) and all(states.get(e, {}).get("state") == "unavailable" for e in ours)
 
     return wait("energyd stopped: all its entities unavailable", all_unavailable, timeout)
 
@@ -188,13 +212,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--mqtt-port", type=int, required=True, help="mosquitto on 127.0.0.1")
     parser.add_argument("--ha-port", type=int, required=True, help="Home Assistant on 127.0.0.1")
     parser.add_argument(
+        "--http-port", type=int, required=True, help="energyd's HTTP server on 127.0.0.1"
+    )
+    parser.add_argument(
         "--timeout",
         type=float,
         default=60.0,
         help="seconds for states to settle and for each wait (default 60)",
     )
     args = parser.parse_args(argv)
-    sources = Sources.of_run(args.run, args.mqtt_port, args.ha_port)
+    sources = Sources.of_run(args.run, args.mqtt_port, args.ha_port, args.http_port)
     return 0 if PHASES[args.phase](sources, args.timeout) else 1
 
 

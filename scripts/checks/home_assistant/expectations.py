@@ -248,7 +248,12 @@ def compare(
         u, predbat = f"{uid}_predbat_rates", mqtt.get(f"{base}/predbat") or {}
         attrs = state(u)["attributes"]
         for day in ("raw_today", "raw_tomorrow"):
-            same(u, attrs.get(day), predbat.get(day), f"{day} attribute")
+            shown, published = attrs.get(day), predbat.get(day)
+            check(
+                shown == published and published is not None,
+                f"{entity_of.get(u, u)} {day} attribute: HA {_rates(shown)}, "
+                f"energyd {_rates(published)}{'' if shown == published else ' (not the same)'}",
+            )
         count = sum(len(predbat.get(day) or []) for day in ("raw_today", "raw_tomorrow"))
         same(u, number(state(u)["state"]), float(count) if predbat else None)
         same(u, attrs.get("unit_of_measurement"), None, "unit", may_be_unknown=True)
@@ -333,12 +338,11 @@ def compare(
         # the Region select shows "C: London" (and sends the bare code, see check.py)
         entry = (settings.get("providers") or {}).get(key) or {}
         codes = entry.get("regions")
-        same(f"{uid}_region", entry.get("region"), region, "region in energyd/settings")
-        same(
-            f"{uid}_region",
-            providers.get(key, {}).get("region_name"),
-            REGION_NAMES.get(region),
-            "region name in energyd/providers",
+        name = providers.get(key, {}).get("region_name")
+        check(
+            entry.get("region") == region and name == REGION_NAMES.get(region),
+            f"energyd: {key} on {entry.get('region')!r} ({name!r}), expected {region!r} "
+            f"({REGION_NAMES.get(region)!r})",
         )
         same(f"{uid}_region", state(f"{uid}_region")["state"], region_option(region))
         same(
@@ -348,3 +352,8 @@ def compare(
             "options",
         )
     return results
+
+
+def _rates(rates: object) -> str:
+    """A list of Predbat rates, short: how many."""
+    return f"{len(rates)} rates" if isinstance(rates, list) else repr(rates)
