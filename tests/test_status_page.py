@@ -384,6 +384,19 @@ class TestProblems:
             assert plugin.startswith("Plugin broken_provider.py: failed to load: SyntaxError")
             assert [] == errors
 
+    async def test_the_banner_says_when_a_failing_provider_is_tried_next(
+        self, browser: Browser, rig: Rig
+    ) -> None:
+        """With the scheduler's next attempt known, the banner names it."""
+        await fail_fetches(rig)
+        soon = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=5)
+        rig.service.planned("octopus_agile", soon)
+        async with page_on(browser, rig) as (page, errors):
+            provider = await page.inner_text('#banner li[data-problem="provider"]')
+            assert "; next try " in provider
+            assert "(in 5 min)" in provider or "(in 4 min)" in provider
+            assert [] == errors
+
 
 class TestPhone:
     async def test_fits_a_phone_with_the_banner_on_the_first_screen(

@@ -26,15 +26,17 @@ class Changes:
 
     ``everything``: settings or plugins changed (providers, regions, windows may all differ);
     ``boundary``: a slot boundary passed, so every provider's "now" moved;
-    ``prices``: provider keys whose stored prices (or fetch state) changed.
+    ``prices``: provider keys whose stored prices (or fetch state) changed;
+    ``status``: provider health changed without its prices (the next planned fetch).
     """
 
     everything: bool = False
     boundary: bool = False
     prices: frozenset[str] = field(default_factory=frozenset)
+    status: bool = False
 
     def __bool__(self) -> bool:
-        return self.everything or self.boundary or bool(self.prices)
+        return self.everything or self.boundary or bool(self.prices) or self.status
 
 
 class ChangeFeed:
@@ -45,21 +47,30 @@ class ChangeFeed:
         self._everything = False
         self._boundary = False
         self._prices: set[str] = set()
+        self._status = False
         self._pending = asyncio.Event()
 
     def mark(
-        self, *, everything: bool = False, boundary: bool = False, key: str | None = None
+        self,
+        *,
+        everything: bool = False,
+        boundary: bool = False,
+        key: str | None = None,
+        status: bool = False,
     ) -> None:
         self._everything |= everything
         self._boundary |= boundary
+        self._status |= status
         if key is not None:
             self._prices.add(key)
         self._pending.set()
 
     def take_nowait(self) -> Changes:
         """Everything marked so far (empty :class:`Changes` when nothing is), and reset."""
-        changes = Changes(self._everything, self._boundary, frozenset(self._prices))
-        self._everything = self._boundary = False
+        changes = Changes(
+            self._everything, self._boundary, frozenset(self._prices), self._status
+        )
+        self._everything = self._boundary = self._status = False
         self._prices.clear()
         self._pending.clear()
         return changes
@@ -94,6 +105,11 @@ class Events:
         """Provider ``key`` fetched (prices or fetch state changed)."""
         for feed in self._feeds:
             feed.mark(key=key)
+
+    def status_changed(self) -> None:
+        """Provider health changed, its prices did not (a new plan for the next fetch)."""
+        for feed in self._feeds:
+            feed.mark(status=True)
 
     def everything_changed(self) -> None:
         """Settings or plugins changed."""

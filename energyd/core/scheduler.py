@@ -99,7 +99,9 @@ class Scheduler:
                 if plan.due_at <= now:
                     log.debug("scheduler.fetch_due", provider=spec.key, reason=plan.reason)
                     due.append(spec)
-                elif next_due is None or plan.due_at < next_due:
+                    continue
+                self._service.planned(spec.key, plan.due_at)
+                if next_due is None or plan.due_at < next_due:
                     next_due = plan.due_at
             if due:
                 await asyncio.gather(*(self._fetch(spec) for spec in due))

@@ -82,6 +82,8 @@ class PriceService:
         self._overrides: dict[str, Any] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._last_runs: dict[tuple[str, str], FetchRun] = {}
+        #: When the scheduler fetches each provider next (its plan; none without a scheduler).
+        self._next_attempts: dict[str, datetime] = {}
         #: What changed, for the publisher and the scheduler to follow in their own tasks.
         self.events = Events()
         #: Loop blocks by plugins, loop lag and unbuilt topics (one registry per daemon).
@@ -305,7 +307,15 @@ class PriceService:
             loop_block=self.faults.last_block(spec.key),
             blocking=self.faults.blocking(spec.key),
             derived_errors=self.faults.derived_errors(spec.key),
+            next_attempt=self._next_attempts.get(spec.key),
         )
+
+    def planned(self, key: str, when: datetime) -> None:
+        """The scheduler's next fetch of ``key``; a change re-publishes provider health (so
+        a failing provider says when it is tried again)."""
+        if self._next_attempts.get(key) != when:
+            self._next_attempts[key] = when
+            self.events.status_changed()
 
     async def probe(self, spec: ProviderSpec) -> ProbeJson:
         """Run the plugin's own ``health_check`` (a live request to the provider), bounded."""

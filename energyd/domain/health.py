@@ -67,6 +67,7 @@ class HealthReportJson(TypedDict):
     covered_until: str | None
     loop_block: LoopBlockJson | None
     derived_errors: dict[str, str]
+    next_attempt: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +96,9 @@ class HealthReport:
     covered_until: datetime | None = None
     loop_block: LoopBlock | None = None
     derived_errors: Mapping[str, str] = field(default_factory=dict)
+    #: When the scheduler will fetch next (a retry while failing or waiting for the market,
+    #: else the regular refresh); ``None`` when no scheduler runs (the command line).
+    next_attempt: datetime | None = None
 
     def as_json(self) -> HealthReportJson:
         return {
@@ -106,6 +110,7 @@ class HealthReport:
             "covered_until": iso_or_none(self.covered_until),
             "loop_block": None if self.loop_block is None else self.loop_block.as_json(),
             "derived_errors": dict(self.derived_errors),
+            "next_attempt": iso_or_none(self.next_attempt),
         }
 
 
@@ -120,6 +125,7 @@ def assess(
     loop_block: LoopBlock | None = None,
     blocking: LoopBlock | None = None,
     derived_errors: Mapping[str, str] | None = None,
+    next_attempt: datetime | None = None,
 ) -> HealthReport:
     """Combine plugin/config problems, store coverage and the last fetch into one state,
     then the run-time faults: ``blocking`` (the plugin's most recent call blocked the loop)
@@ -154,6 +160,7 @@ def assess(
         base.covered_until,
         loop_block,
         errors,
+        next_attempt,
     )
 
 

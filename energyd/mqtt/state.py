@@ -205,7 +205,7 @@ class StatePublisher:
         else:
             for key in sorted(changes.prices):
                 await self.publish_prices(key)
-        if changes.prices:
+        if changes.prices or changes.status:
             await self.publish_providers()
 
     async def follow(
@@ -234,7 +234,7 @@ class StatePublisher:
             except StoreError as exc:  # disk full or locked: keep what is retained, retry
                 log.error("publisher.store_failed", error=str(exc))
                 await asyncio.sleep(STORE_RETRY)
-                feed.mark(everything=changes.everything, boundary=True)
+                feed.mark(everything=changes.everything, boundary=True, status=changes.status)
                 for key in changes.prices:
                     feed.mark(key=key)
             except Exception:  # publishing a change must not stop publishing the next ones

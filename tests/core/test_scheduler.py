@@ -221,3 +221,33 @@ class TestRetryAfter:
             await asyncio.sleep(1.0)
             runs = await store.fetch_runs(provider_id="flaky")
         assert [FetchOutcome.ERROR] == [run.outcome for run in runs]
+
+
+class TestNextAttempt:
+    async def test_health_says_when_a_throttled_source_is_asked_next(self, tmp_path: Path) -> None:
+        """After a 429 with Retry-After 30 s, the provider's health names the next attempt:
+        the scheduler's plan, 30 s after the failed run (and the providers feed is told)."""
+        settings = load_settings(
+            None,
+            config_dir=tmp_path / "config",
+            energy={"provider_id": "flaky", "providers": {"flaky": {"region": "C"}}},
+            refresh={"retry_min_seconds": 0.2, "retry_max_seconds": 0.4},
+        )
+        plugins = {"flaky_provider.py": flaky_plugin(30)}
+        async with daemon_parts(settings, plugins) as parts:
+            feed = parts.service.events.feed("test")
+            async with running(wire(parts), "scheduler"):
+                spec = parts.service.spec()
+
+                async def planned() -> bool:
+                    return (await parts.service.health(spec)).next_attempt is not None
+
+                await wait_until(planned, within=5)
+                report = await parts.service.health(spec)
+            (run,) = await parts.store.fetch_runs(provider_id="flaky")
+        assert report.next_attempt is not None
+        assert abs(report.next_attempt - (run.started_at + timedelta(seconds=30))) < timedelta(
+            seconds=1
+        )
+        assert report.as_json()["next_attempt"] is not None
+        assert feed.take_nowait().status
