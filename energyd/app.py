@@ -106,6 +106,14 @@ def check_providers(
     return settings.model_copy(update={"energy": energy})
 
 
+def http_session(settings: Settings) -> aiohttp.ClientSession:
+    """The HTTP session plugins share: energyd's User-Agent, ``refresh.http_timeout_seconds``."""
+    return aiohttp.ClientSession(
+        headers={"User-Agent": f"energyd/{__version__}"},
+        timeout=aiohttp.ClientTimeout(total=settings.refresh.http_timeout_seconds),
+    )
+
+
 class ConfigCheck(TypedDict):
     """What ``energyd check-config`` found, and the paths the daemon would use."""
 
@@ -175,10 +183,7 @@ async def lookup_region(settings: Settings, query: str, provider: str | None) ->
         raise ConfigError(f"no plugin provides {plugin_id!r} (loaded: {loaded})", {"provider": key})
     config = {} if entry is None else entry.plugin_config()
     meta = loader.metadata(plugin_id)
-    async with aiohttp.ClientSession(
-        headers={"User-Agent": f"energyd/{__version__}"},
-        timeout=aiohttp.ClientTimeout(total=settings.refresh.http_timeout_seconds),
-    ) as session:
+    async with http_session(settings) as session:
         plugin.attach(session, settings.refresh.http_timeout_seconds)
         try:
             regions = await plugin.find_regions(query, config)
@@ -210,12 +215,7 @@ async def build(
     settings = check_providers(settings, loader, strict=check_config)
     async with contextlib.AsyncExitStack() as stack:
         store = await stack.enter_async_context(PriceStore(settings.db_path))
-        session = await stack.enter_async_context(
-            aiohttp.ClientSession(
-                headers={"User-Agent": f"energyd/{__version__}"},
-                timeout=aiohttp.ClientTimeout(total=settings.refresh.http_timeout_seconds),
-            )
-        )
+        session = await stack.enter_async_context(http_session(settings))
         service = PriceService(settings, store, loader, session)
         await service.start()
         manager = ProviderManager(loader, store, on_change=service.plugins_changed)

@@ -17,7 +17,6 @@ plugin runs twice (Agile import and Agile Outgoing export side by side).
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 import socket
@@ -44,6 +43,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from energyd.domain.suggest import did_you_mean
 from energyd.exceptions import ConfigError
 
 __all__ = [
@@ -61,6 +61,8 @@ __all__ = [
     "StorageSettings",
     "WindowSettings",
     "check_levels",
+    "client_id_of",
+    "default_instance",
     "load_settings",
     "redact",
     "unknown_env_vars",
@@ -307,6 +309,12 @@ def default_instance() -> str:
     return name or "energyd"
 
 
+def client_id_of(mqtt: MqttSettings, instance: str) -> str:
+    """``mqtt.client_id``, default ``energyd-<instance>`` (never a random one: the broker
+    would not keep the session)."""
+    return mqtt.client_id or f"energyd-{instance}"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="ENERGYD_",
@@ -343,8 +351,7 @@ class Settings(BaseSettings):
             if name in self.energy.providers:
                 errors.append(f"{where}: {name!r} is disabled (enabled = false)")
                 continue
-            close = difflib.get_close_matches(name, list(running), n=1)
-            hint = f"did you mean {close[0]!r}?" if close else "running: " + ", ".join(running)
+            hint = did_you_mean(name, running) or "running: " + ", ".join(running)
             errors.append(f"{where}: no provider {name!r}; {hint}")
         if errors:
             raise ValueError("; ".join(errors))
@@ -382,7 +389,7 @@ class Settings(BaseSettings):
     @property
     def client_id(self) -> str:
         """The MQTT client id: ``mqtt.client_id``, default ``energyd-<instance>``."""
-        return self.mqtt.client_id or f"energyd-{self.instance}"
+        return client_id_of(self.mqtt, self.instance)
 
     @property
     def plugin_dir(self) -> Path:

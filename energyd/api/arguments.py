@@ -9,7 +9,6 @@ is resolved by the operation; the messages of those checks live here too
 
 from __future__ import annotations
 
-import difflib
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -27,6 +26,7 @@ from pydantic import (
 )
 
 from energyd.api.errors import ErrorCode
+from energyd.domain.suggest import did_you_mean
 from energyd.exceptions import CommandError
 
 __all__ = [
@@ -320,10 +320,8 @@ def _unknown_key(key: str, model: type[BaseModel] | None) -> str:
     if model is None:
         return "unknown key"
     fields = sorted(model.model_fields)
-    close = difflib.get_close_matches(key, fields, n=1)
-    if close:
-        return f"unknown key; did you mean {close[0]!r}?"
-    return f"unknown key; this takes {', '.join(fields) or 'no keys'}"
+    hint = did_you_mean(key, fields) or f"this takes {', '.join(fields) or 'no keys'}"
+    return f"unknown key; {hint}"
 
 
 def _reason(key: str, errors: list[Mapping[str, Any]], model: type[BaseModel] | None) -> str:

@@ -67,9 +67,7 @@ class ChangeFeed:
 
     def take_nowait(self) -> Changes:
         """Everything marked so far (empty :class:`Changes` when nothing is), and reset."""
-        changes = Changes(
-            self._everything, self._boundary, frozenset(self._prices), self._status
-        )
+        changes = Changes(self._everything, self._boundary, frozenset(self._prices), self._status)
         self._everything = self._boundary = self._status = False
         self._prices.clear()
         self._pending.clear()

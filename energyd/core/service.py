@@ -393,10 +393,9 @@ class PriceService:
     async def change_settings(self, changes: Mapping[str, Any]) -> SettingsChangeReply:
         """:meth:`set_settings`, then fetch for the providers whose settings changed; the reply
         of ``settings/set`` and ``PUT /api/settings``."""
-        before = [replace(spec, selected=False) for spec in self.specs()]
+        before = self._as_running()
         await self.set_settings(changes)
-        changed = [spec for spec in self.specs() if replace(spec, selected=False) not in before]
-        runs = await asyncio.gather(*(self.fetch(spec, "settings") for spec in changed))
+        runs = await self._fetch_changed(before)
         return {
             "energy": self.settings_view()["energy"],
             "runs": [run.as_json() for run in runs],
@@ -416,10 +415,10 @@ class PriceService:
         candidate = self._configured(apply_overrides(self._base_energy, merged))
         # A change is validated for what it changes: a provider that runs exactly as before
         # (say one whose plugin is broken) is not this change's business.
-        unchanged = [replace(spec, selected=False) for spec in self.specs()]
+        unchanged = self._as_running()
         errors: dict[str, str] = {}
         for spec in resolve(candidate):
-            if replace(spec, selected=False) in unchanged:
+            if _unselected(spec) in unchanged:
                 continue
             plugin = self.plugin(spec)
             if plugin is None:
@@ -459,20 +458,33 @@ class PriceService:
             dropped.sort()
         remaining = {k: v for k, v in self._overrides.items() if k not in dropped}
         candidate = self._configured(apply_overrides(self._base_energy, remaining))
-        before = [replace(spec, selected=False) for spec in self.specs()]
+        before = self._as_running()
         await self.store.change_overrides({}, dropped)
         self._overrides = remaining
         self.energy = candidate
         log.info("settings.reset", keys=dropped, remaining=sorted(remaining))
         self.notify(None)
-        changed = [spec for spec in self.specs() if replace(spec, selected=False) not in before]
-        runs = await asyncio.gather(*(self.fetch(spec, "settings") for spec in changed))
+        runs = await self._fetch_changed(before)
         return {
             "reset": dropped,
             "overrides": sorted(remaining),
             "energy": self.settings_view()["energy"],
             "runs": [run.as_json() for run in runs],
         }
+
+    def _as_running(self) -> list[ProviderSpec]:
+        """The providers as they run now, which one is selected aside."""
+        return [_unselected(spec) for spec in self.specs()]
+
+    async def _fetch_changed(self, before: Sequence[ProviderSpec]) -> list[FetchRun]:
+        """Fetch for every provider that does not run as it did ``before`` (a settings
+        change or reset); the runs."""
+        changed = [spec for spec in self.specs() if _unselected(spec) not in before]
+        return list(await asyncio.gather(*(self.fetch(spec, "settings") for spec in changed)))
+
+
+def _unselected(spec: ProviderSpec) -> ProviderSpec:
+    return replace(spec, selected=False)
 
 
 def _dotted(data: Mapping[str, Any], key: str) -> Any:

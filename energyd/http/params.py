@@ -16,7 +16,6 @@ query, ``invalid_json`` / ``invalid_payload`` for a body, the reason per field i
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Collection, Mapping
 from typing import Any, Final, TypeVar
 
@@ -26,6 +25,7 @@ from pydantic import BaseModel
 from energyd import strictjson
 from energyd.api.arguments import SettingsResetArgs, parse_arguments
 from energyd.api.errors import ErrorCode
+from energyd.domain.suggest import did_you_mean
 from energyd.exceptions import CommandError
 
 __all__ = ["TIME_FIELDS", "body_args", "decode_json", "query_args", "reset_args"]
@@ -60,9 +60,9 @@ def _refuse_near_misses(query: Mapping[str, str], fields: Collection[str]) -> No
     for key in query:
         if key in fields:
             continue
-        close = difflib.get_close_matches(key, list(fields), n=1)
-        if close:
-            details[key[:100]] = f"unknown key; did you mean {close[0]!r}?"
+        hint = did_you_mean(key, fields)
+        if hint:
+            details[key[:100]] = f"unknown key; {hint}"
     if details:
         key, reason = next(iter(details.items()))
         raise CommandError(

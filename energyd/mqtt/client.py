@@ -51,7 +51,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from energyd.config import MqttSettings, default_instance
+from energyd.config import MqttSettings, client_id_of, default_instance
 from energyd.domain.planning import backoff_delay
 from energyd.domain.time import iso_utc
 from energyd.exceptions import ConfigError
@@ -214,7 +214,7 @@ class MqttClient:
             raise ValueError("timeout must be > 0 and max_concurrent_requests >= 1")
         self.topics = Topics(settings.base_topic)
         self._settings = settings
-        self.client_id = client_id or settings.client_id or f"energyd-{default_instance()}"
+        self.client_id = client_id or client_id_of(settings, default_instance())
         self._router = router
         self._on_connect = on_connect
         self._timeout = timeout

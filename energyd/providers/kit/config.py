@@ -21,7 +21,6 @@ normaliser says so with ``"x-normalised": true``. Keys no field declares are rep
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
@@ -29,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
+from energyd.domain.suggest import did_you_mean
 from energyd.exceptions import ProviderConfigError
 
 __all__ = [
@@ -121,8 +121,8 @@ class Choice(Field):
     def convert(self, value: Any) -> Any:
         if value in self.choices:
             return value
-        hint = difflib.get_close_matches(str(value), self.choices, n=1)
-        maybe = f" (did you mean {hint[0]!r}?)" if hint else ""
+        hint = did_you_mean(str(value), self.choices)
+        maybe = f" ({hint})" if hint else ""
         raise _Invalid(f"unknown value {self.shown(value)}{maybe}; expected {self.expected()}")
 
     def expected(self) -> str:
@@ -441,8 +441,7 @@ class ConfigFields:
             for key in config:
                 if key in self.fields or key in self.known_keys:
                     continue
-                close = difflib.get_close_matches(str(key), known, n=1)
-                hint = f"did you mean {close[0]!r}?" if close else "known: " + ", ".join(known)
+                hint = did_you_mean(str(key), known) or "known: " + ", ".join(known)
                 errors[str(key)] = f"unknown key; {hint}"
         settings = Settings(values)
         if not errors:
