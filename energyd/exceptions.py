@@ -20,6 +20,7 @@ Foreign exceptions (aiohttp, sqlite3, aiomqtt, pydantic) are translated where th
     │       ├── ProviderAuthError        HTTP 401 / 403 (missing, wrong or refused credentials)
     │       ├── ProviderDataError        malformed or non-JSON body
     │       └── ProviderEmptyError       a well-formed answer with no prices in it
+    │           └── ProviderNotPublishedError  "not published yet": a waiting state, not a fault
     └── CommandError                 a request on the command topic that cannot be served;
                                      carries a stable ``code`` for the reply
 """
@@ -27,6 +28,7 @@ Foreign exceptions (aiohttp, sqlite3, aiomqtt, pydantic) are translated where th
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 
 __all__ = [
     "CommandError",
@@ -42,6 +44,7 @@ __all__ = [
     "ProviderError",
     "ProviderFetchError",
     "ProviderNotFoundError",
+    "ProviderNotPublishedError",
     "ProviderRateLimitError",
     "ProviderServerError",
     "SlotValidationError",
@@ -138,6 +141,20 @@ class ProviderDataError(ProviderFetchError):
 
 class ProviderEmptyError(ProviderFetchError):
     """The provider answered well-formed but with no prices for the window."""
+
+
+class ProviderNotPublishedError(ProviderEmptyError):
+    """The source has not published these prices *yet* (before the day-ahead auction's
+    results): the daemon shows a waiting state and asks again, it reports no fault.
+
+    ``retry_at`` (aware UTC) is when the plugin or source expects them, when it knows.
+    """
+
+    def __init__(
+        self, message: str = "", *, status: int | None = None, retry_at: datetime | None = None
+    ) -> None:
+        super().__init__(message, status=status)
+        self.retry_at = retry_at
 
 
 class CommandError(EnergydError):

@@ -80,6 +80,9 @@ class ProviderRuntime:
     #: Where this config's prices come from (the plugin's ``source_identity``); only stored
     #: slots of this identity are served. :data:`NO_SOURCE` when the plugin cannot say.
     identity: str
+    #: The currency of this config's prices (the plugin's ``currency_for``); ``None``
+    #: without a plugin.
+    feed_currency: str | None = None
 
     @property
     def key(self) -> str:
@@ -101,7 +104,7 @@ class ProviderRuntime:
     @property
     def currency(self) -> str | None:
         """The provider's currency; ``None`` without a plugin (it has no prices to fetch)."""
-        return None if self.loaded is None else self.loaded.currency
+        return self.feed_currency
 
     @property
     def slot_minutes(self) -> int | None:
@@ -122,6 +125,23 @@ def source_identity(plugin: EnergyPriceProvider | None, spec: ProviderSpec) -> s
     if not isinstance(identity, str) or not identity:
         return NO_SOURCE
     return f"{spec.plugin_id}|{identity}"
+
+
+def feed_currency(loaded: LoadedPlugin, spec: ProviderSpec) -> str:
+    """The currency of ``spec``'s prices: the plugin's ``currency_for`` when it gives a
+    3-letter code, else the currency of its metadata (a broken answer is logged). A plugin
+    that does not override ``currency_for`` is not asked (its metadata was read at load)."""
+    if type(loaded.provider).currency_for is EnergyPriceProvider.currency_for:
+        return loaded.currency
+    try:
+        currency = loaded.provider.currency_for(spec.region, dict(spec.config))
+    except Exception as exc:  # an invalid config or a broken plugin
+        log.debug("provider.no_currency", provider=spec.key, error=str(exc))
+        return loaded.currency
+    if isinstance(currency, str) and len(currency) == 3 and currency.isalpha():
+        return currency.upper()
+    log.warning("provider.bad_currency", provider=spec.key, currency=repr(currency))
+    return loaded.currency
 
 
 def choose_levels(
@@ -194,13 +214,14 @@ class ProviderRegistry:
         loaded = self._plugins.get(spec.plugin_id)
         entry = energy.providers.get(spec.key)
         own = None if entry is None else entry.levels
-        currency = None if loaded is None else loaded.currency
+        currency = None if loaded is None else feed_currency(loaded, spec)
         plugin = None if loaded is None else loaded.provider
         return ProviderRuntime(
             spec,
             loaded,
             choose_levels(own, self._prices.levels, currency),
             identity=source_identity(plugin, spec),
+            feed_currency=currency,
         )
 
     def _log_levels(self, runtime: ProviderRuntime, energy: EnergySettings) -> None:

@@ -200,7 +200,8 @@ class PriceService:
                 return recent
             now = datetime.now(UTC)
             problem = self.problem(spec)
-            loaded = self.runtime(spec).loaded
+            runtime = self.runtime(spec)
+            loaded = runtime.loaded
             if problem is not None or loaded is None:
                 run = FetchRun(
                     provider_id=spec.key,
@@ -222,9 +223,9 @@ class PriceService:
                 loaded.provider,
                 key=spec.key,
                 region=spec.region,
-                currency=loaded.currency,
+                currency=runtime.currency or loaded.currency,
                 config=spec.config,
-                source=self.runtime(spec).identity,
+                source=runtime.identity,
                 start=start,
                 end=end,
                 timeout=self.settings.refresh.fetch_timeout_seconds,

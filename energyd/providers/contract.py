@@ -17,6 +17,8 @@ Improvements over the written v1 contract (all backwards compatible):
 - ``price_pence`` is the price in *minor* currency units per kWh, VAT included where the
   market has VAT; ``currency`` (ISO 4217) stands beside it, and ``price_pence_exc_vat`` is
   optional.
+- ``ProviderNotPublishedError`` (a ``ProviderEmptyError``) says "not published yet": the
+  daemon shows a waiting state and asks again, without reporting a fault.
 - The daemon hands every provider its one shared ``aiohttp.ClientSession`` and a request
   timeout (:meth:`EnergyPriceProvider.attach`); plugins use :attr:`EnergyPriceProvider.http`
   and never open a session per request.
@@ -48,6 +50,7 @@ from energyd.exceptions import (
     ProviderError,
     ProviderFetchError,
     ProviderNotFoundError,
+    ProviderNotPublishedError,
     ProviderRateLimitError,
     ProviderServerError,
 )
@@ -67,6 +70,7 @@ __all__ = [
     "ProviderFetchError",
     "ProviderHealth",
     "ProviderNotFoundError",
+    "ProviderNotPublishedError",
     "ProviderRateLimitError",
     "ProviderServerError",
 ]
@@ -226,6 +230,17 @@ class EnergyPriceProvider(ABC):
         return ";".join(
             f"{key}={json.dumps(value, sort_keys=True, default=str)}" for key, value in items
         )
+
+    def currency_for(self, region: str, config: Mapping[str, Any]) -> str:
+        """The currency (ISO 4217) of the prices ``config`` fetches, for a source that quotes
+        in a currency the user chooses (Nord Pool in SEK, NOK, EUR ...). Every slot of a fetch
+        must be in it. Default: ``get_metadata().currency``."""
+        return self.get_metadata().currency
+
+    def source_notes(self, region: str, config: Mapping[str, Any]) -> dict[str, str]:
+        """Short facts about the source to show beside its health (``{"license": "CC BY
+        4.0 ..."}``), as last seen; shown as they are. Default: none."""
+        return {}
 
     async def find_regions(self, query: str, config: Mapping[str, Any]) -> list[str]:
         """The regions that ``query`` (a postcode, an address, ...) lies in; most plugins

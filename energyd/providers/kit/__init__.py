@@ -4,6 +4,7 @@ Plugins reach it through ``providers.energy.base`` (the facade, :mod:`energyd.pr
 never by importing ``energyd.providers.kit`` themselves. One concept per module:
 
 - :mod:`.http`: :class:`HttpApi` (status -> error mapping, strict JSON, safe XML, pagination);
+- :mod:`.pacing`: :class:`Pacer` (request spacing, a short answer cache per plugin);
 - :mod:`.retry`: :class:`RetryPolicy`, :class:`Retrier` (backoff with full jitter, a budget);
 - :mod:`.config`: declarative :class:`ConfigFields` -> ``validate_config`` and the JSON schema;
 - :mod:`.time`: ISO 8601 / epoch parsing, market days, slot splitting;
@@ -43,6 +44,7 @@ from energyd.providers.kit.http import (
     retry_after_from_headers,
     scrub_url,
 )
+from energyd.providers.kit.pacing import Pacer
 from energyd.providers.kit.provider import KitProvider
 from energyd.providers.kit.retry import NO_RETRY, RETRY_FIELDS, Retrier, RetryPolicy, is_transient
 from energyd.providers.kit.time import (
@@ -75,6 +77,7 @@ __all__ = [
     "Integer",
     "KitProvider",
     "Number",
+    "Pacer",
     "Retrier",
     "RetryPolicy",
     "Settings",

@@ -12,7 +12,7 @@ HTTP 401, 403                          :class:`ProviderAuthError`
 HTTP 404                               :class:`ProviderNotFoundError`
 other 4xx                              :class:`ProviderFetchError` (``status``)
 5xx and other unexpected statuses      :class:`ProviderServerError` (``status``)
-a status in ``empty_statuses``         :class:`ProviderEmptyError` ("not published yet")
+a status in ``empty_statuses``         :class:`ProviderNotPublishedError` ("not yet")
 a status in ``server_statuses``        :class:`ProviderServerError` (``status``)
 a body that is not JSON / XML / text   :class:`ProviderDataError`
 =====================================  =============================================
@@ -44,13 +44,14 @@ from energyd.exceptions import (
     ProviderAuthError,
     ProviderConnectionError,
     ProviderDataError,
-    ProviderEmptyError,
     ProviderFetchError,
     ProviderNotFoundError,
+    ProviderNotPublishedError,
     ProviderRateLimitError,
     ProviderServerError,
 )
 from energyd.providers.contract import DEFAULT_HTTP_TIMEOUT, EnergyPriceProvider
+from energyd.providers.kit.pacing import Pacer
 from energyd.providers.kit.retry import Retrier, RetryPolicy
 
 __all__ = [
@@ -184,7 +185,9 @@ def error_for_status(
     table says, so a :class:`RetryPolicy` with ``retry_statuses`` can retry them.
     """
     if status in empty_statuses:
-        return ProviderEmptyError(f"{where}: HTTP {status}: not published yet", status=status)
+        return ProviderNotPublishedError(
+            f"{where}: HTTP {status}: not published yet", status=status
+        )
     if 200 <= status < 300:
         return None
     if status in server_statuses:
@@ -314,6 +317,7 @@ class HttpApi:
         name: str = "",
         max_body_bytes: int = MAX_BODY_BYTES,
         server_statuses: Collection[int] = (),
+        pacer: Pacer | None = None,
     ) -> None:
         self.session = session
         self.base_url = base_url.rstrip("/")
@@ -324,6 +328,8 @@ class HttpApi:
         self.max_body_bytes = max_body_bytes
         #: Statuses reported as ProviderServerError (see :func:`error_for_status`).
         self.server_statuses = frozenset(server_statuses)
+        #: The plugin's request spacing and answer cache (:mod:`.pacing`), shared by its feeds.
+        self.pacer = pacer
 
     @classmethod
     def of(
@@ -335,6 +341,7 @@ class HttpApi:
         headers: Mapping[str, str] | None = None,
         name: str = "",
         server_statuses: Collection[int] = (),
+        pacer: Pacer | None = None,
     ) -> HttpApi:
         """Over ``provider.http`` with ``provider.timeout``; ``retry`` starts one budget now."""
         retrier = Retrier(retry, name=name) if isinstance(retry, RetryPolicy) else retry
@@ -346,6 +353,7 @@ class HttpApi:
             headers=headers,
             name=name,
             server_statuses=server_statuses,
+            pacer=pacer,
         )
 
     def url(self, path: str) -> str:
@@ -370,12 +378,26 @@ class HttpApi:
         url = self.url(path)
         merged = {**self.headers, **(headers or {})}
 
+        pacer = self.pacer
+        key = None
+        if pacer is not None and method == "GET":
+            key = (url, tuple(sorted((params or {}).items())), tuple(sorted(merged.items())))
+            kept = pacer.cached(key)
+            if isinstance(kept, HttpResponse):
+                return kept
+
         async def attempt() -> HttpResponse:
+            if pacer is not None:
+                await pacer.turn()
             return await self._once(method, url, params, merged, json, empty_statuses)
 
         if self.retrier is None:
-            return await attempt()
-        return await self.retrier.run(attempt, method=method, url=scrub_url(url))
+            resp = await attempt()
+        else:
+            resp = await self.retrier.run(attempt, method=method, url=scrub_url(url))
+        if pacer is not None and key is not None:
+            pacer.keep(key, resp)
+        return resp
 
     async def _once(
         self,

@@ -9,11 +9,14 @@ A plugin states its ``metadata`` and ``config_fields`` and implements one of
   (one call for several days, say).
 
 ``fetch_prices`` validates the window, parses the config (``region`` merged in), calls the
-plugin, keeps the slots overlapping the window, sorted, and raises ``ProviderEmptyError``
-when none are left. ``get_metadata`` publishes the schema of ``config_fields``;
-``validate_config`` checks against the same fields. ``api(settings)`` gives an
+plugin, keeps the slots overlapping the window, sorted, and raises
+``ProviderNotPublishedError`` when none are left (the source has nothing for it yet).
+``get_metadata`` publishes the schema of ``config_fields``; ``validate_config`` checks
+against the same fields. ``api(settings)`` gives an
 :class:`~energyd.providers.kit.http.HttpApi` with one retry budget for the current fetch
-(none during ``health_check``, which must be quick) and the class's ``server_statuses``.
+(none during ``health_check``, which must be quick), the class's ``server_statuses`` and the
+instance's :class:`~energyd.providers.kit.pacing.Pacer` (``request_spacing_seconds``,
+``cache_seconds``: one per plugin instance, so all its feeds share the source's rate limit).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from typing import Any, ClassVar
 import structlog
 
 from energyd.domain.time import slot_floor
-from energyd.exceptions import ProviderEmptyError, ProviderError
+from energyd.exceptions import ProviderEmptyError, ProviderError, ProviderNotPublishedError
 from energyd.providers.contract import (
     EnergyPriceProvider,
     EnergyPriceSlot,
@@ -38,6 +41,7 @@ from energyd.providers.contract import (
 )
 from energyd.providers.kit.config import ConfigFields, Settings
 from energyd.providers.kit.http import HttpApi
+from energyd.providers.kit.pacing import Pacer
 from energyd.providers.kit.retry import NO_RETRY, Retrier, RetryPolicy
 from energyd.providers.kit.time import format_utc, local_days, utc_window
 
@@ -58,11 +62,16 @@ class KitProvider(EnergyPriceProvider):
     retry_policy: ClassVar[RetryPolicy] = RetryPolicy()
     #: Failing HTTP statuses this market means as server trouble (``HttpApi.server_statuses``).
     server_statuses: ClassVar[frozenset[int]] = frozenset()
+    #: Least seconds between two requests of this plugin (all its feeds): the source's limit.
+    request_spacing_seconds: ClassVar[float] = 0.0
+    #: Seconds a successful GET answer is reused for the same URL (feeds asking the same).
+    cache_seconds: ClassVar[float] = 0.0
 
     def __init__(self) -> None:
         super().__init__()
         self.rng = random.Random()
         self._described: EnergyProviderMetadata | None = None
+        self._pacer: Pacer | None = None
 
     # -- the v1 contract ---------------------------------------------------------------------
 
@@ -100,7 +109,7 @@ class KitProvider(EnergyPriceProvider):
             key=lambda slot: slot.valid_from,
         )
         if not kept:
-            raise ProviderEmptyError(
+            raise ProviderNotPublishedError(
                 f"no {region or 'price'} prices between {format_utc(start)} and "
                 f"{format_utc(end)} (not published yet?)"
             )
@@ -197,7 +206,19 @@ class KitProvider(EnergyPriceProvider):
             headers=headers,
             name=name,
             server_statuses=self.server_statuses,
+            pacer=self.pacer,
         )
+
+    @property
+    def pacer(self) -> Pacer:
+        """This instance's request spacing and answer cache (shared by all its feeds)."""
+        if self._pacer is None:
+            self._pacer = Pacer(
+                spacing=self.request_spacing_seconds,
+                cache_seconds=self.cache_seconds,
+                name=self.get_metadata().provider_id,
+            )
+        return self._pacer
 
     @property
     def log(self) -> Any:

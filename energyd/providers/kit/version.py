@@ -4,6 +4,9 @@
 - 1: HttpApi, retries, ConfigFields, time helpers, KitProvider, Conformance.
 - 2: ``Field(identity=..., hint=...)``, ``Choice(names=...)``, ``ConfigFields.normalise`` /
   ``identity``; KitProvider's ``normalise_config`` and ``source_identity``.
+- 3: ``ProviderNotPublishedError`` (raised for ``empty_statuses`` and an empty window),
+  ``KitProvider.request_spacing_seconds`` / ``cache_seconds`` (:class:`Pacer`), the
+  contract's optional ``currency_for`` and ``source_notes``.
 
 Its own module so the loader can read it without importing the rest of the kit.
 """
@@ -13,4 +16,4 @@ from __future__ import annotations
 __all__ = ["KIT_VERSION"]
 
 #: The kit this energyd offers; a plugin with ``REQUIRES_KIT`` above it is not loaded.
-KIT_VERSION = 2
+KIT_VERSION = 3

@@ -1,0 +1,87 @@
+"""Keeping a plugin inside its source's rate limit: request spacing and a short answer cache.
+
+One :class:`Pacer` belongs to one plugin instance, so every feed of that plugin shares it
+(two feeds of one bidding zone, DK1 and DK2 of Energi Data Service, ...):
+
+- ``spacing``: at least this many seconds between the starts of two requests. A request that
+  would have to wait longer than ``max_wait`` is not sent: it fails at once with
+  :class:`ProviderRateLimitError` carrying the wait as ``retry_after``, so the scheduler asks
+  again when the source allows it instead of a fetch hanging on a sleep.
+- ``cache_seconds``: a successful GET answer is reused for this long for the same URL and
+  parameters, so feeds asking the same thing within that time make one request.
+
+The clock and sleep are injectable for tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from energyd.exceptions import ProviderRateLimitError
+
+__all__ = ["Pacer"]
+
+_T = TypeVar("_T")
+
+
+@dataclass
+class Pacer:
+    """Request spacing and a short answer cache for one plugin instance."""
+
+    spacing: float = 0.0
+    cache_seconds: float = 0.0
+    #: Longest wait for a free turn before failing with ``retry_after`` instead.
+    max_wait: float = 5.0
+    name: str = ""
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)
+    _last_start: float | None = field(default=None, init=False, repr=False)
+    _cache: dict[Hashable, tuple[float, object]] = field(
+        default_factory=dict, init=False, repr=False
+    )
+
+    async def turn(self) -> None:
+        """Wait for the next allowed request start (or fail with ``retry_after``)."""
+        if self.spacing <= 0:
+            return
+        async with self._lock:
+            now = self.clock()
+            if self._last_start is not None:
+                wait = self._last_start + self.spacing - now
+                if wait > self.max_wait:
+                    raise ProviderRateLimitError(
+                        f"{self.name or 'source'}: at most one request every "
+                        f"{self.spacing:g} s; next in {wait:.0f} s",
+                        retry_after=round(wait, 3),
+                    )
+                if wait > 0:
+                    await self.sleep(wait)
+                    now = self.clock()
+            self._last_start = now
+
+    def cached(self, key: Hashable) -> object | None:
+        """The answer kept for ``key``, while it is fresh."""
+        if self.cache_seconds <= 0:
+            return None
+        entry = self._cache.get(key)
+        if entry is None:
+            return None
+        stored_at, value = entry
+        if self.clock() - stored_at > self.cache_seconds:
+            del self._cache[key]
+            return None
+        return value
+
+    def keep(self, key: Hashable, value: object) -> None:
+        """Remember a successful answer (old entries are dropped as they expire)."""
+        if self.cache_seconds <= 0:
+            return
+        now = self.clock()
+        for old in [k for k, (at, _) in self._cache.items() if now - at > self.cache_seconds]:
+            del self._cache[old]
+        self._cache[key] = (now, value)
