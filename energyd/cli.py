@@ -234,7 +234,7 @@ async def _fetch(args: argparse.Namespace, parts: Components) -> int:
         if run.outcome is FetchOutcome.OK and run.window_start and run.window_end:
             stored = await service.price_window(spec, run.window_start, run.window_end)
             print(_prices_text(stored, service.calendar(spec).zone.key))
-    return EXIT_OK if all(r.outcome is FetchOutcome.OK for r in runs) else EXIT_FAILED
+    return EXIT_FAILED if any(r.outcome is FetchOutcome.ERROR for r in runs) else EXIT_OK
 
 
 #: What the command line says after changing overrides in the database.

@@ -4,8 +4,9 @@ The daemon is healthy when each part is:
 
 - ``store``: the SQLite store answers;
 - ``plugins``: every running provider has a loaded plugin;
-- ``prices``: every running provider has a price for now (its health is ``ok`` or
-  ``degraded``; ``stale``, ``error`` and ``unknown`` fail, and there must be at least one);
+- ``prices``: every running provider has a price for now (its health is ``ok``,
+  ``waiting`` or ``degraded``; ``stale``, ``error`` and ``unknown`` fail, and there must be
+  at least one);
 - ``mqtt``: the process is connected to its broker (a process without an MQTT client, the
   command line or a bare HTTP app, passes). A daemon whose broker is down is not healthy,
   whatever its prices: automations read energyd over MQTT, so they get nothing (or retained
@@ -36,7 +37,7 @@ from energyd.exceptions import EnergydError
 __all__ = ["HEALTHY_STATES", "PARTS", "Assessment", "Check", "assess", "broker_json"]
 
 #: Provider health states that count as healthy: a price for now is known.
-HEALTHY_STATES = frozenset({HealthState.OK, HealthState.DEGRADED})
+HEALTHY_STATES = frozenset({HealthState.OK, HealthState.DEGRADED, HealthState.WAITING})
 #: The parts of the assessment, in order.
 PARTS = ("store", "plugins", "prices", "mqtt")
 

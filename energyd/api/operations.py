@@ -88,9 +88,10 @@ class Operations:
 
         A fetch that fails is a :class:`CommandError` ``fetch_failed``: the message names each
         failed run's provider, region and error, ``details.runs`` holds every run (the ones
-        that succeeded too) as the reply would have."""
+        that succeeded too) as the reply would have. A source that has not published yet
+        (outcome ``waiting``) is no failure."""
         runs = [run.as_json() for run in await self.service.refresh(args.provider)]
-        failed = [run for run in runs if run["outcome"] != FetchOutcome.OK]
+        failed = [run for run in runs if run["outcome"] == FetchOutcome.ERROR]
         if failed:
             reasons = "; ".join(
                 f"{run['provider']} {run['region']}: {run['error_type']}: {run['error']}"

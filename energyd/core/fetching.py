@@ -16,6 +16,7 @@ from energyd.core.store import PriceStore
 from energyd.domain.records import FetchOutcome, FetchRun
 from energyd.exceptions import (
     ProviderError,
+    ProviderNotPublishedError,
     ProviderRateLimitError,
     SlotValidationError,
     StoreError,
@@ -85,6 +86,11 @@ async def fetch_into_store(
         slots = validate_slots(raw, start, end, currency=currency)
         if not slots:
             raise SlotValidationError("provider returned no slots")
+    except ProviderNotPublishedError as exc:  # the source has nothing yet: wait, no fault
+        waiting = run(FetchOutcome.WAITING, error=exc)
+        bound.info("prices.not_published", detail=waiting.error)
+        await _record(store, waiting)
+        return waiting
     except TimeoutError:
         failed = run(FetchOutcome.ERROR, error=TimeoutError(f"fetch exceeded {timeout:g} s"))
         bound.warning("prices.fetch_failed", error=failed.error, error_type="TimeoutError")
@@ -121,10 +127,17 @@ async def fetch_into_store(
 
 
 def _retry_after(error: BaseException | None) -> float | None:
-    """How long a throttling source asked us to wait (a plugin's nonsense is ignored)."""
-    if not isinstance(error, ProviderRateLimitError):
+    """How long a throttling source asked us to wait, or until when a source that has not
+    published yet expects to (a plugin's nonsense is ignored)."""
+    if isinstance(error, ProviderNotPublishedError):
+        when = error.retry_at
+        if not isinstance(when, datetime) or when.tzinfo is None:
+            return None
+        seconds: object = (when - datetime.now(UTC)).total_seconds()
+    elif isinstance(error, ProviderRateLimitError):
+        seconds = error.retry_after
+    else:
         return None
-    seconds = error.retry_after
     if isinstance(seconds, bool) or not isinstance(seconds, int | float):
         return None
     if not math.isfinite(seconds) or seconds <= 0:

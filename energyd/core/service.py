@@ -298,17 +298,19 @@ class PriceService:
         covered = await self.coverage_end(spec, now)
         last_run = await self.store.last_fetch(spec.key, spec.region)
         last_ok = await self.store.last_fetch(spec.key, spec.region, FetchOutcome.OK)
+        expected = calendar.expected_coverage_end(now)
         return assess(
             problem=self.problem(spec),
             has_current=current is not None,
             covered_until=covered,
-            expected_until=calendar.expected_coverage_end(now),
+            expected_until=expected,
             last_run=last_run,
             last_success=None if last_ok is None else last_ok.started_at,
             loop_block=self.faults.last_block(spec.key),
             blocking=self.faults.blocking(spec.key),
             derived_errors=self.faults.derived_errors(spec.key),
             next_attempt=self._next_attempts.get(spec.key),
+            awaited=calendar.describe_until(expected),
         )
 
     def planned(self, key: str, when: datetime) -> None:

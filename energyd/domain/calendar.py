@@ -95,6 +95,15 @@ class MarketCalendar:
             candidate = self.at_local(today + timedelta(days=1), self.publish_time)
         return candidate
 
+    def describe_until(self, expected: datetime) -> str:
+        """Prices up to ``expected`` in the market's terms, for a provider waiting for them:
+        ``the prices of 2026-12-03 (usually out at 13:00 Europe/Berlin)``."""
+        day = self.local_date(require_aware(expected) - timedelta(microseconds=1))
+        text = f"the prices of {day.isoformat()}"
+        if self.publish_time is not None:
+            text += f" (usually out at {self.publish_time:%H:%M} {self.zone.key})"
+        return text
+
     def fetch_window(self, now: datetime, history_days: int) -> tuple[datetime, datetime]:
         """The window to ask for: from ``history_days`` local days back to what may be published."""
         today = self.local_date(now)

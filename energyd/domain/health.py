@@ -3,8 +3,11 @@
 - ``error``: the plugin did not load, its config is invalid, or nothing was ever fetched and
   the last attempt failed.
 - ``stale``: no known price for now (known prices ran out) — automations must not trust it.
-- ``degraded``: a price for now is known, but the last fetch failed or prices that the market
-  has published (e.g. tomorrow after 16:00 UK) are still missing.
+- ``degraded``: a price for now is known, but the last fetch failed.
+- ``waiting``: a price for now is known and the last fetch worked (or the source said "not
+  published yet"), but prices the market usually has by now (tomorrow after 13:00 CET, say)
+  are not there yet: the source has not published them; ``next_attempt`` says when energyd
+  asks again. Not a fault: nothing is wrong with energyd or the source.
 - ``ok``: the last fetch worked and the store covers what the market has published.
 
 Run-time faults (:mod:`energyd.core.faults`) make an ``ok`` (or ``unknown``) provider
@@ -42,6 +45,7 @@ class HealthState(enum.StrEnum):
 
     OK = "ok"
     DEGRADED = "degraded"
+    WAITING = "waiting"
     STALE = "stale"
     ERROR = "error"
     UNKNOWN = "unknown"
@@ -126,11 +130,13 @@ def assess(
     blocking: LoopBlock | None = None,
     derived_errors: Mapping[str, str] | None = None,
     next_attempt: datetime | None = None,
+    awaited: str | None = None,
 ) -> HealthReport:
     """Combine plugin/config problems, store coverage and the last fetch into one state,
     then the run-time faults: ``blocking`` (the plugin's most recent call blocked the loop)
     and ``derived_errors`` (topic suffix -> error) degrade an ok or unknown state, and are
-    named in the message of any state."""
+    named in the message of any state. ``awaited`` names what a waiting provider waits for
+    ("tomorrow's prices (2026-12-03), usually out at 13:00 Europe/Berlin")."""
     base = _assess(
         problem=problem,
         has_current=has_current,
@@ -138,6 +144,7 @@ def assess(
         expected_until=expected_until,
         last_run=last_run,
         last_success=last_success,
+        awaited=awaited,
     )
     errors = dict(derived_errors or {})
     faults = []
@@ -146,8 +153,15 @@ def assess(
     if errors:
         faults.append(f"derived topics not published: {', '.join(sorted(errors))}")
     state, message = base.state, base.message
+    if state is HealthState.WAITING and next_attempt is not None:
+        message = f"{message}; next try {iso_utc(next_attempt)}"
     if faults:  # worse states stay as they are, but their message names the fault too
-        if state in (HealthState.OK, HealthState.UNKNOWN, HealthState.DEGRADED):
+        if state in (
+            HealthState.OK,
+            HealthState.UNKNOWN,
+            HealthState.DEGRADED,
+            HealthState.WAITING,
+        ):
             state = HealthState.DEGRADED
         kept = [] if base.state is HealthState.OK else [message]
         message = "; ".join(kept + faults)
@@ -172,10 +186,12 @@ def _assess(
     expected_until: datetime,
     last_run: FetchRun | None,
     last_success: datetime | None,
+    awaited: str | None = None,
 ) -> HealthReport:
     last_error = None
     if last_run is not None and last_run.outcome is FetchOutcome.ERROR:
         last_error = last_run.error
+    not_yet = last_run is not None and last_run.outcome is FetchOutcome.WAITING
     last_attempt = last_run.started_at if last_run is not None else None
 
     def report(state: HealthState, message: str) -> HealthReport:
@@ -187,10 +203,19 @@ def _assess(
         if last_run is None:
             return report(HealthState.UNKNOWN, "no fetch yet")
         if last_success is None:
+            if not_yet:
+                assert last_run is not None
+                return report(
+                    HealthState.ERROR, f"no prices fetched yet: not published ({last_run.error})"
+                )
             return report(HealthState.ERROR, f"no prices fetched yet: {last_error}")
         return report(HealthState.STALE, "no known price for the current period")
     if last_error is not None:
         return report(HealthState.DEGRADED, f"last fetch failed: {last_error}")
     if covered_until is None or covered_until < expected_until:
-        return report(HealthState.DEGRADED, "published prices not yet received")
+        return report(
+            HealthState.WAITING,
+            f"waiting for {awaited or 'prices up to ' + iso_utc(expected_until)}: "
+            "not published yet",
+        )
     return report(HealthState.OK, "prices current")

@@ -22,8 +22,12 @@ __all__ = [
 
 
 class FetchOutcome(enum.StrEnum):
+    """How a fetch ended: prices stored, a failure, or the source has nothing *yet*."""
+
     OK = "ok"
     ERROR = "error"
+    #: The source said the prices asked for are not published yet: nothing stored, no fault.
+    WAITING = "waiting"
 
 
 class FetchRunJson(TypedDict):

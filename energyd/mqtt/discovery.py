@@ -78,7 +78,7 @@ __all__ = [
 ]
 
 ORIGIN_NAME: Final = "energyd"
-HEALTH_STATES: Final = ("ok", "degraded", "stale", "error", "unknown")
+HEALTH_STATES: Final = ("ok", "waiting", "degraded", "stale", "error", "unknown")
 QOS: Final = 1
 
 # The payload keys the templates read (KeyError at import when a shape loses one).
@@ -425,7 +425,7 @@ def _health_components(
     topic = topics.providers()
     problem = (
         f"{{% set s = {_health_of_entry(_HEALTH_STATE)} %}}"
-        "{{ 'None' if s in (none, 'unknown') else ('OFF' if s == 'ok' else 'ON') }}"
+        "{{ 'None' if s in (none, 'unknown') else ('OFF' if s in ('ok', 'waiting') else 'ON') }}"
     )
     diagnostic = {"entity_category": "diagnostic", "state_topic": topic}
     return {

@@ -112,3 +112,65 @@ class TestRetryAfter:
         async with PriceStore(tmp_path / "p.db") as store:
             run = await fetch(store, plugin, "throttled")
         assert MAX_RETRY_AFTER == run.retry_after
+
+
+def not_published_plugin(retry_at: str) -> str:
+    """A plugin whose source has not published yet (``retry_at``: a Python expression)."""
+    return textwrap.dedent(
+        f"""\
+        from datetime import UTC, datetime, timedelta
+
+        from providers.energy.base import (
+            EnergyPriceProvider,
+            EnergyProviderMetadata,
+            ProviderNotPublishedError,
+        )
+
+        __version__ = "1.0.0"
+
+
+        class NotYet(EnergyPriceProvider):
+            def get_metadata(self):
+                return EnergyProviderMetadata(
+                    provider_id="notyet", display_name="n", version=__version__
+                )
+
+            def validate_config(self, config):
+                return {{}}
+
+            async def fetch_prices(self, region, start_utc, end_utc, config):
+                raise ProviderNotPublishedError("HTTP 404: not published yet", retry_at={retry_at})
+        """
+    )
+
+
+class TestNotPublished:
+    async def test_a_waiting_run_not_an_error(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A "not published yet" answer is recorded as waiting (no fault), logged at info, stores
+        nothing; the source's expected time becomes the run's retry_after."""
+        when = "datetime.now(UTC) + timedelta(minutes=10)"
+        plugin = load(tmp_path, "notyet_provider.py", not_published_plugin(when), "notyet")
+        async with PriceStore(tmp_path / "p.db") as store:
+            run = await fetch(store, plugin, "notyet")
+            assert (FetchOutcome.WAITING, "ProviderNotPublishedError") == (
+                run.outcome,
+                run.error_type,
+            )
+            assert run.retry_after is not None
+            assert 590 < run.retry_after <= 600
+            stored = await store.last_fetch("notyet", "C")
+            assert stored is not None
+            assert FetchOutcome.WAITING == stored.outcome
+            assert [] == await store.slots("notyet", "C", START, END)
+        out = capsys.readouterr().out
+        assert "prices.not_published" in out
+        assert "warning" not in out
+        assert "fetch_failed" not in out
+
+    async def test_no_expected_time_means_the_usual_backoff(self, tmp_path: Path) -> None:
+        plugin = load(tmp_path, "notyet_provider.py", not_published_plugin("None"), "notyet")
+        async with PriceStore(tmp_path / "p.db") as store:
+            run = await fetch(store, plugin, "notyet")
+        assert (FetchOutcome.WAITING, None) == (run.outcome, run.retry_after)

@@ -35,9 +35,45 @@ class TestStates:
         """Serving known prices through an outage is degraded, not an error."""
         assert HealthState.DEGRADED == state(last_run=run(FetchOutcome.ERROR, "HTTP 503"))
 
-    def test_tomorrow_missing_is_degraded(self) -> None:
-        """After publication time, missing prices for tomorrow degrade health."""
-        assert HealthState.DEGRADED == state(covered_until=NOW + timedelta(hours=6))
+    def test_tomorrow_not_published_yet_is_waiting_not_a_fault(self) -> None:
+        """After publication time, tomorrow missing while the fetch worked is waiting: the
+        source has not published, nothing is wrong."""
+        found = report(
+            covered_until=NOW + timedelta(hours=6),
+            next_attempt=NOW + timedelta(minutes=5),
+            awaited="the prices of 2026-11-26 (usually out at 16:00 Europe/London)",
+        )
+        assert HealthState.WAITING == found.state
+        assert found.last_error is None
+        assert found.message == (
+            "waiting for the prices of 2026-11-26 (usually out at 16:00 Europe/London): "
+            "not published yet; next try 2026-11-25T17:05:00Z"
+        )
+
+    def test_a_not_published_answer_is_waiting_too(self) -> None:
+        """The last fetch said "not published yet" (nothing stored): waiting, no last error."""
+        found = report(
+            covered_until=NOW + timedelta(hours=6),
+            last_run=run(FetchOutcome.WAITING, "HTTP 404: not published yet"),
+        )
+        assert (HealthState.WAITING, None) == (found.state, found.last_error)
+
+    def test_a_failed_fetch_while_tomorrow_is_missing_is_degraded(self) -> None:
+        """A real failure stays a failure, whatever else is missing."""
+        assert HealthState.DEGRADED == state(
+            covered_until=NOW + timedelta(hours=6), last_run=run(FetchOutcome.ERROR, "HTTP 503")
+        )
+
+    def test_nothing_published_and_nothing_known_is_an_error(self) -> None:
+        """No price for now and the source has none: an error that says so."""
+        found = report(
+            has_current=False,
+            covered_until=None,
+            last_run=run(FetchOutcome.WAITING, "no prices (not published yet?)"),
+            last_success=None,
+        )
+        assert HealthState.ERROR == found.state
+        assert "not published" in found.message
 
     def test_no_current_price_is_stale(self) -> None:
         """Known prices ran out: stale."""
