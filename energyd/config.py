@@ -17,6 +17,7 @@ plugin runs twice (Agile import and Agile Outgoing export side by side).
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import socket
@@ -25,6 +26,7 @@ import typing
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
@@ -44,11 +46,14 @@ from pydantic_settings import (
 )
 
 from energyd.domain.suggest import did_you_mean
+from energyd.domain.tariff import FeeZone, Tariff, clock_of, months_of, weekdays_of
 from energyd.exceptions import ConfigError
 
 __all__ = [
     "CONFIG_ENV",
+    "DAEMON_KEYS",
     "EnergySettings",
+    "FeeZoneSettings",
     "HomeAssistantSettings",
     "HttpSettings",
     "LevelBand",
@@ -59,6 +64,7 @@ __all__ = [
     "RefreshSettings",
     "Settings",
     "StorageSettings",
+    "TariffSettings",
     "WindowSettings",
     "check_levels",
     "client_id_of",
@@ -71,6 +77,10 @@ __all__ = [
 CONFIG_ENV = "ENERGYD_CONFIG"
 _ID = re.compile(r"^[a-z0-9_]+$")
 _TOPIC_PART = re.compile(r"^[^#+\x00]+$")
+
+
+#: The keys of a provider entry that are the daemon's, not the plugin's.
+DAEMON_KEYS: tuple[str, ...] = ("enabled", "plugin", "levels", "tariff", "hourly")
 
 
 class _Section(BaseModel):
@@ -110,6 +120,112 @@ def check_levels(levels: tuple[LevelBand, ...] | None) -> tuple[LevelBand, ...] 
     return levels
 
 
+class FeeZoneSettings(_Section):
+    """A time-of-use fee (``[[energy.providers.<id>.tariff.fees]]``): ``amount`` per kWh in
+    minor units for local times ``from`` .. ``to`` on ``days`` in ``months``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    amount: float = Field(allow_inf_nan=False, description="minor currency units per kWh")
+    name: str = ""
+    start: str = Field(default="00:00", alias="from", description="HH:MM, local wall clock")
+    to: str = Field(default="24:00", description="HH:MM (24:00 = midnight); before from: wraps")
+    days: str = Field(default="mon-sun", description="mon-fri, sat,sun, fri-mon ...")
+    months: str = Field(default="jan-dec", description="oct-mar, jun-aug, jan,dec ...")
+
+    @field_validator("start")
+    @classmethod
+    def _start(cls, value: str) -> str:
+        if clock_of(value) is None:
+            raise ValueError("a zone cannot start at 24:00 (use 00:00)")
+        return value
+
+    @field_validator("to")
+    @classmethod
+    def _to(cls, value: str) -> str:
+        clock_of(value)
+        return value
+
+    @field_validator("days")
+    @classmethod
+    def _days(cls, value: str) -> str:
+        weekdays_of(value)
+        return value
+
+    @field_validator("months")
+    @classmethod
+    def _months(cls, value: str) -> str:
+        months_of(value)
+        return value
+
+    def build(self) -> FeeZone:
+        start = clock_of(self.start)
+        assert start is not None  # checked above
+        return FeeZone(
+            self.amount,
+            start,
+            clock_of(self.to),
+            weekdays_of(self.days),
+            months_of(self.months),
+            self.name,
+        )
+
+
+class TariffSettings(_Section):
+    """The price formula of one provider (``[energy.providers.<id>.tariff]``); amounts in
+    minor currency units per kWh (ct/kWh, øre/kWh, p/kWh). See :mod:`energyd.domain.tariff`."""
+
+    multiplier: float = Field(default=1.0, allow_inf_nan=False)
+    adders: dict[str, float] = Field(
+        default_factory=dict, description="fixed amounts per kWh by name (grid, tax, margin)"
+    )
+    fees: tuple[FeeZoneSettings, ...] = ()
+    vat_percent: float = Field(default=0.0, ge=0, lt=100, description="19 means 19 %")
+    vat_on: Literal["all", "positive"] = "all"
+    floor: float | None = Field(default=None, allow_inf_nan=False)
+    cap: float | None = Field(default=None, allow_inf_nan=False)
+    timezone: str | None = Field(
+        default=None, description="zone of the fee times; default: the market's"
+    )
+
+    @field_validator("adders")
+    @classmethod
+    def _adders(cls, value: dict[str, float]) -> dict[str, float]:
+        for name, amount in value.items():
+            if not math.isfinite(amount):
+                raise ValueError(f"{name}: must be a finite number")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"{value!r} is not an IANA time zone") from None
+        return value
+
+    @model_validator(mode="after")
+    def _bounds(self) -> TariffSettings:
+        if self.floor is not None and self.cap is not None and self.floor > self.cap:
+            raise ValueError("floor must not be above cap")
+        return self
+
+    def build(self, market_zone: ZoneInfo) -> Tariff:
+        """The formula, its fee times read in ``timezone`` (default ``market_zone``)."""
+        return Tariff(
+            zone=ZoneInfo(self.timezone) if self.timezone else market_zone,
+            multiplier=self.multiplier,
+            adders=dict(self.adders),
+            fees=tuple(zone.build() for zone in self.fees),
+            vat_percent=self.vat_percent,
+            vat_on=self.vat_on,
+            floor=self.floor,
+            cap=self.cap,
+        )
+
+
 class ProviderSettings(BaseModel):
     """One configured provider. Unknown keys are kept and handed to the plugin."""
 
@@ -121,12 +237,16 @@ class ProviderSettings(BaseModel):
     levels: tuple[LevelBand, ...] | None = Field(
         default=None, description="this provider's level bands; default: prices.levels"
     )
+    tariff: TariffSettings | None = Field(
+        default=None, description="the price formula: market price -> the price paid"
+    )
+    hourly: bool = Field(default=False, description="publish an hourly-average series too")
 
     _levels = field_validator("levels")(check_levels)
 
     def plugin_config(self) -> dict[str, Any]:
-        """Everything the plugin sees (all keys but ``enabled``, ``plugin`` and ``levels``)."""
-        data = self.model_dump(exclude={"enabled", "plugin", "levels"})
+        """Everything the plugin sees (all keys but the daemon's: :data:`DAEMON_KEYS`)."""
+        data = self.model_dump(exclude=set(DAEMON_KEYS))
         return {k: v for k, v in data.items() if v is not None}
 
 

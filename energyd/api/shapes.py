@@ -76,6 +76,9 @@ class PricePayload(TypedDict):
     price_major: float | None
     unit_major: str | None
     price_exc_vat: float | None
+    #: The source's price before the price formula (equal to ``price`` without one).
+    market_price: float | None
+    market_price_major: float | None
     updated_at: str
 
 

@@ -23,6 +23,7 @@ from energyd.core.selection import ProviderSpec, resolve
 from energyd.domain.calendar import MarketCalendar
 from energyd.domain.figures import Band
 from energyd.domain.levels import default_bands, has_default_bands
+from energyd.domain.tariff import Tariff
 from energyd.providers.base import EnergyPriceProvider, EnergyProviderMetadata
 from energyd.providers.loader import EnergyProviderLoader
 
@@ -83,6 +84,10 @@ class ProviderRuntime:
     #: The currency of this config's prices (the plugin's ``currency_for``); ``None``
     #: without a plugin.
     feed_currency: str | None = None
+    #: The price formula (``tariff``): market price -> end price; ``None``: prices as stored.
+    tariff: Tariff | None = None
+    #: Whether an hourly-average series is published beside the native one.
+    hourly: bool = False
 
     @property
     def key(self) -> str:
@@ -214,6 +219,11 @@ class ProviderRegistry:
         loaded = self._plugins.get(spec.plugin_id)
         entry = energy.providers.get(spec.key)
         own = None if entry is None else entry.levels
+        calendar = _UTC_CALENDAR if loaded is None else loaded.calendar
+        tariff = None
+        if entry is not None and entry.tariff is not None:
+            built = entry.tariff.build(calendar.zone)
+            tariff = None if built.is_identity else built
         currency = None if loaded is None else feed_currency(loaded, spec)
         plugin = None if loaded is None else loaded.provider
         return ProviderRuntime(
@@ -222,6 +232,8 @@ class ProviderRegistry:
             choose_levels(own, self._prices.levels, currency),
             identity=source_identity(plugin, spec),
             feed_currency=currency,
+            tariff=tariff,
+            hourly=entry is not None and entry.hourly,
         )
 
     def _log_levels(self, runtime: ProviderRuntime, energy: EnergySettings) -> None:

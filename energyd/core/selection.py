@@ -14,12 +14,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from energyd.config import EnergySettings, ProviderSettings
+from energyd.config import DAEMON_KEYS, EnergySettings, ProviderSettings
 from energyd.exceptions import ConfigError
 from energyd.providers.base import EnergyPriceProvider
-
-#: The keys of a provider entry that are the daemon's, not the plugin's.
-_DAEMON_KEYS = ("enabled", "plugin", "levels")
 
 __all__ = [
     "ProviderSpec",
@@ -90,7 +87,7 @@ def configure_providers(
             if key in running:
                 errors.update({f"energy.providers.{key}.{k}": v for k, v in found.items()})
             continue
-        daemon = entry.model_dump(include=set(_DAEMON_KEYS), exclude_none=True)
+        daemon = entry.model_dump(include=set(DAEMON_KEYS), exclude_none=True)
         providers[key] = ProviderSettings.model_validate({**daemon, **config})
     return energy.model_copy(update={"providers": providers}), errors
 

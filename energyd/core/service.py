@@ -27,6 +27,7 @@ from energyd.config import EnergySettings, Settings, redact
 from energyd.core.events import Events
 from energyd.core.faults import RuntimeFaults
 from energyd.core.fetching import fetch_into_store
+from energyd.core.pricing import priced
 from energyd.core.registry import ProviderRegistry, ProviderRuntime
 from energyd.core.selection import (
     ProviderSpec,
@@ -246,15 +247,17 @@ class PriceService:
         self, spec: ProviderSpec, start: datetime, end: datetime
     ) -> list[EnergyPriceSlot]:
         """The stored slots of ``[start, end)`` from the configured source (see
-        :attr:`ProviderRuntime.identity`): never another tariff's or API's."""
-        source = self.runtime(spec).identity
-        return await self.store.slots(spec.key, spec.region, start, end, source=source)
+        :attr:`ProviderRuntime.identity`): never another tariff's or API's; through the
+        provider's price formula (:attr:`ProviderRuntime.tariff`) when it has one."""
+        runtime = self.runtime(spec)
+        stored = await self.store.slots(spec.key, spec.region, start, end, source=runtime.identity)
+        return priced(stored, runtime.tariff)
 
     async def slot_at(self, spec: ProviderSpec, moment: datetime) -> EnergyPriceSlot | None:
         """The stored slot of the configured source containing ``moment``."""
-        return await self.store.slot_at(
-            spec.key, spec.region, moment, source=self.runtime(spec).identity
-        )
+        runtime = self.runtime(spec)
+        slot = await self.store.slot_at(spec.key, spec.region, moment, source=runtime.identity)
+        return None if slot is None else priced([slot], runtime.tariff)[0]
 
     async def coverage_end(self, spec: ProviderSpec, moment: datetime) -> datetime | None:
         """Where the configured source's gap-free prices from ``moment`` end (``None``: none)."""

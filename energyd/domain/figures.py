@@ -18,7 +18,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Literal, Protocol, TypedDict, TypeVar, overload
+from typing import Literal, NotRequired, Protocol, TypedDict, TypeVar, overload
 
 from energyd.domain.calendar import MarketCalendar
 from energyd.domain.slots import Slot
@@ -74,11 +74,13 @@ def _micros(delta: timedelta) -> int:
 
 
 class SlotJson(TypedDict):
-    """One slot of a published series (price in minor units per kWh)."""
+    """One slot of a published series (price in minor units per kWh; ``market``: the
+    source's price, where a price formula made ``price`` out of it)."""
 
     start: str
     end: str
     price: float | None
+    market: NotRequired[float | None]
 
 
 class StatsJson(TypedDict):
@@ -127,12 +129,16 @@ class WindowNowJson(WindowJson):
 
 def slot_json(slot: Slot) -> SlotJson:
     """One slot, compactly: ``{"start", "end", "price"}`` (minor units per kWh), the shape of
-    every series energyd publishes."""
-    return {
+    every series energyd publishes; ``"market"`` too where a price formula applies."""
+    body: SlotJson = {
         "start": iso_utc(slot.valid_from),
         "end": iso_utc(slot.valid_to),
         "price": round_price(slot.price_pence),
     }
+    market = getattr(slot, "market_pence", None)
+    if market is not None:
+        body["market"] = round_price(market)
+    return body
 
 
 # -- periods ---------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from energyd.core.selection import ProviderSpec
 from energyd.core.shapes import OverviewReply
 from energyd.domain.figures import slot_json
 from energyd.domain.time import iso_utc
-from energyd.domain.units import major_digits, major_per_kwh, minor_unit, round_price
+from energyd.domain.units import major_digits, major_per_kwh, minor_unit, round_price, to_major
 from energyd.providers.base import EnergyPriceSlot, EnergyProviderMetadata
 
 __all__ = [
@@ -69,6 +69,8 @@ def price_payload(
         "price_major": None,
         "unit_major": None if code is None else major_per_kwh(code),
         "price_exc_vat": None,
+        "market_price": None,
+        "market_price_major": None,
         "updated_at": iso_utc(now),
     }
     if slot is None:
@@ -80,6 +82,11 @@ def price_payload(
     payload["price"] = price
     payload["price_major"] = round_price(slot.price_major, major_digits(slot.currency))
     payload["price_exc_vat"] = round_price(slot.price_pence_exc_vat)
+    market = slot.market_price_pence
+    payload["market_price"] = round_price(market)
+    payload["market_price_major"] = round_price(
+        to_major(market, slot.currency), major_digits(slot.currency)
+    )
     return payload
 
 

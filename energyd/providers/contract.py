@@ -84,6 +84,10 @@ class EnergyPriceSlot:
 
     ``price_pence`` is minor currency units per kWh (pence for GBP, cents for EUR), VAT
     included where the market has VAT.
+
+    ``market_pence`` is set by the daemon, never by a plugin: where a price formula
+    (``tariff``) applies, the slots it serves carry the end price in ``price_pence`` and the
+    source's price here (``None``: no formula, ``price_pence`` is the source's).
     """
 
     valid_from: datetime
@@ -91,6 +95,12 @@ class EnergyPriceSlot:
     price_pence: float
     currency: str = "GBP"
     price_pence_exc_vat: float | None = None
+    market_pence: float | None = None
+
+    @property
+    def market_price_pence(self) -> float:
+        """The source's price: ``market_pence`` where a formula applies, else ``price_pence``."""
+        return self.price_pence if self.market_pence is None else self.market_pence
 
     @property
     def duration(self) -> timedelta:

@@ -280,7 +280,11 @@ def settings_for(tmp_path: Path) -> Settings:
         config_dir=tmp_path / "config",
         energy={
             "provider_id": "rising",
-            "providers": {"rising": {"region": "C"}, "other": {"region": "A"}},
+            "providers": {
+                # a price formula, so the series carry the market price too
+                "rising": {"region": "C", "tariff": {"adders": {"grid": 5.0}, "vat_percent": 20}},
+                "other": {"region": "A"},
+            },
         },
         refresh={"fetch_timeout_seconds": 5},
         prices={"windows": [{"name": "next_2h", "minutes": 120}]},

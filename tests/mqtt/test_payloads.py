@@ -45,9 +45,27 @@ class TestPricePayload:
             "price_major": 0.18291,
             "unit_major": "GBP/kWh",
             "price_exc_vat": 17.42,
+            "market_price": 18.291,
+            "market_price_major": 0.18291,
             "updated_at": "2024-05-01T12:10:00Z",
         }
         assert expected == price_payload("octopus_agile", "C", current, now=NOW, currency="GBP")
+
+    def test_a_formula_price_carries_the_market_price_beside_it(self) -> None:
+        """Where a price formula applies, ``price`` is the end price and ``market_price`` the
+        source's (both units), so the formula can be audited."""
+        start = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+        current = EnergyPriceSlot(
+            start, start + timedelta(minutes=15), 29.9345, "EUR", 25.155, market_pence=9.285
+        )
+        payload = price_payload("de", "DE-LU", current, now=NOW, currency="EUR")
+        assert (29.9345, 0.299345, 9.285, 0.09285, 25.155) == (
+            payload["price"],
+            payload["price_major"],
+            payload["market_price"],
+            payload["market_price_major"],
+            payload["price_exc_vat"],
+        )
 
     def test_missing_slot_is_null_not_zero(self) -> None:
         """No slot gives the same keys with null prices and available false."""
@@ -64,6 +82,8 @@ class TestPricePayload:
             "price_major": None,
             "unit_major": "GBP/kWh",
             "price_exc_vat": None,
+            "market_price": None,
+            "market_price_major": None,
             "updated_at": "2024-05-01T12:10:00Z",
         }
         assert expected == payload
