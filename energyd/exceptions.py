@@ -16,6 +16,7 @@ Foreign exceptions (aiohttp, sqlite3, aiomqtt, pydantic) are translated where th
     │       ├── ProviderConnectionError  connection refused, DNS, timeout
     │       ├── ProviderServerError      HTTP 5xx (and other unexpected statuses)
     │       ├── ProviderRateLimitError   HTTP 429; ``retry_after`` in seconds when given
+    │       │   └── RequestSpacingError  not sent: the plugin's own spacing (no retry waits)
     │       ├── ProviderNotFoundError    HTTP 404 (product or tariff unknown)
     │       ├── ProviderAuthError        HTTP 401 / 403 (missing, wrong or refused credentials)
     │       ├── ProviderDataError        malformed or non-JSON body
@@ -47,6 +48,7 @@ __all__ = [
     "ProviderNotPublishedError",
     "ProviderRateLimitError",
     "ProviderServerError",
+    "RequestSpacingError",
     "SlotValidationError",
     "StoreError",
     "UnknownProviderError",
@@ -122,6 +124,12 @@ class ProviderRateLimitError(ProviderFetchError):
     def __init__(self, message: str, retry_after: float | None = None) -> None:
         super().__init__(message, status=429)
         self.retry_after = retry_after
+
+
+class RequestSpacingError(ProviderRateLimitError):
+    """A request not sent because the plugin's request spacing (its source's rate limit)
+    would have it wait too long; ``retry_after`` says when the next one may go. Never
+    retried within the fetch: the scheduler asks again then."""
 
 
 class ProviderNotFoundError(ProviderFetchError):

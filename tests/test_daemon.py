@@ -17,6 +17,7 @@ from tests.support.broker import Collector, MosquittoBroker, collect, free_port
 from tests.support.daemon import daemon_settings, running
 from tests.support.fake_octopus import RunningFake
 from tests.support.octopus_data import default_price
+from tests.support.plugins import BUNDLED_FILES
 from tests.support.process import start_energyd, write_config
 
 
@@ -84,10 +85,9 @@ class TestPrices:
                 lambda m: payload(m)["providers"][0]["health"]["state"] in ("ok", "degraded"),
             )
             plugins = payload(providers)["plugins"]
-            assert [
-                ("energy_charts_provider.py", "up_to_date"),
-                ("octopus_agile_provider.py", "up_to_date"),
-            ] == [(p["file"], p["status"]) for p in plugins]
+            assert [(name, "up_to_date") for name in BUNDLED_FILES] == [
+                (p["file"], p["status"]) for p in plugins
+            ]
         assert any("period_from" in r for r in fake_api.state.requests)
 
     async def test_restart_publishes_stored_prices_during_an_outage(

@@ -53,6 +53,7 @@ from energyd.exceptions import (
     ProviderNotPublishedError,
     ProviderRateLimitError,
     ProviderServerError,
+    RequestSpacingError,
 )
 
 __all__ = [
@@ -73,6 +74,7 @@ __all__ = [
     "ProviderNotPublishedError",
     "ProviderRateLimitError",
     "ProviderServerError",
+    "RequestSpacingError",
 ]
 
 DEFAULT_HTTP_TIMEOUT = 30.0

@@ -16,6 +16,7 @@ from energyd.mqtt.client import MqttClient
 from energyd.mqtt.commands import CommandRouter
 from tests.support.broker import MosquittoBroker
 from tests.support.fake_octopus import RunningFake
+from tests.support.plugins import BUNDLED_FILES, BUNDLED_IDS
 from tests.support.http_rig import (
     BASE,
     PLUGIN,
@@ -39,7 +40,7 @@ class TestPluginManagement:
         await rig.service.refresh()
         status, body = await call(client, "GET", f"{BASE}/status")
         assert 200 == status
-        assert [("energy_charts_provider.py", "up_to_date"), (PLUGIN, "up_to_date")] == [
+        assert [(name, "up_to_date") for name in BUNDLED_FILES] == [
             (p["file"], p["status"]) for p in body["plugins"]
         ]
         assert ["octopus_agile"] == [p["id"] for p in body["providers"]]
@@ -93,7 +94,7 @@ class TestPluginManagement:
         """Reload re-imports the plugins and records who asked."""
         status, body = await call(client, "POST", f"{BASE}/reload")
         assert 200 == status
-        assert ("reload", "http", "loaded: energy_charts, octopus_agile") == (
+        assert ("reload", "http", f"loaded: {', '.join(BUNDLED_IDS)}") == (
             body["action"],
             body["actor"],
             body["message"],

@@ -11,10 +11,27 @@ from types import ModuleType
 
 from energyd.providers.compat import install_import_aliases
 
-__all__ = ["BUNDLED_PLUGINS", "load_bundled_plugin", "load_plugin_file", "octopus_agile"]
+__all__ = [
+    "BUNDLED_FILES",
+    "BUNDLED_IDS",
+    "BUNDLED_PLUGINS",
+    "load_bundled_plugin",
+    "load_plugin_file",
+    "octopus_agile",
+]
 
 #: Where the shipped ``*_provider.py`` files live in the repository.
 BUNDLED_PLUGINS = Path(__file__).resolve().parents[2] / "bundled_config" / "providers" / "energy"
+#: The plugins energyd ships, by provider id (written out: a test says what ships).
+BUNDLED_IDS = (
+    "awattar",
+    "energidataservice",
+    "energy_charts",
+    "entsoe",
+    "nordpool",
+    "octopus_agile",
+)
+BUNDLED_FILES = tuple(f"{name}_provider.py" for name in BUNDLED_IDS)
 
 _counter = itertools.count()
 

@@ -44,11 +44,13 @@ from energyd.exceptions import (
     ProviderAuthError,
     ProviderConnectionError,
     ProviderDataError,
+    ProviderError,
     ProviderFetchError,
     ProviderNotFoundError,
     ProviderNotPublishedError,
     ProviderRateLimitError,
     ProviderServerError,
+    RequestSpacingError,
 )
 from energyd.providers.contract import DEFAULT_HTTP_TIMEOUT, EnergyPriceProvider
 from energyd.providers.kit.pacing import Pacer
@@ -373,31 +375,48 @@ class HttpApi:
         headers: Mapping[str, str] | None = None,
         json: Any = None,
         empty_statuses: Collection[int] = (),
+        accept_statuses: Collection[int] = (),
     ) -> HttpResponse:
-        """One request (retried by the retrier, if any) -> a 2xx :class:`HttpResponse`."""
+        """One request (retried by the retrier, if any) -> a 2xx :class:`HttpResponse`, or
+        one with a status in ``accept_statuses`` (a 400 whose body explains it, say)."""
         url = self.url(path)
         merged = {**self.headers, **(headers or {})}
 
         pacer = self.pacer
-        key = None
-        if pacer is not None and method == "GET":
-            key = (url, tuple(sorted((params or {}).items())), tuple(sorted(merged.items())))
-            kept = pacer.cached(key)
-            if isinstance(kept, HttpResponse):
-                return kept
+        failed: list[ProviderError] = []
 
         async def attempt() -> HttpResponse:
             if pacer is not None:
-                await pacer.turn()
-            return await self._once(method, url, params, merged, json, empty_statuses)
+                try:
+                    await pacer.turn()
+                except RequestSpacingError:
+                    if failed:  # a retry held back: the failure that needed it is the news
+                        raise failed[-1] from None
+                    raise
+            try:
+                return await self._once(
+                    method, url, params, merged, json, empty_statuses, accept_statuses
+                )
+            except ProviderError as exc:
+                failed.append(exc)
+                raise
 
-        if self.retrier is None:
-            resp = await attempt()
-        else:
-            resp = await self.retrier.run(attempt, method=method, url=scrub_url(url))
-        if pacer is not None and key is not None:
-            pacer.keep(key, resp)
-        return resp
+        async def send() -> HttpResponse:
+            if self.retrier is None:
+                return await attempt()
+            return await self.retrier.run(
+                attempt,
+                method=method,
+                url=scrub_url(url),
+                pace=None if pacer is None else pacer.retry_delay,
+            )
+
+        if pacer is None:
+            return await send()
+        if method != "GET":
+            return await send()
+        key = (url, tuple(sorted((params or {}).items())), tuple(sorted(merged.items())))
+        return await pacer.shared(key, send)
 
     async def _once(
         self,
@@ -407,6 +426,7 @@ class HttpApi:
         headers: Mapping[str, str],
         json_body: Any,
         empty_statuses: Collection[int],
+        accept_statuses: Collection[int] = (),
     ) -> HttpResponse:
         shown = scrub_url(url)
         where = _where(method, url)
@@ -436,6 +456,8 @@ class HttpApi:
             bytes=len(body),
             ms=round((time.monotonic() - began) * 1000, 1),
         )
+        if status in accept_statuses:
+            return HttpResponse(status, reply_headers, body, url, method)
         error = error_for_status(
             status,
             reply_headers,

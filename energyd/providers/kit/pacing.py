@@ -5,10 +5,12 @@ One :class:`Pacer` belongs to one plugin instance, so every feed of that plugin 
 
 - ``spacing``: at least this many seconds between the starts of two requests. A request that
   would have to wait longer than ``max_wait`` is not sent: it fails at once with
-  :class:`ProviderRateLimitError` carrying the wait as ``retry_after``, so the scheduler asks
-  again when the source allows it instead of a fetch hanging on a sleep.
+  :class:`RequestSpacingError` (a ``ProviderRateLimitError`` no retry waits for) carrying the
+  wait as ``retry_after``, so the scheduler asks again when the source allows it instead of a
+  fetch hanging on a sleep.
 - ``cache_seconds``: a successful GET answer is reused for this long for the same URL and
-  parameters, so feeds asking the same thing within that time make one request.
+  parameters, and the same request asked while one is in flight waits for that one
+  (:meth:`Pacer.shared`), so feeds asking the same thing make one request.
 
 The clock and sleep are injectable for tests.
 """
@@ -19,9 +21,9 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import TypeVar, cast
 
-from energyd.exceptions import ProviderRateLimitError
+from energyd.exceptions import RequestSpacingError
 
 __all__ = ["Pacer"]
 
@@ -44,6 +46,46 @@ class Pacer:
     _cache: dict[Hashable, tuple[float, object]] = field(
         default_factory=dict, init=False, repr=False
     )
+    _flying: dict[Hashable, asyncio.Future[object]] = field(
+        default_factory=dict, init=False, repr=False
+    )
+
+    async def shared(self, key: Hashable, make: Callable[[], Awaitable[_T]]) -> _T:
+        """``make()``'s answer for ``key``: a fresh cached one, the one of the same request
+        already in flight, or a new request (kept when the cache is on). A failure is not
+        kept: each waiter gets it, and the next call asks again."""
+        kept = self.cached(key)
+        if kept is not None:
+            return cast("_T", kept)  # stored by this method for this key
+        flying = self._flying.get(key)
+        if flying is not None:
+            return cast("_T", await asyncio.shield(flying))
+        future: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+        self._flying[key] = future
+        try:
+            value = await make()
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: no "never retrieved" warning without waiters
+            raise
+        else:
+            future.set_result(value)
+            self.keep(key, value)
+            return value
+        finally:
+            del self._flying[key]
+
+    def wait_needed(self) -> float:
+        """Seconds until the next request may start (0: now)."""
+        if self.spacing <= 0 or self._last_start is None:
+            return 0.0
+        return max(0.0, self._last_start + self.spacing - self.clock())
+
+    def retry_delay(self, planned: float) -> float:
+        """The delay a retry planned in ``planned`` seconds needs so that its turn is not
+        refused: ``planned`` when the rest is a short wait here, else the full wait."""
+        needed = self.wait_needed()
+        return needed if needed - planned > self.max_wait else planned
 
     async def turn(self) -> None:
         """Wait for the next allowed request start (or fail with ``retry_after``)."""
@@ -54,7 +96,7 @@ class Pacer:
             if self._last_start is not None:
                 wait = self._last_start + self.spacing - now
                 if wait > self.max_wait:
-                    raise ProviderRateLimitError(
+                    raise RequestSpacingError(
                         f"{self.name or 'source'}: at most one request every "
                         f"{self.spacing:g} s; next in {wait:.0f} s",
                         retry_after=round(wait, 3),

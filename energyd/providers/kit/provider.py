@@ -48,6 +48,11 @@ from energyd.providers.kit.time import format_utc, local_days, utc_window
 __all__ = ["KitProvider"]
 
 _probing: contextvars.ContextVar[bool] = contextvars.ContextVar("kit_probing", default=False)
+#: The "not published yet" answers of the days the default ``fetch_window`` skipped during
+#: the current ``fetch_prices`` (so an empty window can say when to ask again).
+_skipped: contextvars.ContextVar[list[ProviderEmptyError] | None] = contextvars.ContextVar(
+    "kit_skipped", default=None
+)
 
 
 class KitProvider(EnergyPriceProvider):
@@ -103,15 +108,26 @@ class KitProvider(EnergyPriceProvider):
     ) -> list[EnergyPriceSlot]:
         start, end = utc_window(start_utc, end_utc)
         settings = self.settings(region, config)
-        slots = await self.fetch_window(region, start, end, settings)
+        skipped: list[ProviderEmptyError] = []
+        token = _skipped.set(skipped)
+        try:
+            slots = await self.fetch_window(region, start, end, settings)
+        finally:
+            _skipped.reset(token)
         kept = sorted(
             (slot for slot in slots if slot.valid_to > start and slot.valid_from < end),
             key=lambda slot: slot.valid_from,
         )
         if not kept:
+            expected = [
+                e.retry_at
+                for e in skipped
+                if isinstance(e, ProviderNotPublishedError) and e.retry_at is not None
+            ]
             raise ProviderNotPublishedError(
                 f"no {region or 'price'} prices between {format_utc(start)} and "
-                f"{format_utc(end)} (not published yet?)"
+                f"{format_utc(end)} (not published yet?)",
+                retry_at=min(expected, default=None),
             )
         return kept
 
@@ -162,6 +178,9 @@ class KitProvider(EnergyPriceProvider):
                 slots.extend(await self.fetch_day(region, day, settings))
             except ProviderEmptyError as exc:
                 self.log.info("provider.day_not_published", day=day.isoformat(), detail=str(exc))
+                found = _skipped.get()
+                if found is not None:
+                    found.append(exc)
         return slots
 
     async def fetch_day(self, region: str, day: date, settings: Settings) -> list[EnergyPriceSlot]:

@@ -28,6 +28,7 @@ from energyd.exceptions import (
     ProviderFetchError,
     ProviderRateLimitError,
     ProviderServerError,
+    RequestSpacingError,
 )
 from energyd.providers.kit.config import Integer, Number
 
@@ -114,7 +115,10 @@ RETRY_FIELDS = {
 
 
 def is_transient(exc: BaseException) -> bool:
-    """Connection failures, HTTP 5xx and 429 are transient; every other error is not."""
+    """Connection failures, HTTP 5xx and 429 are transient; every other error is not (nor
+    is a request the plugin's own spacing held back: waiting for it is the scheduler's)."""
+    if isinstance(exc, RequestSpacingError):
+        return False
     if isinstance(exc, ProviderConnectionError | ProviderRateLimitError):
         return True
     if isinstance(exc, ProviderServerError):
@@ -164,9 +168,18 @@ class Retrier:
         return delay if delay <= remaining else None
 
     async def run(
-        self, operation: Callable[[], Awaitable[_T]], *, what: str = "", **fields: object
+        self,
+        operation: Callable[[], Awaitable[_T]],
+        *,
+        what: str = "",
+        pace: Callable[[float], float] | None = None,
+        **fields: object,
     ) -> _T:
         """Await ``operation()`` until it succeeds or the policy says stop (then re-raise).
+
+        ``pace`` turns a planned delay into the one the plugin's request spacing needs
+        (:meth:`Pacer.retry_delay`); when that does not fit in the budget the error is
+        raised as it is instead of waiting in vain.
 
         Each retry is logged as ``provider.retry`` with structured fields: ``fields`` (the
         request's ``method`` and ``url``, say), ``attempt``, ``delay``, the error's type,
@@ -178,6 +191,10 @@ class Retrier:
                 return await operation()
             except ProviderError as exc:
                 delay = self.delay_for(exc, attempt)
+                if delay is not None and pace is not None:
+                    delay = pace(delay)
+                    if delay > self.remaining:
+                        delay = None
                 if delay is None:
                     raise
                 event: dict[str, object] = {"provider": self._name or None}

@@ -27,6 +27,7 @@ from energyd.exceptions import (
     ProviderError,
     ProviderFetchError,
     ProviderNotFoundError,
+    ProviderNotPublishedError,
     ProviderRateLimitError,
     ProviderServerError,
 )
@@ -100,8 +101,21 @@ class TestStatusMapping:
     def test_not_yet_statuses_are_empty_answers(self, status: int) -> None:
         """Per call, a status can mean "not published yet"."""
         error = error_for_status(status, {}, "GET /price", empty_statuses=(404, 204))
+        assert isinstance(error, ProviderNotPublishedError)  # a ProviderEmptyError too
         assert isinstance(error, ProviderEmptyError)
         assert f"GET /price: HTTP {status}: not published yet" == str(error)
+
+    async def test_an_accepted_status_gives_its_body(
+        self, api: HttpApi, http_mock: aioresponses
+    ) -> None:
+        """A market that explains a refusal in the body (ENTSO-E's 400 acknowledgement)
+        gets the response instead of an error; other failures still raise."""
+        http_mock.get(BASE + "/doc", status=400, body=b"<Acknowledgement/>")
+        http_mock.get(BASE + "/doc", status=500)
+        resp = await api.get("/doc", accept_statuses=(400,))
+        assert (400, b"<Acknowledgement/>") == (resp.status, resp.body)
+        with pytest.raises(ProviderServerError):
+            await api.get("/doc", accept_statuses=(400,))
 
     def test_429_carries_retry_after(self) -> None:
         """The Retry-After seconds travel with the error."""
