@@ -330,8 +330,11 @@ class StorageSettings(_Section):
 
 
 class RefreshSettings(_Section):
+    # Day-ahead prices do not change once published: the publication time (and the retries
+    # after it) bring new prices; this refresh only catches a rare correction. Six hours
+    # keeps a feed at about five calls a day (bench/bench_calls.py).
     interval_minutes: float = Field(
-        default=60.0, gt=0, description="low-frequency refresh catching late corrections"
+        default=360.0, gt=0, description="low-frequency refresh catching late corrections"
     )
     retry_min_seconds: float = Field(default=60.0, gt=0)
     retry_max_seconds: float = Field(default=1800.0, gt=0)

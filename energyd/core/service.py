@@ -51,7 +51,7 @@ from energyd.domain.figures import slot_json
 from energyd.domain.health import HealthReport, assess
 from energyd.domain.records import FetchOutcome, FetchRun
 from energyd.domain.time import iso_utc
-from energyd.domain.units import minor_unit
+from energyd.domain.units import minor_per_kwh, minor_unit
 from energyd.exceptions import ConfigError, ProviderConfigError, UnknownProviderError
 from energyd.providers.base import (
     EnergyPriceProvider,
@@ -358,7 +358,10 @@ class PriceService:
         providers: list[ProviderOverview] = []
         for spec in self.specs():
             meta = self.metadata(spec)
+            runtime = self.runtime(spec)
             report = await self.health(spec, now)
+            entry = self.energy.providers.get(spec.key)
+            tariff = None if entry is None or entry.tariff is None else entry.tariff
             providers.append(
                 {
                     "id": spec.key,
@@ -368,6 +371,12 @@ class PriceService:
                     "selected": spec.selected,
                     "display_name": None if meta is None else meta.display_name,
                     "version": None if meta is None else meta.version,
+                    "currency": runtime.currency,
+                    "unit": None if runtime.currency is None else minor_per_kwh(runtime.currency),
+                    "tariff": None
+                    if tariff is None
+                    else tariff.model_dump(mode="json", by_alias=True),
+                    "notes": source_notes(runtime.plugin, spec),
                     "health": report.as_json(),
                 }
             )
@@ -487,6 +496,21 @@ class PriceService:
         change or reset); the runs."""
         changed = [spec for spec in self.specs() if _unselected(spec) not in before]
         return list(await asyncio.gather(*(self.fetch(spec, "settings") for spec in changed)))
+
+
+def source_notes(plugin: EnergyPriceProvider | None, spec: ProviderSpec) -> dict[str, str]:
+    """The plugin's ``source_notes`` for ``spec`` as short strings; none when it has none,
+    gives nonsense or fails (a note is never worth a failing overview)."""
+    if plugin is None:
+        return {}
+    try:
+        notes = plugin.source_notes(spec.region, dict(spec.config))
+    except Exception as exc:
+        log.debug("provider.notes_failed", provider=spec.key, error=str(exc))
+        return {}
+    if not isinstance(notes, Mapping):
+        return {}
+    return {str(k)[:40]: str(v)[:300] for k, v in list(notes.items())[:10]}
 
 
 def _unselected(spec: ProviderSpec) -> ProviderSpec:

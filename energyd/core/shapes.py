@@ -45,6 +45,13 @@ class ProviderOverview(TypedDict):
     selected: bool
     display_name: str | None
     version: str | None
+    #: The currency of its prices and their unit (``c/kWh``); null without a plugin.
+    currency: str | None
+    unit: str | None
+    #: The price formula as configured (``tariff``), null when prices are the source's.
+    tariff: dict[str, Any] | None
+    #: Short facts of the plugin about its source (``{"license": ...}``): its ``source_notes``.
+    notes: dict[str, str]
     health: HealthReportJson
 
 

@@ -125,3 +125,22 @@ class TestSettings:
         with pytest.raises(ConfigError) as caught:
             self.base(tmp_path, tariff)
         assert where in str(caught.value)
+
+
+class TestOverview:
+    async def test_each_provider_names_its_currency_unit_and_formula(self, tmp_path: Path) -> None:
+        """The providers topic / status reply says per provider what its prices are in and
+        which formula makes them (as configured, ``from`` as written)."""
+        providers = {"de": feed(tariff=GERMAN), "plain": feed()}
+        async with service_rig(tmp_path, PLUGINS, providers) as rig:
+            overview = await rig.service.overview()
+        by_id = {p["id"]: p for p in overview["providers"]}
+        assert ("EUR", "c/kWh", {}) == (
+            by_id["de"]["currency"],
+            by_id["de"]["unit"],
+            by_id["de"]["notes"],
+        )
+        tariff = by_id["de"]["tariff"]
+        assert tariff is not None
+        assert (19, "17:00") == (tariff["vat_percent"], tariff["fees"][0]["from"])
+        assert by_id["plain"]["tariff"] is None

@@ -16,7 +16,6 @@ from energyd.mqtt.client import MqttClient
 from energyd.mqtt.commands import CommandRouter
 from tests.support.broker import MosquittoBroker
 from tests.support.fake_octopus import RunningFake
-from tests.support.plugins import BUNDLED_FILES, BUNDLED_IDS
 from tests.support.http_rig import (
     BASE,
     PLUGIN,
@@ -30,6 +29,7 @@ from tests.support.http_rig import (
     serving,
     value,
 )
+from tests.support.plugins import BUNDLED_FILES, BUNDLED_IDS
 
 
 class TestPluginManagement:

@@ -214,16 +214,20 @@ class TestRequests:
     async def test_the_licence_is_kept_and_logged_once(
         self, provider: Any, http_mock: aioresponses
     ) -> None:
-        """license_info is surfaced per zone and logged only when new."""
+        """license_info is surfaced per zone (beside health: ``source_notes``) and logged
+        only when new; the second fetch within a minute is the first one's answer."""
         http_mock.get(
             PRICE, body=load_fixture_bytes("price_DE-LU_2024-12-10_11_hourly"), repeat=True
         )
         start, end = berlin_days(date(2024, 12, 10), date(2024, 12, 11))
+        assert {} == provider.source_notes("DE-LU", {"region": "DE-LU"})
         with structlog.testing.capture_logs() as logs:
             for _ in range(2):
                 await provider.fetch_prices("DE-LU", start, end, {"region": "DE-LU"})
         licence = load_fixture("price_DE-LU_2024-12-10_11_hourly")["license_info"]
         assert {"DE-LU": licence} == provider.license_info
+        assert {"license": licence} == provider.source_notes("de_lu", {"region": "DE-LU"})
+        assert 1 == sum(len(calls) for calls in http_mock.requests.values())
         notes = [e for e in logs if e["event"] == "energy_charts.license"]
         assert [("DE-LU", licence, "energy_charts")] == [
             (e["zone"], e["license_info"], e["provider"]) for e in notes
@@ -301,14 +305,14 @@ class TestConfigAndMetadata:
         assert errors == set(plugin.EnergyChartsProvider().validate_config(config))
 
     def test_the_plugin_stays_small_and_standalone(self) -> None:
-        """At most 200 lines, importing only the standard library, aiohttp and the base."""
+        """At most 220 lines, importing only the standard library and the base."""
         source = (bundled_plugin_dir() / "energy_charts_provider.py").read_text(encoding="utf-8")
         imports = {
             m.group(1).split(".")[0]
             for m in re.finditer(r"^(?:from|import) ([\w.]+)", source, re.MULTILINE)
         }
-        assert len(source.splitlines()) <= 200
-        assert {"__future__", "datetime", "typing", "providers"} == imports
+        assert len(source.splitlines()) <= 220
+        assert {"__future__", "collections", "datetime", "typing", "providers"} == imports
 
 
 def load_fixture_bytes(name: str) -> bytes:

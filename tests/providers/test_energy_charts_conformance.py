@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from energyd.exceptions import ProviderEmptyError
+from energyd.exceptions import ProviderNotPublishedError
 from energyd.providers.kit.testing import ERROR_CASES, Conformance, Recorded
 from tests.support.fake_energy_charts import FIXTURES
 from tests.support.plugins import load_bundled_plugin
@@ -31,7 +31,7 @@ def energy_charts() -> Conformance:
         endpoint=PRICE,
         bad_configs=[{}, {"region": "XX"}, {"region": "DE-LU", "base_url": "file:///etc"}],
         error_config={"region": "DE-LU", "retry_attempts": 1},
-        expect={"404": ProviderEmptyError},
+        expect={"404": ProviderNotPublishedError},
     )
 
 

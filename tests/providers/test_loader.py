@@ -41,6 +41,7 @@ from tests.support.plugin_files import (
     snapshot_tree,
     write_plugin,
 )
+from tests.support.plugins import BUNDLED_FILES, BUNDLED_IDS
 
 BAD_NAMES = [
     "../x_provider.py",
@@ -544,11 +545,13 @@ class TestPluginKit:
             read_required_kit(path)
 
     def test_the_bundled_plugins_load_together(self, tmp_path: Path) -> None:
-        """Both shipped plugins load through the real loader (Octopus needs kit 2)."""
+        """Every shipped plugin loads through the real loader, each naming the kit it needs
+        (Octopus kit 2, the day-ahead markets kit 3)."""
         loader = EnergyProviderLoader(tmp_path / "config", bundled_plugin_dir())
         loader.deploy_bundled_if_empty()
         loader.load_all()
         kits = {entry.file: (entry.state, entry.kit) for entry in loader.status()}
-        assert {"energy_charts", "octopus_agile"} <= set(loader.providers)
-        assert (PluginState.UP_TO_DATE, 1) == kits["energy_charts_provider.py"]
-        assert (PluginState.UP_TO_DATE, 2) == kits["octopus_agile_provider.py"]
+        assert set(BUNDLED_IDS) == set(loader.providers)
+        expected = dict.fromkeys(BUNDLED_FILES, (PluginState.UP_TO_DATE, 3))
+        expected["octopus_agile_provider.py"] = (PluginState.UP_TO_DATE, 2)
+        assert expected == kits

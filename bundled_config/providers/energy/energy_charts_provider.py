@@ -9,15 +9,20 @@ excluding VAT, in every zone (DKK, SEK, PLN ... zones too). Each slot lasts the 
 shows around it (15 minutes for SDAC zones since 2025-10-01, an hour for CH and older days;
 the last point as long as the one before); prices are stored in EUR cents per kWh (EUR/MWh /
 10). Days are CET/CEST days (SDAC, results around
-13:00). HTTP 404 means nothing is published for the window yet. ``license_info`` differs by
-zone (CC BY 4.0 for SMARD-fed zones, "private and internal use only" for EPEX-fed ones): it is
-logged once per zone and kept in :attr:`EnergyChartsProvider.license_info`.
+13:00). HTTP 404 means nothing is published for the window yet (``ProviderNotPublishedError``:
+the daemon waits, no fault). ``license_info`` differs by zone (CC BY 4.0 for SMARD-fed zones,
+"private and internal use only" for EPEX-fed ones): it is logged once per zone, kept in
+:attr:`EnergyChartsProvider.license_info` and shown beside the provider's health
+(``source_notes``). The API is strict about bursts (users quote "max 2 requests/s" and got
+HTTP 429 on backfills): requests are spaced 0.5 s apart and an answer is shared for 60 s by
+the feeds of one zone.
 
 Loaded standalone by the daemon: imports only the standard library and providers.energy.base.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -39,8 +44,8 @@ from providers.energy.base import (
     slots_from_starts,
 )
 
-__version__ = "1.0.0"
-REQUIRES_KIT = 1
+__version__ = "1.1.0"
+REQUIRES_KIT = 3
 
 PROVIDER_ID = "energy_charts"
 DEFAULT_BASE_URL = "https://api.energy-charts.info"
@@ -156,6 +161,10 @@ class EnergyChartsProvider(KitProvider):
         requires_api_key=False,
     )
     config_fields = FIELDS
+    # markets.md §1: "strict; users quote 'max 2 req/s per docs' and got HTTP 429 during
+    # backfill" -- at most two requests a second, and one answer for the feeds of one zone.
+    request_spacing_seconds = 0.5
+    cache_seconds = 60.0
 
     def __init__(self) -> None:
         super().__init__()
@@ -180,6 +189,11 @@ class EnergyChartsProvider(KitProvider):
         )
         self._note(zone, body)
         return parse_prices(body)
+
+    def source_notes(self, region: str, config: Mapping[str, Any]) -> dict[str, str]:
+        """The zone's licence as the API last gave it (nothing before the first answer)."""
+        licence = self.license_info.get(canonical_zone(region))
+        return {} if licence is None else {"license": licence}
 
     def _note(self, zone: str, body: dict[str, Any]) -> None:
         """Log the zone's licence once (and whenever it changes), warn once if deprecated."""
