@@ -1,9 +1,10 @@
 """The derived retained topics of one provider/region, as JSON-ready dicts (pure).
 
 From the known slots, the market calendar, the level bands and the standing windows this builds
-``today``, ``tomorrow``, ``stats/<period>``, ``level``, ``windows/<name>``, ``predbat`` and
-``emhass`` (shapes: README "MQTT topics"). The figures themselves are :mod:`energyd.domain.figures`;
-this module only chooses the periods and lays the figures out.
+``today``, ``tomorrow``, ``stats/<period>``, ``level``, ``windows/<name>``, ``predbat``,
+``emhass`` and (when asked for) ``hourly`` (shapes: README "MQTT topics"). The figures
+themselves are :mod:`energyd.domain.figures`; this module only chooses the periods and lays
+the figures out.
 
 Each payload is built on its own: one that raises (stored data that breaks an assumption of
 a figure, say slots from an older version that today's validation refuses) is left out of
@@ -23,6 +24,7 @@ from energyd.api.replies import FiguresReply
 from energyd.api.shapes import (
     DayPayload,
     EmhassPayload,
+    HourlyPayload,
     LevelPayload,
     PredbatPayload,
     PredbatValue,
@@ -34,6 +36,7 @@ from energyd.api.shapes import (
     series_head,
 )
 from energyd.config import WindowSettings
+from energyd.domain.averages import hourly_averages
 from energyd.domain.calendar import MarketCalendar
 from energyd.domain.figures import (
     Band,
@@ -201,6 +204,7 @@ def derive(
     windows: Sequence[WindowSettings],
     previous: Mapping[str, Window | None],
     now: datetime,
+    hourly: bool = False,
 ) -> Derived:
     """Every derived payload for one provider/region at ``now`` (``slots`` ascending); each
     built in isolation (see the module doc). ``currency`` is the provider's; ``None`` (no
@@ -257,10 +261,19 @@ def derive(
         if published is not None:
             standing_windows.append(published)
 
+    if hourly:
+        build("hourly", lambda: _hourly_payload(head, slots, calendar))
     build("predbat", lambda: _predbat_payload(slots, bounds, now))
     build("emhass", lambda: _emhass_payload(provider, region, currency, slots, now))
     figures: FiguresReply = {"level": level, "stats": stats, "windows": standing_windows}
     return Derived(built.payloads, chosen, figures, built.errors)
+
+
+def _hourly_payload(
+    head: TimedHead, slots: Sequence[EnergyPriceSlot], calendar: MarketCalendar
+) -> HourlyPayload:
+    hours = hourly_averages(slots, calendar.zone)
+    return {**head, "count": len(hours), "slots": [slot_json(hour) for hour in hours]}
 
 
 def _stats_payload(

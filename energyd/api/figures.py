@@ -51,6 +51,7 @@ class FigureSource:
             windows=self.windows.settings_for(spec.key),
             previous=self.windows.previous(spec.key, spec.region),
             now=now,
+            hourly=runtime.hourly,
         )
         self.windows.remember(spec.key, spec.region, derived.windows)
         return derived

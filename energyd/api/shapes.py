@@ -102,6 +102,14 @@ class DayPayload(TimedHead):
     slots: list[SlotJson]
 
 
+class HourlyPayload(TimedHead):
+    """``hourly`` (a provider with ``hourly = true``): the hourly averages of the known slots
+    from the start of today, each hour of the market's wall clock fully known."""
+
+    count: int
+    slots: list[SlotJson]
+
+
 class StatsPayload(TimedHead, StatsJson):
     """``stats/<period>``."""
 

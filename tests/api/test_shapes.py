@@ -282,7 +282,11 @@ def settings_for(tmp_path: Path) -> Settings:
             "provider_id": "rising",
             "providers": {
                 # a price formula, so the series carry the market price too
-                "rising": {"region": "C", "tariff": {"adders": {"grid": 5.0}, "vat_percent": 20}},
+                "rising": {
+                    "region": "C",
+                    "tariff": {"adders": {"grid": 5.0}, "vat_percent": 20},
+                    "hourly": True,
+                },
                 "other": {"region": "A"},
             },
         },
@@ -417,6 +421,7 @@ async def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
             "level": shapes.LevelPayload,
             "predbat": shapes.PredbatPayload,
             "emhass": shapes.EmhassPayload,
+            "hourly": shapes.HourlyPayload,
         }
         for topic, payload in derived.payloads.items():
             if topic.startswith("stats/"):
@@ -559,6 +564,7 @@ class TestRetainedTopics:
             "emhass": shapes.EmhassPayload,
             "stats": shapes.StatsPayload,
             "windows": shapes.WindowPayload,
+            "hourly": shapes.HourlyPayload,
         }
         seen = set()
         for topic, body in built.retained.items():
