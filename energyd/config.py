@@ -332,7 +332,8 @@ class StorageSettings(_Section):
 class RefreshSettings(_Section):
     # Day-ahead prices do not change once published: the publication time (and the retries
     # after it) bring new prices; this refresh only catches a rare correction. Six hours
-    # keeps a feed at about five calls a day (bench/bench_calls.py).
+    # keeps a day-ahead feed at 7-12 calls a day, 11-17 when the source publishes an hour
+    # late (bench/bench_calls.py; the old 60 minutes: 26-31).
     interval_minutes: float = Field(
         default=360.0, gt=0, description="low-frequency refresh catching late corrections"
     )

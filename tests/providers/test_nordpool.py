@@ -473,6 +473,37 @@ class TestRequests:
             assert 24 == len(await provider.fetch_prices("SE3", start, end, {"region": "SE3"}))
         assert 1 == sum(len(calls) for calls in http_mock.requests.values())
 
+    @pytest.mark.parametrize(
+        "change",
+        [
+            {"areaStates": [{"state": "Preliminary", "areas": ["SE3"]}]},
+            {"areaStates": []},
+        ],
+    )
+    async def test_prices_not_final_are_asked_again(
+        self, provider: Any, http_mock: aioresponses, change: dict[str, Any]
+    ) -> None:
+        """Only a final day is kept: preliminary prices are asked for again next time."""
+        http_mock.get(PRICES, payload={**load_fixture(SE3_EUR), **change}, repeat=True)
+        start, end = cet_day(date(2024, 11, 5))
+        for _ in range(2):
+            await provider.fetch_prices("SE3", start, end, {"region": "SE3"})
+        assert 2 == sum(len(calls) for calls in http_mock.requests.values())
+
+    async def test_an_empty_not_yet_answer_is_not_kept(
+        self, provider: Any, http_mock: aioresponses
+    ) -> None:
+        """The indices' "not yet" is a 200 with no entries: never reused, so tomorrow shows
+        up at the next try."""
+        body = fixture_bytes("DayAheadPriceIndices_FI_EUR_60min_2025-05-10_not-yet-published")
+        http_mock.get(INDICES, body=body)
+        http_mock.get(INDICES, body=fixture_bytes(SE3_SEK_60), repeat=True)
+        start, end = cet_day(date(2025, 10, 1))
+        config = {"region": "SE3", "currency": "SEK", "resolution": 60}
+        with pytest.raises(ProviderNotPublishedError):
+            await provider.fetch_prices("SE3", start, end, config)
+        assert 24 == len(await provider.fetch_prices("SE3", start, end, config))
+
     async def test_a_429_beyond_the_budget_is_raised_with_its_retry_after(
         self, provider: Any, http_mock: aioresponses
     ) -> None:
@@ -544,9 +575,9 @@ class TestConfigAndMetadata:
         assert (3, "1.0.0") == (plugin.REQUIRES_KIT, meta.version)
 
     def test_polling_is_gentle(self, plugin: Any) -> None:
-        """At most one request a second; one answer shared for a minute."""
+        """At most one request a second; a final day's answer kept for six hours."""
         cls = plugin.NordPoolProvider
-        assert (1.0, 60.0) == (cls.request_spacing_seconds, cls.cache_seconds)
+        assert (1.0, 6 * 3600.0) == (cls.request_spacing_seconds, cls.cache_seconds)
 
     @pytest.mark.parametrize(
         ("config", "errors"),

@@ -210,12 +210,13 @@ class AwattarProvider(KitProvider):
     )
     config_fields = FIELDS
     # markets.md §2: "fair use 100 requests/day/IP". With the default [refresh] settings the
-    # daemon asks some 25-35 times a day per feed (the hourly refresh, the 13:00 publication,
-    # a few backed-off retries while tomorrow is late). These keep all feeds of this plugin
-    # (DE and AT, health probes) gentle: one answer serves identical requests for 5 minutes,
-    # and request starts are at least 5 s apart (the kit sleeps up to 5 s for a turn, so
-    # queued requests wait instead of failing with a rate-limit error; retries cannot burst).
-    cache_seconds: ClassVar[float] = 300.0
+    # daemon asks 5-10 times a day per feed (bench/bench_calls.py: the 6-hourly refresh, the
+    # 13:00 publication and a few backed-off retries while tomorrow is late). These keep all
+    # feeds of this plugin (DE and AT, health probes) gentle: one answer serves identical
+    # requests for 30 s (less than the daemon's first retry, so a retry never sees an old
+    # answer), and request starts are at least 5 s apart (the kit sleeps up to 5 s for a
+    # turn, so queued requests wait instead of failing with a rate-limit error).
+    cache_seconds: ClassVar[float] = 30.0
     request_spacing_seconds: ClassVar[float] = 5.0
 
     async def fetch_window(

@@ -267,7 +267,7 @@ class EnergiDataServiceProvider(KitProvider):
     # So: at most one request a minute for all feeds of this instance, and an answer is
     # reused for the same minute (the filter names both areas, so DK1 and DK2 share it).
     request_spacing_seconds = 60.0
-    cache_seconds = 60.0
+    cache_seconds = 50.0  # expired before the daemon's first retry (60 s) comes
 
     def __init__(self) -> None:
         super().__init__()

@@ -14,7 +14,7 @@ the daemon waits, no fault). ``license_info`` differs by zone (CC BY 4.0 for SMA
 "private and internal use only" for EPEX-fed ones): it is logged once per zone, kept in
 :attr:`EnergyChartsProvider.license_info` and shown beside the provider's health
 (``source_notes``). The API is strict about bursts (users quote "max 2 requests/s" and got
-HTTP 429 on backfills): requests are spaced 0.5 s apart and an answer is shared for 60 s by
+HTTP 429 on backfills): requests are spaced 0.5 s apart and an answer is shared for 30 s by
 the feeds of one zone.
 
 Loaded standalone by the daemon: imports only the standard library and providers.energy.base.
@@ -162,9 +162,10 @@ class EnergyChartsProvider(KitProvider):
     )
     config_fields = FIELDS
     # markets.md §1: "strict; users quote 'max 2 req/s per docs' and got HTTP 429 during
-    # backfill" -- at most two requests a second, and one answer for the feeds of one zone.
+    # backfill" -- at most two requests a second, and one answer for the feeds of one zone
+    # (for 30 s: gone before the daemon's first retry).
     request_spacing_seconds = 0.5
-    cache_seconds = 60.0
+    cache_seconds = 30.0
 
     def __init__(self) -> None:
         super().__init__()

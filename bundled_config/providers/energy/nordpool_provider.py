@@ -50,6 +50,7 @@ from providers.energy.base import (
     ConfigFields,
     EnergyPriceSlot,
     EnergyProviderMetadata,
+    HttpResponse,
     Integer,
     KitProvider,
     ProviderAuthError,
@@ -245,6 +246,19 @@ def expected_at(day: date) -> datetime:
     return local.astimezone(UTC)
 
 
+def _final(resp: HttpResponse) -> bool:
+    """Whether an answer may be reused: entries in it, and every area state ``Final``."""
+    try:
+        body = resp.json(dict)
+    except ProviderDataError:
+        return False
+    entries = body.get("multiAreaEntries") or body.get("multiIndexEntries")
+    states = body.get("areaStates")
+    if not entries or not isinstance(states, list) or not states:
+        return False
+    return all(isinstance(st, dict) and st.get("state") == "Final" for st in states)
+
+
 class NordPoolProvider(KitProvider):
     """Day-ahead prices of one Nord Pool delivery area, in the currency chosen."""
 
@@ -272,7 +286,11 @@ class NordPoolProvider(KitProvider):
     # terms forbid "extraction that degrades the site": "Poll gently, identify with a UA".
     # One request a second at most; feeds of one area and currency share an answer for 60 s.
     request_spacing_seconds = 1.0
-    cache_seconds = 60.0
+    # One request per CET day: a day whose prices are final does not change, so its answer
+    # is kept for six hours (the daemon's refresh) and every fetch of yesterday .. tomorrow
+    # costs only the day still missing. A "not yet" answer and prices not final are never
+    # kept (``_final``).
+    cache_seconds = 6 * 3600.0
 
     def __init__(self) -> None:
         super().__init__()
@@ -304,7 +322,9 @@ class NordPoolProvider(KitProvider):
             params["resolutionInMinutes"] = "60"
         api = self.api(settings, headers={"User-Agent": USER_AGENT})
         try:
-            body = await api.get_json(path, params=params, empty_statuses=(204,), expect=dict)
+            body = await api.get_json(
+                path, params=params, empty_statuses=(204,), expect=dict, cache_if=_final
+            )
             answer = parse_answer(
                 body, area=area, currency=currency, day=day, resolution=60 if index else None
             )

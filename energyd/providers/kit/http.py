@@ -30,7 +30,7 @@ import math
 import re
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -376,9 +376,12 @@ class HttpApi:
         json: Any = None,
         empty_statuses: Collection[int] = (),
         accept_statuses: Collection[int] = (),
+        cache_if: Callable[[HttpResponse], bool] | None = None,
     ) -> HttpResponse:
         """One request (retried by the retrier, if any) -> a 2xx :class:`HttpResponse`, or
-        one with a status in ``accept_statuses`` (a 400 whose body explains it, say)."""
+        one with a status in ``accept_statuses`` (a 400 whose body explains it, say).
+        ``cache_if`` says whether a GET answer may be reused by the plugin's
+        :class:`Pacer` (default: every one; a "not yet" answer with status 200 should not)."""
         url = self.url(path)
         merged = {**self.headers, **(headers or {})}
 
@@ -416,7 +419,7 @@ class HttpApi:
         if method != "GET":
             return await send()
         key = (url, tuple(sorted((params or {}).items())), tuple(sorted(merged.items())))
-        return await pacer.shared(key, send)
+        return await pacer.shared(key, send, cache_if)
 
     async def _once(
         self,
@@ -491,10 +494,13 @@ class HttpApi:
         headers: Mapping[str, str] | None = None,
         empty_statuses: Collection[int] = (),
         expect: type | tuple[type, ...] | None = None,
+        cache_if: Callable[[HttpResponse], bool] | None = None,
     ) -> Any:
         """GET -> decoded JSON; ``expect`` (say ``dict``) checks the top-level type."""
         merged = {"Accept": "application/json", **(headers or {})}
-        resp = await self.get(path, params=params, headers=merged, empty_statuses=empty_statuses)
+        resp = await self.get(
+            path, params=params, headers=merged, empty_statuses=empty_statuses, cache_if=cache_if
+        )
         return resp.json(expect)
 
     async def post_json(

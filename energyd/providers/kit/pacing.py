@@ -50,10 +50,16 @@ class Pacer:
         default_factory=dict, init=False, repr=False
     )
 
-    async def shared(self, key: Hashable, make: Callable[[], Awaitable[_T]]) -> _T:
+    async def shared(
+        self,
+        key: Hashable,
+        make: Callable[[], Awaitable[_T]],
+        keep_if: Callable[[_T], bool] | None = None,
+    ) -> _T:
         """``make()``'s answer for ``key``: a fresh cached one, the one of the same request
-        already in flight, or a new request (kept when the cache is on). A failure is not
-        kept: each waiter gets it, and the next call asks again."""
+        already in flight, or a new request (kept when the cache is on and ``keep_if``, if
+        given, says so). A failure is not kept: each waiter gets it, and the next call asks
+        again."""
         kept = self.cached(key)
         if kept is not None:
             return cast("_T", kept)  # stored by this method for this key
@@ -70,7 +76,8 @@ class Pacer:
             raise
         else:
             future.set_result(value)
-            self.keep(key, value)
+            if keep_if is None or keep_if(value):
+                self.keep(key, value)
             return value
         finally:
             del self._flying[key]
