@@ -67,10 +67,14 @@ class Scheduler:
         self._wake_publish.set()
 
     def on_change(self, everything: bool) -> None:
-        """On a settings/plugin change, forget backoff and re-plan."""
+        """On a settings/plugin change, forget backoff and re-plan; after any other change
+        (a fetch, say one a ``refresh`` command made) re-plan the fetches, so the next
+        attempt health shows is the plan's."""
         if everything:
             self._attempts.clear()
             self.wake()
+        else:
+            self._wake_fetch.set()
 
     async def follow_changes(self) -> None:
         while True:

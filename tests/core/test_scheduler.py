@@ -251,3 +251,30 @@ class TestNextAttempt:
         )
         assert report.as_json()["next_attempt"] is not None
         assert feed.take_nowait().status
+
+    async def test_a_refresh_by_hand_replans_the_next_attempt(self, tmp_path: Path) -> None:
+        """A throttled source is due again in 30 s; a refresh command that gets the prices
+        meanwhile moves the next attempt to the regular refresh at once (health never names
+        a retry that will not happen)."""
+        settings = load_settings(
+            None,
+            config_dir=tmp_path / "config",
+            energy={"provider_id": "flaky", "providers": {"flaky": {"region": "C"}}},
+            refresh={"retry_min_seconds": 0.2, "retry_max_seconds": 0.4},
+        )
+        plugins = {"flaky_provider.py": flaky_plugin(30)}
+        async with daemon_parts(settings, plugins) as parts, running(wire(parts), "scheduler"):
+            spec = parts.service.spec()
+
+            async def planned() -> bool:
+                return (await parts.service.health(spec)).next_attempt is not None
+
+            await wait_until(planned, within=5)
+            (run,) = await parts.service.refresh()
+            assert FetchOutcome.OK == run.outcome
+
+            async def replanned() -> bool:
+                when = (await parts.service.health(spec)).next_attempt
+                return when is not None and when > run.started_at + timedelta(hours=1)
+
+            await wait_until(replanned, within=5)

@@ -489,6 +489,20 @@ class TestRequests:
             await provider.fetch_prices("DE-LU", utc(2026, 2, 2), utc(2026, 2, 3), FAST)
         assert 1 == calls(http_mock)
 
+    @pytest.mark.parametrize("status", [200, 400])
+    async def test_a_not_yet_answer_is_never_reused(
+        self, provider: Any, http_mock: aioresponses, status: int
+    ) -> None:
+        """Within the 30 s of the answer cache, a fetch after "not yet" asks again and gets
+        the prices that are out now."""
+        http_mock.get(ENDPOINT, status=status, body=fixture(ACK), content_type="text/xml")
+        http_mock.get(ENDPOINT, body=fixture(DE_2026))
+        window = (utc(2026, 2, 2), utc(2026, 2, 3))
+        with pytest.raises(ProviderNotPublishedError):
+            await provider.fetch_prices("DE-LU", *window, FAST)
+        assert await provider.fetch_prices("DE-LU", *window, FAST)
+        assert 2 == calls(http_mock)
+
     async def test_a_400_refusal_carries_its_code_and_text(
         self, provider: Any, http_mock: aioresponses
     ) -> None:

@@ -44,6 +44,7 @@ from providers.energy.base import (
     ConfigFields,
     EnergyPriceSlot,
     EnergyProviderMetadata,
+    HttpResponse,
     KitProvider,
     ProviderAuthError,
     ProviderDataError,
@@ -341,6 +342,17 @@ def refusal(body: bytes) -> ProviderFetchError | None:
     return acknowledgement_error(root, status=400)
 
 
+def _prices_document(resp: HttpResponse) -> bool:
+    """Whether an answer may be reused: a price document (never an acknowledgement such as
+    "not published yet", nor a body that does not parse)."""
+    if resp.status != 200:
+        return False
+    try:
+        return _local(parse_xml(resp.body, resp.where).tag) == "Publication_MarketDocument"
+    except ProviderDataError:
+        return False
+
+
 class EntsoeProvider(KitProvider):
     """Day-ahead prices of one bidding zone from the ENTSO-E Transparency Platform."""
 
@@ -392,7 +404,9 @@ class EntsoeProvider(KitProvider):
             "contract_MarketAgreement.type": "A01",
         }
         try:  # ENTSO-E explains a 400 in an acknowledgement: keep its body
-            resp = await self.api(settings).get(params=params, accept_statuses=(400,))
+            resp = await self.api(settings).get(
+                params=params, accept_statuses=(400,), cache_if=_prices_document
+            )
         except ProviderAuthError as exc:
             raise ProviderAuthError(
                 f"ENTSO-E refused the security_token (HTTP {exc.status}): check it under My "

@@ -305,6 +305,15 @@ class HttpResponse:
             raise ProviderDataError(f"{where}: body is not {charset} text") from exc
 
 
+def _decodes(decode: Callable[[], object]) -> bool:
+    """Whether ``decode()`` takes the body (a garbage answer is never reused)."""
+    try:
+        decode()
+    except ProviderDataError:
+        return False
+    return True
+
+
 class HttpApi:
     """Requests against one base URL over a shared session, with one :class:`Retrier`."""
 
@@ -381,7 +390,8 @@ class HttpApi:
         """One request (retried by the retrier, if any) -> a 2xx :class:`HttpResponse`, or
         one with a status in ``accept_statuses`` (a 400 whose body explains it, say).
         ``cache_if`` says whether a GET answer may be reused by the plugin's
-        :class:`Pacer` (default: every one; a "not yet" answer with status 200 should not)."""
+        :class:`Pacer` (default here: every one; ``get_json`` / ``get_xml`` / ``get_text``
+        keep only what decodes; a "not yet" answer with status 200 should not be kept)."""
         url = self.url(path)
         merged = {**self.headers, **(headers or {})}
 
@@ -496,10 +506,15 @@ class HttpApi:
         expect: type | tuple[type, ...] | None = None,
         cache_if: Callable[[HttpResponse], bool] | None = None,
     ) -> Any:
-        """GET -> decoded JSON; ``expect`` (say ``dict``) checks the top-level type."""
+        """GET -> decoded JSON; ``expect`` (say ``dict``) checks the top-level type. Only an
+        answer that decodes (and passes ``cache_if``) is reused by the plugin's Pacer."""
         merged = {"Accept": "application/json", **(headers or {})}
+
+        def keep(resp: HttpResponse) -> bool:
+            return _decodes(lambda: resp.json(expect)) and (cache_if is None or cache_if(resp))
+
         resp = await self.get(
-            path, params=params, headers=merged, empty_statuses=empty_statuses, cache_if=cache_if
+            path, params=params, headers=merged, empty_statuses=empty_statuses, cache_if=keep
         )
         return resp.json(expect)
 
@@ -526,10 +541,18 @@ class HttpApi:
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
         empty_statuses: Collection[int] = (),
+        cache_if: Callable[[HttpResponse], bool] | None = None,
     ) -> ET.Element:
-        """GET -> the root element of a safely parsed XML document."""
+        """GET -> the root element of a safely parsed XML document (only one that parses,
+        and passes ``cache_if``, is reused by the plugin's Pacer)."""
         merged = {"Accept": "application/xml, text/xml", **(headers or {})}
-        resp = await self.get(path, params=params, headers=merged, empty_statuses=empty_statuses)
+
+        def keep(resp: HttpResponse) -> bool:
+            return _decodes(resp.xml) and (cache_if is None or cache_if(resp))
+
+        resp = await self.get(
+            path, params=params, headers=merged, empty_statuses=empty_statuses, cache_if=keep
+        )
         return resp.xml()
 
     async def get_text(
@@ -541,7 +564,13 @@ class HttpApi:
         empty_statuses: Collection[int] = (),
     ) -> str:
         """GET -> the body as text (declared charset, else UTF-8)."""
-        resp = await self.get(path, params=params, headers=headers, empty_statuses=empty_statuses)
+        resp = await self.get(
+            path,
+            params=params,
+            headers=headers,
+            empty_statuses=empty_statuses,
+            cache_if=lambda resp: _decodes(resp.text),
+        )
         return resp.text()
 
     async def paginate(

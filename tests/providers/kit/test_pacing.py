@@ -12,12 +12,13 @@ import pytest
 from aioresponses import aioresponses
 
 from energyd.exceptions import (
+    ProviderDataError,
     ProviderNotPublishedError,
     ProviderRateLimitError,
     ProviderServerError,
     RequestSpacingError,
 )
-from energyd.providers.kit.http import HttpApi
+from energyd.providers.kit.http import HttpApi, HttpResponse
 from energyd.providers.kit.pacing import Pacer
 from energyd.providers.kit.retry import Retrier, RetryPolicy, is_transient
 from tests.support.http_mock import CompatAioresponses
@@ -129,6 +130,44 @@ class TestSharing:
         with pytest.raises(ProviderNotPublishedError):
             await api(session, pacer).get_json("/prices", empty_statuses=(404,))
         assert {"p": 2} == await api(session, pacer).get_json("/prices")
+
+    @pytest.mark.parametrize(
+        ("body", "read"),
+        [(b"<html>busy</html>", "json"), (b"{not json", "json"), (b"<unclosed", "xml")],
+    )
+    async def test_a_garbage_answer_is_not_kept(
+        self,
+        session: aiohttp.ClientSession,
+        http_mock: aioresponses,
+        clock: Clock,
+        body: bytes,
+        read: str,
+    ) -> None:
+        """A 200 whose body does not decode failed: the next call asks the source again."""
+        http_mock.get(PRICES, body=body)
+        http_mock.get(PRICES, body=b'{"p": 4}' if read == "json" else b"<ok/>")
+        pacer = Pacer(cache_seconds=60, clock=clock, sleep=clock.sleep)
+        get = "get_json" if read == "json" else "get_xml"
+        with pytest.raises(ProviderDataError):
+            await getattr(api(session, pacer), get)("/prices")
+        answer = await getattr(api(session, pacer), get)("/prices")
+        assert ({"p": 4} if read == "json" else "ok") == (answer if read == "json" else answer.tag)
+        assert 2 == calls(http_mock)
+
+    async def test_cache_if_keeps_what_it_allows_only(
+        self, session: aiohttp.ClientSession, http_mock: aioresponses, clock: Clock
+    ) -> None:
+        http_mock.get(PRICES, payload={"entries": []})
+        http_mock.get(PRICES, payload={"entries": [1]}, repeat=True)
+        pacer = Pacer(cache_seconds=60, clock=clock, sleep=clock.sleep)
+
+        def has_entries(resp: HttpResponse) -> bool:
+            return bool(resp.json(dict)["entries"])
+
+        for expected in ([], [1], [1]):
+            body = await api(session, pacer).get_json("/prices", cache_if=has_entries)
+            assert expected == body["entries"]
+        assert 2 == calls(http_mock)
 
 
 class TestRetries:
