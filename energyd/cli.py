@@ -386,14 +386,20 @@ def _providers_table(overview: OverviewReply) -> str:
 
 
 def _table(slots: Sequence[SlotJson], zone: str) -> str:
-    """A plain table: UTC start, local start (market zone), price in minor units per kWh."""
-    lines = [f"{'start (UTC)':<17}  {'start (' + zone + ')':<26}  {'price':>9}"]
+    """A plain table: UTC start, local start (market zone), price in minor units per kWh
+    (and the market price beside it where a price formula made the price)."""
+    market = any("market" in slot for slot in slots)
+    head = f"{'start (UTC)':<17}  {'start (' + zone + ')':<26}  {'price':>9}"
+    lines = [head + (f"  {'market':>9}" if market else "")]
     for slot in slots:
         start = _moment(slot["start"])
-        lines.append(
+        line = (
             f"{start:%Y-%m-%d %H:%M}  {_local(slot['start'], zone)}".ljust(45)
             + f"  {_number(slot['price']):>9}"
         )
+        if market:
+            line += f"  {_number(slot.get('market')):>9}"
+        lines.append(line)
     if not slots:
         lines.append("(no prices stored for this window)")
     return "\n".join(lines)

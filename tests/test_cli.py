@@ -50,6 +50,26 @@ class TestFetchAndPrices:
         assert 2 <= len(reply["slots"]) <= 3
         assert ("GBP", "p/kWh") == (reply["currency"], reply["unit"])
 
+    async def test_a_price_formula_shows_the_market_price_beside(
+        self, tmp_path: Path, fake_api: RunningFake
+    ) -> None:
+        """With a tariff, the table has the end price and the market price it came from."""
+        path = tmp_path / "tariff.toml"
+        path.write_text(
+            f'config_dir = "{tmp_path / "config"}"\n'
+            "[energy.providers.octopus_agile]\n"
+            f'region = "C"\nbase_url = "{fake_api.url}"\n'
+            "[energy.providers.octopus_agile.tariff]\nadders = { standing = 10.0 }\n"
+        )
+        code, out, _ = await energyd(path, "fetch")
+        assert 0 == code
+        code, out, _ = await energyd(path, "prices", "--hours", "1")
+        assert 0 == code
+        header, first = out.splitlines()[1:3]
+        assert header.split()[-2:] == ["price", "market"]
+        price, market = (float(cell) for cell in first.split()[-2:])
+        assert pytest.approx(market + 10.0, abs=0.002) == price
+
     async def test_fetch_failure_exits_1(self, tmp_path: Path) -> None:
         """An unreachable provider makes `fetch` exit 1 with the typed error."""
         path = tmp_path / "down.toml"
