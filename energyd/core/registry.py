@@ -13,7 +13,7 @@ the settings or the loaded plugins change (a reload makes new plugin instances).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import structlog
@@ -33,7 +33,9 @@ __all__ = [
     "ProviderRegistry",
     "ProviderRuntime",
     "choose_levels",
+    "feed_currency",
     "source_identity",
+    "source_notes",
 ]
 
 log = structlog.get_logger(__name__)
@@ -147,6 +149,21 @@ def feed_currency(loaded: LoadedPlugin, spec: ProviderSpec) -> str:
         return currency.upper()
     log.warning("provider.bad_currency", provider=spec.key, currency=repr(currency))
     return loaded.currency
+
+
+def source_notes(plugin: EnergyPriceProvider | None, spec: ProviderSpec) -> dict[str, str]:
+    """The plugin's ``source_notes`` for ``spec`` as short strings; none when it has none,
+    gives nonsense or fails (a note is never worth a failing overview)."""
+    if plugin is None:
+        return {}
+    try:
+        notes = plugin.source_notes(spec.region, dict(spec.config))
+    except Exception as exc:
+        log.debug("provider.notes_failed", provider=spec.key, error=str(exc))
+        return {}
+    if not isinstance(notes, Mapping):
+        return {}
+    return {str(k)[:40]: str(v)[:300] for k, v in list(notes.items())[:10]}
 
 
 def choose_levels(

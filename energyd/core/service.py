@@ -28,7 +28,7 @@ from energyd.core.events import Events
 from energyd.core.faults import RuntimeFaults
 from energyd.core.fetching import fetch_into_store
 from energyd.core.pricing import priced
-from energyd.core.registry import ProviderRegistry, ProviderRuntime
+from energyd.core.registry import ProviderRegistry, ProviderRuntime, source_notes
 from energyd.core.selection import (
     ProviderSpec,
     apply_overrides,
@@ -496,21 +496,6 @@ class PriceService:
         change or reset); the runs."""
         changed = [spec for spec in self.specs() if _unselected(spec) not in before]
         return list(await asyncio.gather(*(self.fetch(spec, "settings") for spec in changed)))
-
-
-def source_notes(plugin: EnergyPriceProvider | None, spec: ProviderSpec) -> dict[str, str]:
-    """The plugin's ``source_notes`` for ``spec`` as short strings; none when it has none,
-    gives nonsense or fails (a note is never worth a failing overview)."""
-    if plugin is None:
-        return {}
-    try:
-        notes = plugin.source_notes(spec.region, dict(spec.config))
-    except Exception as exc:
-        log.debug("provider.notes_failed", provider=spec.key, error=str(exc))
-        return {}
-    if not isinstance(notes, Mapping):
-        return {}
-    return {str(k)[:40]: str(v)[:300] for k, v in list(notes.items())[:10]}
 
 
 def _unselected(spec: ProviderSpec) -> ProviderSpec:

@@ -47,6 +47,17 @@ def _hour_start(moment: datetime, zone: ZoneInfo) -> datetime:
     return local.replace(minute=0, second=0, microsecond=0).astimezone(UTC)
 
 
+def _mean(values: Sequence[float], seconds: Sequence[float]) -> float:
+    """The time-weighted mean of one hour's values (``seconds``: how long each holds)."""
+    return math.fsum(v * w for v, w in zip(values, seconds, strict=True)) / HOUR.total_seconds()
+
+
+def _mean_if_known(values: Sequence[float | None], seconds: Sequence[float]) -> float | None:
+    """:func:`_mean`, or ``None`` when any value is missing."""
+    known = [v for v in values if v is not None]
+    return _mean(known, seconds) if len(known) == len(values) else None
+
+
 def hourly_averages(slots: Sequence[Slot], zone: ZoneInfo) -> list[AveragedSlot]:
     """The hours ``slots`` (ascending, one currency) cover completely, each with the
     time-weighted mean of its slots' prices (and of their market prices and prices without
@@ -66,26 +77,16 @@ def hourly_averages(slots: Sequence[Slot], zone: ZoneInfo) -> list[AveragedSlot]
         covered = sum(((b - a) for _, a, b in parts), timedelta())
         if covered != HOUR or parts[0][1] != start or parts[-1][2] != end:
             continue  # a gap or a partial hour: no average
-        weights = [(b - a).total_seconds() for _, a, b in parts]
-
-        def mean(values: list[float | None], weights: list[float] = weights) -> float | None:
-            if any(v is None for v in values):
-                return None
-            return (
-                math.fsum(v * w for v, w in zip(values, weights, strict=True) if v is not None)
-                / 3600
-            )
-
-        price = mean([s.price_pence for s, _, _ in parts])
-        assert price is not None
+        seconds = [(b - a).total_seconds() for _, a, b in parts]
+        covering = [slot for slot, _, _ in parts]
         out.append(
             AveragedSlot(
                 start,
                 end,
-                price,
-                parts[0][0].currency,
-                mean([s.price_pence_exc_vat for s, _, _ in parts]),
-                mean([getattr(s, "market_pence", None) for s, _, _ in parts]),
+                _mean([s.price_pence for s in covering], seconds),
+                covering[0].currency,
+                _mean_if_known([s.price_pence_exc_vat for s in covering], seconds),
+                _mean_if_known([s.market_pence for s in covering], seconds),
             )
         )
     return out

@@ -135,9 +135,8 @@ def slot_json(slot: Slot) -> SlotJson:
         "end": iso_utc(slot.valid_to),
         "price": round_price(slot.price_pence),
     }
-    market = getattr(slot, "market_pence", None)
-    if market is not None:
-        body["market"] = round_price(market)
+    if slot.market_pence is not None:
+        body["market"] = round_price(slot.market_pence)
     return body
 
 
