@@ -14,6 +14,7 @@ import pytest
 from energyd.config import HttpSettings, Settings
 from energyd.mqtt.homeassistant import configuration_url
 from tests.mqtt.test_discovery import render_option, render_region
+from tests.support import fake_nordpool
 from tests.support.broker import Collector, MosquittoBroker, collect, free_port
 from tests.support.daemon import daemon_settings, running
 from tests.support.fake_octopus import RunningFake
@@ -204,6 +205,40 @@ class TestCurrencies:
                 device_topic, lambda m: b'"options":["low","high"]' in m.payload, within=10
             )
             assert ["low", "high"] == component(body(updated), "sensor", "price_level")["options"]
+
+
+class TestCurrencyOfTheFeed:
+    async def test_a_nord_pool_feed_in_sek_is_announced_in_sek(
+        self, tmp_path: Path, mosquitto: MosquittoBroker, base_topic: str
+    ) -> None:
+        """The currency a user picks for a source that quotes in several (Nord Pool's
+        ``currency``) is the device's unit, not the plugin's default EUR."""
+        prefix = f"{base_topic}-ha"
+        async with fake_nordpool.serve() as nordpool:
+            settings = daemon_settings(
+                tmp_path,
+                mosquitto.port,
+                base_topic,
+                "http://127.0.0.1:9",
+                energy={
+                    "provider_id": "se",
+                    "providers": {
+                        "se": {
+                            "plugin": "nordpool",
+                            "region": "SE3",
+                            "currency": "SEK",
+                            "base_url": nordpool.url,
+                        }
+                    },
+                },
+                mqtt={"discovery_prefix": prefix},
+                instance=INSTANCE,
+            )
+            device_topic = f"{prefix}/device/energyd_{INSTANCE}_se/config"
+            async with running(settings), collect(mosquitto.port, "#") as client:
+                device = await device_config(client, device_topic)
+        price = component(device, "sensor", "current_price")
+        assert "SEK/kWh" == price["unit_of_measurement"]
 
 
 class TestBirth:
