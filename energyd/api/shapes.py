@@ -79,6 +79,8 @@ class PricePayload(TypedDict):
     #: The source's price before the price formula (equal to ``price`` without one).
     market_price: float | None
     market_price_major: float | None
+    #: The source may still replace this price (false when none is known).
+    provisional: bool
     updated_at: str
 
 

@@ -119,7 +119,8 @@ class Scheduler:
         return plan_fetch(
             now,
             calendar=self._service.calendar(spec),
-            coverage_end=await self._service.coverage_end(spec, now),
+            # provisional prices (EXAA before SDAC, not final yet) are asked for again
+            coverage_end=await self._service.coverage_end(spec, now, final=True),
             last_attempt=attempts.last_attempt,
             last_success=None if last_ok is None else last_ok.started_at,
             failures=attempts.failures,
@@ -139,7 +140,7 @@ class Scheduler:
             ok = run.outcome is FetchOutcome.OK
             if run.retry_after is not None:
                 attempts.not_before = run.started_at + timedelta(seconds=run.retry_after)
-            covered = await self._service.coverage_end(spec, _now())
+            covered = await self._service.coverage_end(spec, _now(), final=True)
         except StoreError as exc:  # disk full, locked: keep serving, try again later
             log.error("scheduler.store_failed", provider=spec.key, error=str(exc))
         now = _now()

@@ -259,10 +259,13 @@ class PriceService:
         slot = await self.store.slot_at(spec.key, spec.region, moment, source=runtime.identity)
         return None if slot is None else priced([slot], runtime.tariff)[0]
 
-    async def coverage_end(self, spec: ProviderSpec, moment: datetime) -> datetime | None:
-        """Where the configured source's gap-free prices from ``moment`` end (``None``: none)."""
+    async def coverage_end(
+        self, spec: ProviderSpec, moment: datetime, *, final: bool = False
+    ) -> datetime | None:
+        """Where the configured source's gap-free prices from ``moment`` end (``None``: none;
+        ``final``: where its final ones end, a provisional price counting as a gap)."""
         return await self.store.coverage_end(
-            spec.key, spec.region, moment, source=self.runtime(spec).identity
+            spec.key, spec.region, moment, source=self.runtime(spec).identity, final=final
         )
 
     async def price_window(
@@ -299,6 +302,7 @@ class PriceService:
         calendar = self.calendar(spec)
         current = await self.slot_at(spec, now)
         covered = await self.coverage_end(spec, now)
+        final = await self.coverage_end(spec, now, final=True)
         last_run = await self.store.last_fetch(spec.key, spec.region)
         last_ok = await self.store.last_fetch(spec.key, spec.region, FetchOutcome.OK)
         expected = calendar.expected_coverage_end(now)
@@ -306,6 +310,7 @@ class PriceService:
             problem=self.problem(spec),
             has_current=current is not None,
             covered_until=covered,
+            final_until=final or now,  # none final from now: the final ones end now
             expected_until=expected,
             last_run=last_run,
             last_success=None if last_ok is None else last_ok.started_at,

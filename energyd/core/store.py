@@ -112,6 +112,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # 3: every slot names its source. Slots stored before carry '' and are no source's: they
     # are not served until refetched (which source they came from is not known).
     ("ALTER TABLE price_slots ADD COLUMN source TEXT NOT NULL DEFAULT ''",),
+    # 4: a price the source may still replace (EXAA before SDAC, a preliminary result).
+    (
+        "ALTER TABLE price_slots ADD COLUMN provisional INTEGER NOT NULL DEFAULT 0"
+        " CHECK (provisional IN (0, 1))",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -119,7 +124,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SECOND = timedelta(seconds=1)
 _MILLISECOND = timedelta(milliseconds=1)
 
-_SLOT_COLUMNS = "valid_from, valid_to, price, currency, price_exc_vat"
+_SLOT_COLUMNS = "valid_from, valid_to, price, currency, price_exc_vat, provisional"
 _RUN_COLUMNS = (
     "provider_id, region, started_at_ms, outcome, slots, duration_ms, error, error_type,"
     " window_start_ms, window_end_ms"
@@ -130,11 +135,11 @@ _SPAN = "(SELECT max_span FROM slot_series WHERE provider_id = :p AND region = :
 
 _UPSERT_SLOT = f"""
     INSERT INTO price_slots (provider_id, region, {_SLOT_COLUMNS}, fetched_at, source)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (provider_id, region, valid_from) DO UPDATE SET
         valid_to = excluded.valid_to, price = excluded.price, currency = excluded.currency,
-        price_exc_vat = excluded.price_exc_vat, fetched_at = excluded.fetched_at,
-        source = excluded.source"""
+        price_exc_vat = excluded.price_exc_vat, provisional = excluded.provisional,
+        fetched_at = excluded.fetched_at, source = excluded.source"""
 # Only the slots of source :s (every source when :s is NULL).
 _OF_SOURCE = "(:s IS NULL OR source = :s)"
 _UPSERT_SERIES = """
@@ -155,18 +160,20 @@ _SELECT_AT = f"""
       AND {_OF_SOURCE}
     ORDER BY valid_from DESC LIMIT 1"""
 # Follow the slots from the one containing :at while each next one starts at or before the
-# end reached so far; the largest end reached is where the gap-free run stops.
+# end reached so far; the largest end reached is where the gap-free run stops (with :f = 1,
+# a provisional slot is a gap).
 _COVERAGE_END = f"""
     WITH RECURSIVE reach(t) AS (
         SELECT valid_to FROM price_slots
         WHERE provider_id = :p AND region = :r
           AND valid_from <= :at AND valid_from > :at - {_SPAN} AND valid_to > :at
-          AND {_OF_SOURCE}
+          AND {_OF_SOURCE} AND (:f = 0 OR provisional = 0)
         UNION
         SELECT s.valid_to FROM reach JOIN price_slots AS s
         WHERE s.provider_id = :p AND s.region = :r
           AND s.valid_from <= reach.t AND s.valid_from > reach.t - {_SPAN}
           AND s.valid_to > reach.t AND (:s IS NULL OR s.source = :s)
+          AND (:f = 0 OR s.provisional = 0)
     )
     SELECT max(t) FROM reach"""
 
@@ -336,11 +343,23 @@ class PriceStore:
         return _slot(rows[0]) if rows else None
 
     async def coverage_end(
-        self, provider_id: str, region: str, start: datetime, *, source: str | None = None
+        self,
+        provider_id: str,
+        region: str,
+        start: datetime,
+        *,
+        source: str | None = None,
+        final: bool = False,
     ) -> datetime | None:
         """End of the gap-free run of slots containing ``start``; ``None`` if none contains it
-        (slots of ``source`` only, when given)."""
-        params = {"p": provider_id, "r": region, "at": _seconds(start, "start"), "s": source}
+        (slots of ``source`` only, when given; ``final``: a provisional slot is a gap)."""
+        params = {
+            "p": provider_id,
+            "r": region,
+            "at": _seconds(start, "start"),
+            "s": source,
+            "f": int(final),
+        }
         rows = await self._fetchall("coverage_end", _COVERAGE_END, params)
         end = rows[0][0] if rows else None
         return None if end is None else _from_seconds(end)
@@ -593,19 +612,21 @@ def _slot_row(
         slot.price_pence,
         slot.currency,
         slot.price_pence_exc_vat,
+        int(slot.provisional),
         fetched_at,
         source,
     )
 
 
 def _slot(row: Iterable[Any]) -> EnergyPriceSlot:
-    valid_from, valid_to, price, currency, exc_vat = row
+    valid_from, valid_to, price, currency, exc_vat, provisional = row
     return EnergyPriceSlot(
         valid_from=_from_seconds(valid_from),
         valid_to=_from_seconds(valid_to),
         price_pence=price,
         currency=currency,
         price_pence_exc_vat=exc_vat,
+        provisional=bool(provisional),
     )
 
 

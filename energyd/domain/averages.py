@@ -32,6 +32,7 @@ class AveragedSlot:
     currency: str
     price_pence_exc_vat: float | None = None
     market_pence: float | None = None
+    provisional: bool = False
 
     @property
     def duration(self) -> timedelta:
@@ -87,6 +88,7 @@ def hourly_averages(slots: Sequence[Slot], zone: ZoneInfo) -> list[AveragedSlot]
                 covering[0].currency,
                 _mean_if_known([s.price_pence_exc_vat for s in covering], seconds),
                 _mean_if_known([s.market_pence for s in covering], seconds),
+                any(s.provisional for s in covering),
             )
         )
     return out

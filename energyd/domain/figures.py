@@ -75,12 +75,14 @@ def _micros(delta: timedelta) -> int:
 
 class SlotJson(TypedDict):
     """One slot of a published series (price in minor units per kWh; ``market``: the
-    source's price, where a price formula made ``price`` out of it)."""
+    source's price, where a price formula made ``price`` out of it; ``provisional``: only
+    present, true, when the source may still replace the price)."""
 
     start: str
     end: str
     price: float | None
     market: NotRequired[float | None]
+    provisional: NotRequired[bool]
 
 
 class StatsJson(TypedDict):
@@ -137,6 +139,8 @@ def slot_json(slot: Slot) -> SlotJson:
     }
     if slot.market_pence is not None:
         body["market"] = round_price(slot.market_pence)
+    if slot.provisional:
+        body["provisional"] = True
     return body
 
 

@@ -6,8 +6,9 @@
 - ``degraded``: a price for now is known, but the last fetch failed.
 - ``waiting``: a price for now is known and the last fetch worked (or the source said "not
   published yet"), but prices the market usually has by now (tomorrow after 13:00 CET, say)
-  are not there yet: the source has not published them; ``next_attempt`` says when energyd
-  asks again. Not a fault: nothing is wrong with energyd or the source.
+  are not there yet, or only provisional ones (``final_until``: where the final ones end);
+  ``next_attempt`` says when energyd asks again. Not a fault: nothing is wrong with energyd
+  or the source.
 - ``ok``: the last fetch worked and the store covers what the market has published.
 
 Run-time faults (:mod:`energyd.core.faults`) make an ``ok`` (or ``unknown``) provider
@@ -131,6 +132,7 @@ def assess(
     derived_errors: Mapping[str, str] | None = None,
     next_attempt: datetime | None = None,
     awaited: str | None = None,
+    final_until: datetime | None = None,
 ) -> HealthReport:
     """Combine plugin/config problems, store coverage and the last fetch into one state,
     then the run-time faults: ``blocking`` (the plugin's most recent call blocked the loop)
@@ -145,6 +147,7 @@ def assess(
         last_run=last_run,
         last_success=last_success,
         awaited=awaited,
+        final_until=final_until,
     )
     errors = dict(derived_errors or {})
     faults = []
@@ -187,6 +190,7 @@ def _assess(
     last_run: FetchRun | None,
     last_success: datetime | None,
     awaited: str | None = None,
+    final_until: datetime | None = None,
 ) -> HealthReport:
     last_error = None
     if last_run is not None and last_run.outcome is FetchOutcome.ERROR:
@@ -217,5 +221,11 @@ def _assess(
             HealthState.WAITING,
             f"waiting for {awaited or 'prices up to ' + iso_utc(expected_until)}: "
             "not published yet",
+        )
+    if final_until is not None and final_until < expected_until:
+        return report(
+            HealthState.WAITING,
+            f"waiting for the final prices from {iso_utc(final_until)}: the ones known "
+            "are provisional",
         )
     return report(HealthState.OK, "prices current")

@@ -33,6 +33,11 @@ class Slot(Protocol):
     def price_pence_exc_vat(self) -> float | None: ...
 
     @property
+    def provisional(self) -> bool:
+        """Whether the source may still replace this price."""
+        ...
+
+    @property
     def market_pence(self) -> float | None:
         """The source's price where a price formula made ``price_pence``; else ``None``."""
         ...

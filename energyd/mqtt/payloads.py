@@ -71,6 +71,7 @@ def price_payload(
         "price_exc_vat": None,
         "market_price": None,
         "market_price_major": None,
+        "provisional": False,
         "updated_at": iso_utc(now),
     }
     if slot is None:
@@ -87,6 +88,7 @@ def price_payload(
     payload["market_price_major"] = round_price(
         to_major(market, slot.currency), major_digits(slot.currency)
     )
+    payload["provisional"] = slot.provisional
     return payload
 
 

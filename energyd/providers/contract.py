@@ -87,6 +87,10 @@ class EnergyPriceSlot:
     ``price_pence`` is minor currency units per kWh (pence for GBP, cents for EUR), VAT
     included where the market has VAT.
 
+    ``provisional``: the source may still replace this price (a preliminary result, another
+    auction standing in for the one that counts, such as EXAA before SDAC): the daemon
+    publishes it marked so and keeps asking until a final price replaces it.
+
     ``market_pence`` is set by the daemon, never by a plugin: where a price formula
     (``tariff``) applies, the slots it serves carry the end price in ``price_pence`` and the
     source's price here (``None``: no formula, ``price_pence`` is the source's).
@@ -98,6 +102,7 @@ class EnergyPriceSlot:
     currency: str = "GBP"
     price_pence_exc_vat: float | None = None
     market_pence: float | None = None
+    provisional: bool = False
 
     @property
     def market_price_pence(self) -> float:

@@ -100,6 +100,8 @@ def validate_slots(
             currency = checked[0].currency  # one series, one currency
         if currency is not None and slot.currency != currency:
             raise SlotValidationError(f"{where}: currency {slot.currency}, expected {currency}")
+        if not isinstance(slot.provisional, bool):
+            raise SlotValidationError(f"{where}: provisional must be true or false")
         if valid_to <= low or valid_from >= high:
             raise SlotValidationError(
                 f"{where}: outside the requested window {start_utc.isoformat()} .. "
@@ -114,6 +116,7 @@ def validate_slots(
                 price_pence_exc_vat=(
                     None if slot.price_pence_exc_vat is None else float(slot.price_pence_exc_vat)
                 ),
+                provisional=slot.provisional,
             )
         )
     checked.sort(key=lambda s: s.valid_from)

@@ -137,7 +137,12 @@ PLUGIN = textwrap.dedent(
             moment = start_utc
             while moment < end_utc:
                 price = float(moment.hour * 2 + moment.minute // 30)
-                slots.append(EnergyPriceSlot(moment, moment + timedelta(minutes=30), price))
+                late = moment >= end_utc - timedelta(hours=2)  # the last hours: not final yet
+                slots.append(
+                    EnergyPriceSlot(
+                        moment, moment + timedelta(minutes=30), price, provisional=late
+                    )
+                )
                 moment += timedelta(minutes=30)
             return slots
     """

@@ -219,6 +219,48 @@ class TestSources:
             "octopus", "C", T0, source="stand-in"
         )
 
+    async def test_provisional_prices_are_kept_and_are_a_gap_for_final_coverage(
+        self, store: PriceStore
+    ) -> None:
+        """A provisional slot reads back as such; ``final`` coverage stops before it, plain
+        coverage goes on; a final price stored over it makes it final (upsert)."""
+        slots = make_slots(T0, 4)
+        slots[2:] = [replace(slot, provisional=True) for slot in slots[2:]]
+        await store.save_fetch("octopus", "C", slots, make_run(), source="x")
+        read = await store.slots("octopus", "C", T0, T0 + timedelta(hours=2), source="x")
+        assert [False, False, True, True] == [slot.provisional for slot in read]
+        ends = [
+            await store.coverage_end("octopus", "C", T0, source="x", final=final)
+            for final in (False, True)
+        ]
+        assert [T0 + timedelta(hours=2), T0 + timedelta(hours=1)] == ends
+        assert None is await store.coverage_end(
+            "octopus", "C", T0 + timedelta(hours=1), source="x", final=True
+        )
+        await store.save_fetch("octopus", "C", make_slots(T0, 4), make_run(), source="x")
+        assert T0 + timedelta(hours=2) == await store.coverage_end(
+            "octopus", "C", T0, source="x", final=True
+        )
+
+    async def test_v3_slots_are_final(self, tmp_path: Path) -> None:
+        """Step 4 adds ``provisional``; every slot stored before it was final."""
+        path = tmp_path / "v3.db"
+        with sqlite3.connect(path) as conn:
+            for step in MIGRATIONS[:3]:
+                for statement in step:
+                    conn.execute(statement)
+            conn.execute(
+                "INSERT INTO price_slots VALUES ('octopus', 'C', ?, ?, 12.5, NULL, 'GBP', ?, 's')",
+                (int(T0.timestamp()), int(T0.timestamp()) + 1800, int(T0.timestamp())),
+            )
+            conn.execute("INSERT INTO slot_series VALUES ('octopus', 'C', 1800)")
+            conn.execute("PRAGMA user_version = 3")
+        conn.close()
+        async with PriceStore(path) as store:
+            slot = await store.slot_at("octopus", "C", T0, source="s")
+        assert slot is not None
+        assert (12.5, False) == (slot.price_pence, slot.provisional)
+
     async def test_failed_step_is_rolled_back(self, tmp_path: Path) -> None:
         """A step that fails leaves the file at the previous version, and says which step."""
         path = tmp_path / "clash.db"

@@ -35,7 +35,7 @@ SOURCE = textwrap.dedent(
     __version__ = "1.0.0"
     ZONE = ZoneInfo("Europe/Berlin")
     STEP = timedelta(minutes=15)
-    PUBLISHED = {"tomorrow": False}
+    PUBLISHED = {"tomorrow": False, "final": True}
 
 
     class DayAhead(EnergyPriceProvider):
@@ -57,9 +57,13 @@ SOURCE = textwrap.dedent(
             today = datetime.now(ZONE).date()
             last = today + timedelta(days=1 if PUBLISHED["tomorrow"] else 0)
             limit = datetime.combine(last + timedelta(days=1), time(0), tzinfo=ZONE)
+            tomorrow = datetime.combine(today + timedelta(days=1), time(0), tzinfo=ZONE)
             slots, moment = [], start_utc
             while moment < min(end_utc, limit):
-                slots.append(EnergyPriceSlot(moment, moment + STEP, 7.5, "EUR"))
+                provisional = moment >= tomorrow and not PUBLISHED["final"]
+                slots.append(
+                    EnergyPriceSlot(moment, moment + STEP, 7.5, "EUR", provisional=provisional)
+                )
                 moment += STEP
             if not slots:
                 raise ProviderNotPublishedError("nothing yet")
@@ -121,3 +125,44 @@ class TestWaiting:
         out = capsys.readouterr().out
         assert "[warning" not in out
         assert "[error" not in out
+
+
+class TestProvisional:
+    async def test_provisional_prices_keep_the_scheduler_asking_until_final(
+        self, tmp_path: Path
+    ) -> None:
+        """Tomorrow known only provisionally (EXAA before SDAC, prices not final): health
+        waits for the final ones and the scheduler keeps asking; the final answer ends it."""
+        settings = load_settings(
+            None,
+            config_dir=tmp_path / "config",
+            energy={"provider_id": "dayahead", "providers": {"dayahead": {"region": "DE"}}},
+            refresh={"retry_min_seconds": 0.05, "retry_max_seconds": 0.1},
+        )
+        async with (
+            daemon_parts(settings, {"dayahead_provider.py": SOURCE}) as parts,
+            running(wire(parts), "scheduler"),
+        ):
+            spec = parts.service.spec()
+            plugin = parts.service.plugin(spec)
+            assert plugin is not None
+            published = sys.modules[type(plugin).__module__].PUBLISHED
+            published.update(tomorrow=True, final=False)
+            await parts.service.refresh()
+
+            async def asked_again() -> bool:
+                return len(await parts.store.fetch_runs(provider_id="dayahead")) >= 4
+
+            await wait_until(asked_again, within=5)
+            report = await parts.service.health(spec)
+            assert HealthState.WAITING == report.state
+            assert "provisional" in report.message
+            published["final"] = True
+
+            async def settled() -> bool:
+                return (await parts.service.health(spec)).state is HealthState.OK
+
+            await wait_until(settled, within=5)
+            count = len(await parts.store.fetch_runs(provider_id="dayahead"))
+            await asyncio.sleep(0.3)  # final: no more retries
+            assert count == len(await parts.store.fetch_runs(provider_id="dayahead"))

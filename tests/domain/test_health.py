@@ -155,3 +155,19 @@ class TestRunTimeFaults:
         """No faults: loop_block null, derived_errors empty."""
         body = report().as_json()
         assert (None, {}) == (body["loop_block"], body["derived_errors"])
+
+
+class TestProvisional:
+    def test_provisional_prices_up_to_the_expected_end_are_waiting(self) -> None:
+        """All of tomorrow known, but from EXAA (or not final): waiting for the final ones."""
+        found = report(final_until=NOW + timedelta(hours=6))
+        assert HealthState.WAITING == found.state
+        assert "final prices from 2026-11-25T23:00:00Z" in found.message
+        assert "provisional" in found.message
+
+    def test_final_prices_to_the_end_are_ok(self) -> None:
+        assert HealthState.OK == state(final_until=TOMORROW_23)
+
+    def test_a_missing_day_is_named_before_provisional_ones(self) -> None:
+        found = report(covered_until=NOW + timedelta(hours=6), final_until=NOW)
+        assert "not published yet" in found.message

@@ -47,6 +47,7 @@ class TestPricePayload:
             "price_exc_vat": 17.42,
             "market_price": 18.291,
             "market_price_major": 0.18291,
+            "provisional": False,
             "updated_at": "2024-05-01T12:10:00Z",
         }
         assert expected == price_payload("octopus_agile", "C", current, now=NOW, currency="GBP")
@@ -84,6 +85,7 @@ class TestPricePayload:
             "price_exc_vat": None,
             "market_price": None,
             "market_price_major": None,
+            "provisional": False,
             "updated_at": "2024-05-01T12:10:00Z",
         }
         assert expected == payload

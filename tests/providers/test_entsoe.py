@@ -198,6 +198,11 @@ class TestParsingRecordedAnswers:
             slots[96 + 79].price_pence,
         ]
         assert 12.159 == slots[96 + 78].price_pence
+        # EXAA's prices stand in until SDAC's replace them: provisional, SDAC's final
+        assert ({False}, {True}) == (
+            {s.provisional for s in slots[:96]},
+            {s.provisional for s in slots[96:]},
+        )
 
     def test_hourly_sdac_beats_quarter_hour_exaa_and_stays_hourly(self, plugin: Any) -> None:
         """DE-LU 6-7 Oct 2024: SDAC hourly (position 15 omitted), EXAA quarter hourly. The
@@ -800,6 +805,8 @@ class TestAgainstTheStandIn:
         late = await loaded.fetch_prices("DE-LU", *window, config_for(stand_in))
         assert [s.valid_from for s in early] == [s.valid_from for s in late]
         assert expected("DE-LU", late) == [slot.price_pence for slot in late]
+        assert [True] * 96 == [s.provisional for s in early[96:]]
+        assert not any(s.provisional for s in late)
         assert "EXAA" not in loaded.source_notes("DE-LU", {})["auction"]
         assert 2 == len(stand_in.state.requests)
 

@@ -470,7 +470,8 @@ class TestRequests:
         http_mock.get(PRICES, body=fixture_bytes(SE3_EUR), repeat=True)
         start, end = cet_day(date(2024, 11, 5))
         for _ in range(3):
-            assert 24 == len(await provider.fetch_prices("SE3", start, end, {"region": "SE3"}))
+            slots = await provider.fetch_prices("SE3", start, end, {"region": "SE3"})
+            assert (24, False) == (len(slots), any(slot.provisional for slot in slots))
         assert 1 == sum(len(calls) for calls in http_mock.requests.values())
 
     @pytest.mark.parametrize(
@@ -526,6 +527,7 @@ class TestRequests:
                 provider.pacer.cache_seconds = 0  # ask again each time
                 slots = await provider.fetch_prices("SE3", start, end, {"region": "SE3"})
                 assert NOV_5_CENTS == [slot.price_pence for slot in slots]
+                assert all(slot.provisional for slot in slots)  # asked for again till final
         notes = [e for e in logs if e["event"] == "nordpool.not_final"]
         assert [("info", "SE3", "2024-11-05", "Preliminary")] == [
             (e["log_level"], e["area"], e["day"], e["state"]) for e in notes
@@ -670,6 +672,7 @@ class TestConfigAndMetadata:
         assert {
             "__future__",
             "collections",
+            "dataclasses",
             "datetime",
             "itertools",
             "math",

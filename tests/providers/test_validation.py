@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -71,6 +72,13 @@ class TestRefused:
         """True is not 1 p/kWh."""
         with pytest.raises(SlotValidationError, match="not a number"):
             validate_slots([slot(0, True)], START, END)
+
+    def test_provisional_is_kept_and_must_be_a_bool(self) -> None:
+        """A provisional price stays provisional; "yes" is not a flag."""
+        (checked,) = validate_slots([replace(slot(0), provisional=True)], START, END)
+        assert checked.provisional
+        with pytest.raises(SlotValidationError, match="provisional must be true or false"):
+            validate_slots([replace(slot(0), provisional="yes")], START, END)  # type: ignore[arg-type]
 
     def test_currency_must_match_metadata(self) -> None:
         """A EUR slot from a GBP provider is refused."""

@@ -314,9 +314,17 @@ def prefer_sequences(prices: list[Priced]) -> list[Priced]:
 
 
 def to_slots(prices: list[Priced]) -> list[EnergyPriceSlot]:
-    """EUR/MWh -> EUR cents per kWh slots."""
+    """EUR/MWh -> EUR cents per kWh slots; a price of another sequence than the first (EXAA
+    standing in for SDAC) is provisional: SDAC's replaces it when it is out."""
     return [
-        EnergyPriceSlot(p.start, p.end, per_mwh_to_minor_per_kwh(p.price), "EUR") for p in prices
+        EnergyPriceSlot(
+            p.start,
+            p.end,
+            per_mwh_to_minor_per_kwh(p.price),
+            "EUR",
+            provisional=p.sequence != 1,
+        )
+        for p in prices
     ]
 
 

@@ -25,11 +25,13 @@ Quirks handled:
 - Junk: a ``null`` (or missing) price of the area in one entry is a gap (that slot is left
   out); a string (``"inf"``, ``"-"``), boolean or non-finite number refuses the whole answer.
   An answer where no entry names the area at all is refused too (it is another area's).
-- ``areaStates``: prices whose state is not ``Final`` (``Preliminary``, ...) are used as they
-  are; the state is logged at info once (``nordpool.not_final``) and shown in
-  :meth:`NordPoolProvider.source_notes`, so a later refresh replaces them.
+- ``areaStates``: prices whose state is not ``Final`` (``Preliminary``, ...) are used, marked
+  ``provisional`` (the daemon keeps asking until final ones replace them); the state is
+  logged at info once (``nordpool.not_final``) and shown in
+  :meth:`NordPoolProvider.source_notes`.
 - Gentle polling (Nord Pool's terms forbid extraction that burdens the site): a ``User-Agent``
-  naming energyd, at most one request a second and a 60 s answer cache shared by all feeds.
+  naming energyd, at most one request a second, and a final day's answer kept for six hours
+  for all feeds.
   HTTP 401 / 403 means the portal blocks us: :class:`ProviderAuthError` saying so.
 
 Loaded standalone by the daemon: imports only the standard library and providers.energy.base.
@@ -37,6 +39,7 @@ Loaded standalone by the daemon: imports only the standard library and providers
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from collections.abc import Mapping
@@ -343,6 +346,8 @@ class NordPoolProvider(KitProvider):
                 exc.status,
             ) from exc
         self._note(area, currency, day, answer.state)
+        if answer.state not in (None, FINAL):  # Nord Pool may still change them
+            return [dataclasses.replace(slot, provisional=True) for slot in answer.slots]
         return answer.slots
 
     def _note(self, area: str, currency: str, day: date, state: str | None) -> None:
