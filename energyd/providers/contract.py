@@ -19,6 +19,11 @@ Improvements over the written v1 contract (all backwards compatible):
   optional.
 - ``ProviderNotPublishedError`` (a ``ProviderEmptyError``) says "not published yet": the
   daemon shows a waiting state and asks again, without reporting a fault.
+- A slot may be ``provisional`` (the source can still replace it); ``market_pence`` is the
+  daemon's (the source's price where a price formula made ``price_pence``).
+- Optional methods with defaults: ``normalise_config``, ``source_identity``,
+  ``find_regions``, ``currency_for`` (the currency a config's prices come in) and
+  ``source_notes`` (short facts shown beside health).
 - The daemon hands every provider its one shared ``aiohttp.ClientSession`` and a request
   timeout (:meth:`EnergyPriceProvider.attach`); plugins use :attr:`EnergyPriceProvider.http`
   and never open a session per request.
