@@ -250,9 +250,10 @@ class Feed:
         self.attempts = Attempts()
 
     async def coverage_end(self, moment: datetime) -> datetime | None:
-        """``PriceService.coverage_end``: the configured source's gap-free prices from then."""
+        """``PriceService.coverage_end(final=True)``, as the scheduler asks it: the configured
+        source's gap-free final prices from then."""
         return await self.store.coverage_end(
-            self.spec.key, self.spec.region, moment, source=self.identity
+            self.spec.key, self.spec.region, moment, source=self.identity, final=True
         )
 
     async def plan(self, now: datetime) -> FetchPlan:
