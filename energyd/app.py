@@ -211,7 +211,8 @@ async def build(
     ``check_config=False`` lets a provider whose plugin rejects its config run (as a provider
     with a problem), as a settings change at run time can leave it.
     """
-    loader = init_energy_provider_loader(settings.config_dir, bundled_dir)
+    wanted = [spec.plugin_id for spec in resolve(settings.energy)]
+    loader = init_energy_provider_loader(settings.config_dir, bundled_dir, wanted=wanted)
     settings = check_providers(settings, loader, strict=check_config)
     async with contextlib.AsyncExitStack() as stack:
         store = await stack.enter_async_context(PriceStore(settings.db_path))

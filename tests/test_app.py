@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 import structlog
 
+from energyd.app import build
+from energyd.config import load_settings
 from energyd.core.loopwatch import TICK_SECONDS
 from energyd.core.store import PriceStore
 from energyd.domain.records import FetchOutcome, FetchRun
@@ -22,6 +24,7 @@ from tests.core.test_service_faults import BLOCKING
 from tests.support.broker import MosquittoBroker, collect, free_port
 from tests.support.daemon import daemon_settings, running
 from tests.support.identity import source_of
+from tests.support.plugins import BUNDLED_PLUGINS
 from tests.test_daemon import ask
 from tests.test_notify import FakeNotifySocket
 
@@ -129,3 +132,30 @@ class TestBlockingPlugin:
         assert block == reply["data"]["providers"]["blocking"]["loop_block"]
         blocked = [e for e in logs if e["event"] == "loop.blocked"]
         assert [("blocking", "fetch_prices")] == [(e["provider"], e["call"]) for e in blocked]
+
+
+class TestUpgrade:
+    async def test_a_plugin_new_in_this_release_is_deployed_when_configured(
+        self, tmp_path: Path
+    ) -> None:
+        """A folder deployed by an older energyd (Octopus only): a provider on a plugin that
+        ships now (Nord Pool) starts with it deployed, and the old file is left as it was."""
+        deployed = tmp_path / "config" / "providers" / "energy"
+        deployed.mkdir(parents=True)
+        old = BUNDLED_PLUGINS / "octopus_agile_provider.py"
+        (deployed / old.name).write_bytes(old.read_bytes() + b"\n# edited by the user\n")
+        settings = load_settings(
+            None,
+            config_dir=tmp_path / "config",
+            energy={
+                "provider_id": "se",
+                "providers": {"se": {"plugin": "nordpool", "region": "SE3", "currency": "SEK"}},
+            },
+        )
+        async with build(settings) as parts:
+            assert "nordpool" in parts.loader.providers
+            assert None is parts.service.problem(parts.service.spec("se"))
+        assert ["nordpool_provider.py", "octopus_agile_provider.py"] == sorted(
+            p.name for p in deployed.iterdir()
+        )
+        assert (deployed / old.name).read_bytes().endswith(b"# edited by the user\n")

@@ -28,7 +28,7 @@ import os
 import re
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType, ModuleType
@@ -365,6 +365,25 @@ class EnergyProviderLoader:
         log.info("plugin.deployed", files=copied, folder=str(self.deployed_dir))
         return copied
 
+    def deploy_wanted(self, plugin_ids: Iterable[str]) -> list[str]:
+        """Deploy the bundled ``<id>_provider.py`` of each of ``plugin_ids`` (the plugins the
+        configuration names) that no loaded plugin provides and that is not deployed yet
+        (energyd was upgraded and ships a plugin the folder has never had); nothing deployed
+        is ever overwritten. Loads again when it copied something; returns the names copied."""
+        copied: list[str] = []
+        for plugin_id in sorted(set(plugin_ids)):
+            name = f"{plugin_id}_provider.py"
+            if plugin_id in self._providers or not PLUGIN_NAME.fullmatch(name):
+                continue
+            if not (self.bundled_dir / name).is_file() or (self.deployed_dir / name).exists():
+                continue
+            self._copy_bundled(name)
+            copied.append(name)
+        if copied:
+            log.info("plugin.deployed", files=copied, reason="named in the configuration")
+            self.load_all()
+        return copied
+
     # -- loading -----------------------------------------------------------------------------
 
     def load_all(self, *, deployed_only: bool = True) -> None:
@@ -507,6 +526,13 @@ class EnergyProviderLoader:
                 status.provider_id == provider_id or status.file == f"{provider_id}_provider.py"
             ):
                 return f"plugin {status.file} failed to load: {status.error}"
+        name = f"{provider_id}_provider.py"
+        if (self.bundled_dir / name).is_file() and not (self.deployed_dir / name).exists():
+            return (
+                f"no plugin provides {provider_id!r} in {self.deployed_dir}: {name} ships with "
+                "energyd and is deployed when the daemon starts (or now: energyd providers "
+                f"update {name})"
+            )
         return f"no plugin provides {provider_id!r}"
 
     # -- updating ----------------------------------------------------------------------------
@@ -569,17 +595,26 @@ _loader: EnergyProviderLoader | None = None
 
 
 def init_energy_provider_loader(
-    config_dir: Path | str, bundled_dir: Path | None = None, *, deploy: bool = True
+    config_dir: Path | str,
+    bundled_dir: Path | None = None,
+    *,
+    deploy: bool = True,
+    wanted: Iterable[str] = (),
 ) -> EnergyProviderLoader:
     """Create the process-wide loader, deploy bundled plugins if needed, load them.
 
-    ``deploy=False`` writes nothing: the deployed files are loaded, or the bundled ones in
-    place when none are deployed (``check-config``, ``region``)."""
+    An empty folder gets every bundled plugin; one that has some gets those of ``wanted``
+    (the plugin ids the configuration names) it lacks, never overwriting one
+    (:meth:`EnergyProviderLoader.deploy_wanted`). ``deploy=False`` writes nothing: the
+    deployed files are loaded, or the bundled ones in place when none are deployed
+    (``check-config``, ``region``)."""
     global _loader  # one loader per process, as the contract describes
     loader = EnergyProviderLoader(Path(config_dir), bundled_dir)
     if deploy:
         loader.deploy_bundled_if_empty()
     loader.load_all(deployed_only=deploy)
+    if deploy:
+        loader.deploy_wanted(wanted)
     _loader = loader
     return loader
 

@@ -180,6 +180,48 @@ class TestDeploy:
         assert deployed.is_dir()
 
 
+class TestDeployWanted:
+    """An upgraded energyd ships a plugin the (non-empty) folder never had: the plugins the
+    configuration names are deployed at start, nothing deployed is ever overwritten."""
+
+    def test_a_named_new_plugin_is_deployed_and_loaded(
+        self, loader: EnergyProviderLoader, bundled: Path, deployed: Path
+    ) -> None:
+        write_plugin(bundled, "old_provider.py", good_plugin("old", "2.0.0"))
+        write_plugin(bundled, "new_provider.py", good_plugin("new"))
+        write_plugin(bundled, "other_provider.py", good_plugin("other"))
+        write_plugin(deployed, "old_provider.py", good_plugin("old", "1.0.0"))
+        loaded(loader)
+        assert "new_provider.py ships with energyd" in (loader.missing("new") or "")
+        before = (deployed / "old_provider.py").read_bytes()
+        assert ["new_provider.py"] == loader.deploy_wanted(["old", "new", "absent"])
+        assert {"old", "new"} == set(loader.providers)  # loaded, "other" not wanted
+        assert before == (deployed / "old_provider.py").read_bytes()  # not overwritten
+        assert None is loader.missing("new")
+
+    def test_a_users_own_plugin_for_that_id_stays_the_one(
+        self, loader: EnergyProviderLoader, bundled: Path, deployed: Path
+    ) -> None:
+        """A file of the user's that provides the id under another name is not shadowed."""
+        write_plugin(bundled, "new_provider.py", good_plugin("new", "2.0.0"))
+        write_plugin(deployed, "my_new_provider.py", good_plugin("new", "0.1.0"))
+        loaded(loader)
+        before = snapshot_tree(deployed)
+        assert [] == loader.deploy_wanted(["new"])
+        assert before == snapshot_tree(deployed)
+
+    def test_a_deployed_file_that_fails_to_load_is_not_replaced(
+        self, loader: EnergyProviderLoader, bundled: Path, deployed: Path
+    ) -> None:
+        write_plugin(bundled, "new_provider.py", good_plugin("new"))
+        write_plugin(deployed, "new_provider.py", "def broken(:\n")
+        loaded(loader)
+        before = snapshot_tree(deployed)
+        assert [] == loader.deploy_wanted(["new"])
+        assert before == snapshot_tree(deployed)
+        assert "failed to load" in (loader.missing("new") or "")
+
+
 class TestLoading:
     async def test_contract_style_plugin_loads_unchanged(
         self, loader: EnergyProviderLoader, deployed: Path
