@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from datetime import datetime, time
@@ -12,9 +11,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
-
-from aiohttp import web
-from aiohttp.typedefs import Handler
 
 from tests.markets.support import (
     QUARTER,
@@ -40,41 +36,14 @@ GERMAN_HOUSEHOLD: dict[str, Any] = {
         {"name": "night", "amount": -2.5, "from": "00:00", "to": "06:00"},
     ],
 }
-#: The body of the ``"garbage"`` fault: the JSON cut off mid-array.
-GARBAGE = b'{"license_info":"CC BY 4.0","unix_seconds":[1764543600,17645'
 
 
 @contextlib.asynccontextmanager
 async def stand_in(clock: VirtualClock) -> AsyncIterator[fake_energy_charts.RunningFake]:
-    """The Energy-Charts stand-in; its ``faults`` also take ``"hang"`` and ``"garbage"``
-    here (the stand-in itself injects HTTP statuses only): a middleware in front of the
-    stand-in's own answers them, and leaves statuses to the stand-in. (``clock`` is not
-    needed: the stand-in has no rate limit of its own; the plugin's pacer is put on it.)"""
-    app = fake_energy_charts.make_app()
-    state = app[fake_energy_charts.STATE]
-    released = asyncio.Event()
-
-    @web.middleware
-    async def hang_or_garbage(request: web.Request, handler: Handler) -> web.StreamResponse:
-        fault: object = state.faults[0] if state.faults else None
-        if fault == "hang":
-            state.faults.popleft()
-            state.requests.append(request.path_qs)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(released.wait(), 30)
-            return web.Response(status=504, text="hung")
-        if fault == "garbage":
-            state.faults.popleft()
-            state.requests.append(request.path_qs)
-            return web.Response(body=GARBAGE, content_type="application/json")
-        return await handler(request)
-
-    app.middlewares.insert(0, hang_or_garbage)  # before the stand-in's own injection
-    async with fake_energy_charts.serve(app) as running:
-        try:
-            yield running
-        finally:
-            released.set()  # hung answers end, so the server stops at once
+    """The Energy-Charts stand-in (``clock`` is not needed: the stand-in has no rate limit of
+    its own; the plugin's pacer is put on it)."""
+    async with fake_energy_charts.serve() as running:
+        yield running
 
 
 def cents(start: datetime) -> Decimal:

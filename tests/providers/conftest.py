@@ -1,10 +1,22 @@
-"""Plugin folders for the loader and management tests: a bundled one and a config dir."""
+"""Plugin folders for the loader and management tests (a bundled one and a config dir), and
+HTTP mocked at the transport for the plugin and kit tests."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from aioresponses import aioresponses
+
+from tests.support.http_mock import CompatAioresponses
+
+
+@pytest.fixture
+def http_mock() -> Iterator[aioresponses]:
+    """aioresponses over every request of the test (nothing leaves the process)."""
+    with CompatAioresponses() as mock:
+        yield mock
 
 
 @pytest.fixture

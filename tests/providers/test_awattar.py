@@ -6,7 +6,7 @@ import asyncio
 import itertools
 import re
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -35,7 +35,6 @@ from tests.support.fake_awattar import (
     marketdata_body,
     serve,
 )
-from tests.support.http_mock import CompatAioresponses
 from tests.support.plugins import BUNDLED_PLUGINS, load_bundled_plugin
 
 DE_API = "https://api.awattar.de/v1/marketdata"
@@ -111,12 +110,6 @@ def fake_time(provider: Any) -> FakeTime:
 def plugin() -> Any:
     """The bundled plugin module, loaded standalone like the daemon does."""
     return load_bundled_plugin("awattar_provider.py")
-
-
-@pytest.fixture
-def http_mock() -> Iterator[aioresponses]:
-    with CompatAioresponses() as mock:
-        yield mock
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import itertools
 import json
 import re
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -40,7 +40,6 @@ from tests.support.fake_energidataservice import (
     record,
     serve,
 )
-from tests.support.http_mock import CompatAioresponses
 from tests.support.plugins import load_bundled_plugin
 
 API = "https://api.energidataservice.dk"
@@ -87,12 +86,6 @@ class FakeClock:
 def plugin() -> Any:
     """The bundled plugin module, loaded standalone like the daemon does."""
     return load_bundled_plugin("energidataservice_provider.py")
-
-
-@pytest.fixture
-def http_mock() -> Iterator[aioresponses]:
-    with CompatAioresponses() as mock:
-        yield mock
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,6 @@ from tests.support.fake_energy_charts import (
     price_body,
     serve,
 )
-from tests.support.http_mock import CompatAioresponses
 from tests.support.plugins import load_bundled_plugin
 
 API = "https://api.energy-charts.info"
@@ -63,12 +62,6 @@ def berlin_days(first: date, last: date) -> tuple[datetime, datetime]:
 def plugin() -> Any:
     """The bundled plugin module, loaded standalone like the daemon does."""
     return load_bundled_plugin("energy_charts_provider.py")
-
-
-@pytest.fixture
-def http_mock() -> Iterator[aioresponses]:
-    with CompatAioresponses() as mock:
-        yield mock
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -36,7 +36,6 @@ from tests.support.fake_entsoe import (
     default_price,
     serve,
 )
-from tests.support.http_mock import CompatAioresponses
 from tests.support.plugins import load_bundled_plugin
 
 API = "https://web-api.tp.entsoe.eu/api"
@@ -399,12 +398,6 @@ class TestQuirks:
         assert [(start, 1)] + [(start + QUARTER * n, 2) for n in range(4, 8)] == [
             (p.start, p.sequence) for p in kept
         ]
-
-
-@pytest.fixture
-def http_mock() -> Iterator[aioresponses]:
-    with CompatAioresponses() as mock:
-        yield mock
 
 
 @pytest.fixture

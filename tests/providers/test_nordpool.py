@@ -6,7 +6,7 @@ import copy
 import itertools
 import re
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -43,7 +43,6 @@ from tests.support.fake_nordpool import (
     prices_body,
     serve,
 )
-from tests.support.http_mock import CompatAioresponses
 from tests.support.plugins import load_bundled_plugin
 
 API = "https://dataportal-api.nordpoolgroup.com/api"
@@ -330,11 +329,6 @@ class TestQuirks:
 
 
 class TestRequests:
-    @pytest.fixture
-    def http_mock(self) -> Iterator[aioresponses]:
-        with CompatAioresponses() as mock:
-            yield mock
-
     @pytest.fixture
     async def provider(self, plugin: Any, http_mock: aioresponses) -> AsyncIterator[Any]:
         async with aiohttp.ClientSession() as session:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
@@ -28,7 +28,6 @@ from energyd.exceptions import (
 )
 from energyd.providers.base import EnergyPriceSlot, HealthState
 from energyd.providers.validation import validate_slots
-from tests.support.http_mock import CompatAioresponses
 from tests.support.octopus_data import (
     API,
     REGIONS,
@@ -50,12 +49,6 @@ from tests.support.plugins import octopus_agile
 
 FAST = {"region": "C", "retry_base_seconds": 0.001, "retry_budget_seconds": 5}
 FLEX = "AGILE-FLEX-22-11-25"
-
-
-@pytest.fixture
-def http_mock() -> Iterator[aioresponses]:
-    with CompatAioresponses() as mock:
-        yield mock
 
 
 @pytest.fixture

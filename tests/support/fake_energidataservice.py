@@ -55,7 +55,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from tests.support.loopback import serve_on_loopback
+from tests.support.loopback import answer_fault, serve_on_loopback
 
 __all__ = [
     "AREAS",
@@ -340,17 +340,13 @@ def make_app(prices: PriceFunction | None = None) -> web.Application:
         if not state.faults:
             refused = throttled(request.path)
             return refused or await handler(request)
-        fault = state.faults.popleft()
-        if fault == "hang":
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(state.hang_seconds):
-                    await state.released.wait()
-            return web.Response(status=504, text="hung")
-        if fault == "garbage":
-            return web.Response(body=GARBAGE, content_type="application/json")
-        status = int(fault)
-        headers = {"Retry-After": state.retry_after} if status == 429 else {}
-        return web.Response(status=status, text="injected fault", headers=headers)
+        return await answer_fault(
+            state.faults.popleft(),
+            retry_after=state.retry_after,
+            hang_seconds=state.hang_seconds,
+            release=state.released,
+            garbage=web.Response(body=GARBAGE, content_type="application/json"),
+        )
 
     app = web.Application(middlewares=[record_and_inject])
     app[STATE] = state

@@ -7,7 +7,8 @@ inclusive, ``license_info``, ``unit`` ``"EUR / MWh"`` and ``deprecated``. Slots 
 from 2025-10-01 and hourly before (CH always hourly); prices are deterministic
 (:func:`default_price`). Nothing after ``state.published_until`` is served: a window with no
 published slot answers HTTP 404, as the real API does. An unknown zone answers 400.
-``state.faults`` answers the next requests with given statuses (429 with ``Retry-After``).
+``state.faults`` answers the next requests with the given faults (:data:`Fault`: a status,
+429 with ``Retry-After``; ``"hang"``; ``"garbage"``, a ``/price`` answer cut off).
 
 Run it by hand: ``python -m tests.support.fake_energy_charts --port 8081`` (127.0.0.1 only),
 then set ``base_url = "http://127.0.0.1:8081"`` for the energy_charts provider.
@@ -16,6 +17,7 @@ then set ``base_url = "http://127.0.0.1:8081"`` for the energy_charts provider.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import json
 import math
@@ -29,7 +31,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from tests.support.loopback import serve_on_loopback
+from tests.support.loopback import Fault, answer_fault, serve_on_loopback
 
 __all__ = [
     "FIXTURES",
@@ -55,6 +57,9 @@ EPEX_LICENSE = "The data is provided by EPEX Spot for private and internal use o
 #: Zones this stand-in knows (a subset of the real list is enough for tests).
 ZONES = frozenset({"AT", "BE", "CH", "DE-LU", "DK1", "FR", "IT-North", "NL", "NO2", "SE3", "SE4"})
 _SMARD_ZONES = frozenset({"AT", "BE", "CH", "DE-LU", "FR", "NL"})
+
+#: The body of the ``"garbage"`` fault: the JSON cut off mid-array.
+GARBAGE = b'{"license_info":"CC BY 4.0","unix_seconds":[1764543600,17645'
 
 PriceFunction = Callable[[str, datetime], float]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -119,8 +124,11 @@ class FakeEnergyChartsState:
     """What a test sees and steers: requests made, faults to inject, the publication horizon."""
 
     requests: list[str] = field(default_factory=list)
-    faults: deque[int] = field(default_factory=deque)
+    faults: deque[Fault] = field(default_factory=deque)
     retry_after: str = "30"
+    hang_seconds: float = 30.0
+    #: Set when the stand-in stops: a hung request ends then.
+    released: asyncio.Event = field(default_factory=asyncio.Event)
     published_until: datetime | None = None
     deprecated: bool = False
 
@@ -160,9 +168,13 @@ def make_app(prices: PriceFunction | None = None) -> web.Application:
     async def record_and_inject(request: web.Request, handler: Handler) -> web.StreamResponse:
         state.requests.append(request.path_qs)
         if state.faults:
-            status = state.faults.popleft()
-            headers = {"Retry-After": state.retry_after} if status == 429 else {}
-            return web.Response(status=status, text="injected fault", headers=headers)
+            return await answer_fault(
+                state.faults.popleft(),
+                retry_after=state.retry_after,
+                hang_seconds=state.hang_seconds,
+                release=state.released,
+                garbage=web.Response(body=GARBAGE, content_type="application/json"),
+            )
         return await handler(request)
 
     app = web.Application(middlewares=[record_and_inject])
@@ -184,7 +196,10 @@ async def serve(app: web.Application | None = None) -> AsyncIterator[RunningFake
     """Serve ``app`` (default: ``make_app()``) on 127.0.0.1 and a free port."""
     app = app or make_app()
     async with serve_on_loopback(app) as url:
-        yield RunningFake(url, app[STATE])
+        try:
+            yield RunningFake(url, app[STATE])
+        finally:
+            app[STATE].released.set()  # let hung requests end before the server stops
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -50,7 +50,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from tests.support.loopback import serve_on_loopback
+from tests.support.loopback import answer_fault, serve_on_loopback
 
 __all__ = [
     "AREAS",
@@ -353,22 +353,23 @@ def make_app(prices: PriceFunction | None = None) -> web.Application:
     async def record_and_inject(request: web.Request, handler: Handler) -> web.StreamResponse:
         state.requests.append(dict(request.query))
         if state.faults:
-            fault = state.faults.popleft()
-            if fault == "hang":
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(state.release.wait(), state.hang_seconds)
-                return web.Response(status=504, text="gave up hanging")
-            if fault == "garbage":
-                return _xml(b'<?xml version="1.0"?>\n<Publication_MarketDocument><TimeSeries><Per')
-            status = int(fault)
-            headers = {"Retry-After": state.retry_after} if status == 429 else {}
-            return web.Response(status=status, text="injected fault", headers=headers)
+            return await answer_fault(
+                state.faults.popleft(),
+                retry_after=state.retry_after,
+                hang_seconds=state.hang_seconds,
+                release=state.release,
+                garbage=_xml(GARBAGE),
+            )
         return await handler(request)
 
     app = web.Application(middlewares=[record_and_inject])
     app[STATE] = state
     app.router.add_get("/api", api)
     return app
+
+
+#: The body of the ``"garbage"`` fault: XML cut off mid-document.
+GARBAGE = b'<?xml version="1.0"?>\n<Publication_MarketDocument><TimeSeries><Per'
 
 
 @dataclass

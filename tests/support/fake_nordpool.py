@@ -49,7 +49,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from tests.support.loopback import serve_on_loopback
+from tests.support.loopback import answer_fault, serve_on_loopback
 
 __all__ = [
     "AREAS",
@@ -331,17 +331,13 @@ def make_app(prices: PriceFunction | None = None) -> web.Application:
         state.user_agents.append(request.headers.get("User-Agent", ""))
         if not state.faults:
             return await handler(request)
-        fault = state.faults.popleft()
-        if fault == "hang":
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(state.stopping.wait(), state.hang_seconds)
-            return web.Response(status=504, text="hung")
-        if fault == "garbage":
-            return web.Response(body=GARBAGE, content_type="application/json")
-        if not isinstance(fault, int):
-            raise ValueError(f"unknown fault {fault!r}")
-        headers = {"Retry-After": state.retry_after} if fault == 429 else {}
-        return web.Response(status=fault, text="injected fault", headers=headers)
+        return await answer_fault(
+            state.faults.popleft(),
+            retry_after=state.retry_after,
+            hang_seconds=state.hang_seconds,
+            release=state.stopping,
+            garbage=web.Response(body=GARBAGE, content_type="application/json"),
+        )
 
     app = web.Application(middlewares=[record_and_inject])
     app[STATE] = state

@@ -424,9 +424,7 @@ class HttpApi:
                 pace=None if pacer is None else pacer.retry_delay,
             )
 
-        if pacer is None:
-            return await send()
-        if method != "GET":
+        if pacer is None or method != "GET":  # only a GET answer is shared
             return await send()
         key = (url, tuple(sorted((params or {}).items())), tuple(sorted(merged.items())))
         return await pacer.shared(key, send, cache_if)

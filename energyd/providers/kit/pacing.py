@@ -76,8 +76,8 @@ class Pacer:
             raise
         else:
             future.set_result(value)
-            if keep_if is None or keep_if(value):
-                self.keep(key, value)
+            if self.cache_seconds > 0 and (keep_if is None or keep_if(value)):
+                self.keep(key, value)  # keep_if (a decode, say) only runs when kept
             return value
         finally:
             del self._flying[key]

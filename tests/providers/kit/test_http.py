@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import random
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
@@ -41,17 +41,10 @@ from energyd.providers.kit.http import (
     scrub_url,
 )
 from energyd.providers.kit.retry import Retrier, RetryPolicy
-from tests.support.http_mock import CompatAioresponses
 
 BASE = "https://api.example.test"
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 UTF16_DOCTYPE = '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE d [<!ENTITY a "b">]><d>&a;</d>'
-
-
-@pytest.fixture
-def http_mock() -> Iterator[aioresponses]:
-    with CompatAioresponses() as mock:
-        yield mock
 
 
 @pytest.fixture

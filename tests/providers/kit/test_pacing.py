@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
@@ -21,7 +21,6 @@ from energyd.exceptions import (
 from energyd.providers.kit.http import HttpApi, HttpResponse
 from energyd.providers.kit.pacing import Pacer
 from energyd.providers.kit.retry import Retrier, RetryPolicy, is_transient
-from tests.support.http_mock import CompatAioresponses
 
 API = "https://api.example.test"
 PRICES = re.compile(re.escape(API + "/prices") + r"(\?.*)?$")
@@ -45,12 +44,6 @@ class Clock:
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
-
-
-@pytest.fixture
-def http_mock() -> Iterator[aioresponses]:
-    with CompatAioresponses() as mock:
-        yield mock
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from typing import ClassVar
 
@@ -30,7 +30,6 @@ from energyd.providers.base import (
     local_day_window,
     split_into_slots,
 )
-from tests.support.http_mock import CompatAioresponses
 
 API = "https://day.test"
 ZONE = "Europe/Berlin"
@@ -79,12 +78,6 @@ def day_url(day: date) -> re.Pattern[str]:
 
 
 FAST = {"region": "n", "retry_base_seconds": 0.001}
-
-
-@pytest.fixture
-def http_mock() -> Iterator[aioresponses]:
-    with CompatAioresponses() as mock:
-        yield mock
 
 
 @pytest.fixture
