@@ -80,7 +80,15 @@ _TOPIC_PART = re.compile(r"^[^#+\x00]+$")
 
 
 #: The keys of a provider entry that are the daemon's, not the plugin's.
-DAEMON_KEYS: tuple[str, ...] = ("enabled", "plugin", "levels", "tariff", "hourly")
+DAEMON_KEYS: tuple[str, ...] = (
+    "enabled",
+    "plugin",
+    "levels",
+    "tariff",
+    "hourly",
+    "fallbacks",
+    "cross_check",
+)
 
 
 class _Section(BaseModel):
@@ -226,6 +234,35 @@ class TariffSettings(_Section):
         )
 
 
+class FallbackSettings(_Section):
+    """One fallback of a provider: another configured provider (its key) whose prices fill
+    the periods this one has none for; ``cross_check`` compares the two where both have one."""
+
+    provider: str
+    cross_check: bool = True
+
+    @field_validator("provider")
+    @classmethod
+    def _key(cls, value: str) -> str:
+        if not _ID.match(value):
+            raise ValueError(f"provider key {value!r}: lower-case letters, digits, underscores")
+        return value
+
+
+class CrossCheckSettings(_Section):
+    """How far a provider's prices and a fallback's may differ (where both price the same
+    period) before health says so: more than ``percent`` of the larger price *and* more than
+    ``minimum`` (minor units per kWh, so prices near zero do not alarm)."""
+
+    percent: float = Field(default=5.0, gt=0, le=1000, allow_inf_nan=False)
+    minimum: float = Field(default=0.5, ge=0, allow_inf_nan=False)
+
+
+def _fallback_entry(value: Any) -> Any:
+    """``"de_entsoe"`` is short for ``{provider = "de_entsoe"}``."""
+    return {"provider": value} if isinstance(value, str) else value
+
+
 class ProviderSettings(BaseModel):
     """One configured provider. Unknown keys are kept and handed to the plugin."""
 
@@ -241,8 +278,22 @@ class ProviderSettings(BaseModel):
         default=None, description="the price formula: market price -> the price paid"
     )
     hourly: bool = Field(default=False, description="publish an hourly-average series too")
+    fallbacks: tuple[FallbackSettings, ...] = Field(
+        default=(), description="providers whose prices fill this one's gaps, in order"
+    )
+    cross_check: CrossCheckSettings = Field(
+        default_factory=CrossCheckSettings,
+        description="tolerance of a disagreement with a fallback",
+    )
 
     _levels = field_validator("levels")(check_levels)
+
+    @field_validator("fallbacks", mode="before")
+    @classmethod
+    def _fallbacks(cls, value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            return tuple(_fallback_entry(item) for item in value)
+        return value
 
     def plugin_config(self) -> dict[str, Any]:
         """Everything the plugin sees (all keys but the daemon's: :data:`DAEMON_KEYS`)."""
@@ -275,6 +326,25 @@ class EnergySettings(_Section):
         if providers is not None and value not in providers:
             raise ValueError(f"{value!r} has no [energy.providers.{value}] section")
         return value
+
+    @model_validator(mode="after")
+    def _fallbacks_run(self) -> EnergySettings:
+        for key, entry in self.providers.items():
+            seen: set[str] = set()
+            for fallback in entry.fallbacks:
+                name = fallback.provider
+                where = f"providers.{key}.fallbacks"
+                if name == key:
+                    raise ValueError(f"{where}: a provider cannot be its own fallback")
+                if name in seen:
+                    raise ValueError(f"{where}: {name!r} is named twice")
+                seen.add(name)
+                other = self.providers.get(name)
+                if other is None:
+                    raise ValueError(f"{where}: {name!r} has no [energy.providers.{name}] section")
+                if not other.enabled and name != self.provider_id:
+                    raise ValueError(f"{where}: {name!r} is not enabled (a fallback must run)")
+        return self
 
     def active(self) -> dict[str, ProviderSettings]:
         """Providers that run: the selected one always, the others when enabled."""

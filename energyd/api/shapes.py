@@ -81,6 +81,13 @@ class PricePayload(TypedDict):
     market_price_major: float | None
     #: The source may still replace this price (false when none is known).
     provisional: bool
+    #: A forecast, not a price the source has set; its band where the source gives one.
+    estimate: bool
+    estimate_low: float | None
+    estimate_high: float | None
+    #: The provider whose price this is: the feed's own key, or the fallback's that filled
+    #: a gap of it (``null`` when no price is known).
+    source: str | None
     updated_at: str
 
 

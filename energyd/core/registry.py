@@ -14,13 +14,14 @@ the settings or the loaded plugins change (a reload makes new plugin instances).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import structlog
 
 from energyd.config import EnergySettings, LevelBand, PricesSettings
 from energyd.core.selection import ProviderSpec, resolve
 from energyd.domain.calendar import MarketCalendar
+from energyd.domain.failover import Tolerance
 from energyd.domain.figures import Band
 from energyd.domain.levels import default_bands, has_default_bands
 from energyd.domain.tariff import Tariff
@@ -34,6 +35,7 @@ __all__ = [
     "ProviderRuntime",
     "choose_levels",
     "feed_currency",
+    "for_config",
     "source_identity",
     "source_notes",
 ]
@@ -43,6 +45,9 @@ log = structlog.get_logger(__name__)
 #: The identity of a provider whose plugin is missing or cannot name its source (an invalid
 #: config): no stored slot has it, so none is served as this provider's.
 NO_SOURCE = "(unknown source)"
+
+#: Two sources differing by up to 5 % (and 0.5 minor units) agree.
+DEFAULT_TOLERANCE = Tolerance()
 
 #: The calendar of a provider without a plugin: it has no market, only stored slots.
 _UTC_CALENDAR = MarketCalendar.of("UTC")
@@ -90,6 +95,11 @@ class ProviderRuntime:
     tariff: Tariff | None = None
     #: Whether an hourly-average series is published beside the native one.
     hourly: bool = False
+    #: The providers whose prices fill this one's gaps, in order (their keys), and those of
+    #: them it is cross-checked against, with the tolerance.
+    fallbacks: tuple[str, ...] = ()
+    cross_checked: tuple[str, ...] = ()
+    tolerance: Tolerance = DEFAULT_TOLERANCE
 
     @property
     def key(self) -> str:
@@ -132,6 +142,37 @@ def source_identity(plugin: EnergyPriceProvider | None, spec: ProviderSpec) -> s
     if not isinstance(identity, str) or not identity:
         return NO_SOURCE
     return f"{spec.plugin_id}|{identity}"
+
+
+def for_config(loaded: LoadedPlugin, spec: ProviderSpec) -> LoadedPlugin:
+    """``loaded`` as it runs ``spec``: where the plugin overrides the contract's optional
+    ``metadata_for``, the slot length and market rhythm (zone, day start, publication time) it
+    gives for this config, with its calendar; the id, name and version stay the plugin's. A
+    plugin that does not override it is not asked; a broken answer is logged and the metadata
+    read at load stays."""
+    provider = loaded.provider
+    if type(provider).metadata_for is EnergyPriceProvider.metadata_for:
+        return loaded
+    try:
+        given = provider.metadata_for(spec.region, dict(spec.config))
+        if not isinstance(given, EnergyProviderMetadata):
+            raise TypeError(f"metadata_for returned {type(given).__name__}")
+        minutes = given.slot_minutes
+        if isinstance(minutes, bool) or not isinstance(minutes, int) or not 1 <= minutes <= 1440:
+            raise ValueError(f"slot_minutes {minutes!r} is not a whole number from 1 to 1440")
+        metadata = replace(
+            loaded.metadata,
+            slot_minutes=minutes,
+            market_timezone=given.market_timezone,
+            day_start_local=given.day_start_local,
+            publish_time_local=given.publish_time_local,
+        )
+        if metadata == loaded.metadata:
+            return loaded
+        return LoadedPlugin.of(provider, metadata)
+    except Exception as exc:  # an invalid config or a broken plugin: the load-time metadata
+        log.debug("provider.no_config_metadata", provider=spec.key, error=str(exc))
+        return loaded
 
 
 def feed_currency(loaded: LoadedPlugin, spec: ProviderSpec) -> str:
@@ -234,6 +275,8 @@ class ProviderRegistry:
 
     def _build(self, spec: ProviderSpec, energy: EnergySettings) -> ProviderRuntime:
         loaded = self._plugins.get(spec.plugin_id)
+        if loaded is not None:
+            loaded = for_config(loaded, spec)
         entry = energy.providers.get(spec.key)
         own = None if entry is None else entry.levels
         calendar = _UTC_CALENDAR if loaded is None else loaded.calendar
@@ -251,6 +294,13 @@ class ProviderRegistry:
             feed_currency=currency,
             tariff=tariff,
             hourly=entry is not None and entry.hourly,
+            fallbacks=() if entry is None else tuple(f.provider for f in entry.fallbacks),
+            cross_checked=()
+            if entry is None
+            else tuple(f.provider for f in entry.fallbacks if f.cross_check),
+            tolerance=DEFAULT_TOLERANCE
+            if entry is None
+            else Tolerance(entry.cross_check.percent, entry.cross_check.minimum),
         )
 
     def _log_levels(self, runtime: ProviderRuntime, energy: EnergySettings) -> None:

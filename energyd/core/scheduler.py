@@ -128,6 +128,7 @@ class Scheduler:
             retry_min=self._refresh.retry_min_seconds,
             retry_max=self._refresh.retry_max_seconds,
             not_before=attempts.not_before,
+            estimate_from=await self._service.first_estimate(spec, now),
         )
 
     async def _fetch(self, spec: ProviderSpec) -> None:

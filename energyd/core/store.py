@@ -117,6 +117,15 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE price_slots ADD COLUMN provisional INTEGER NOT NULL DEFAULT 0"
         " CHECK (provisional IN (0, 1))",
     ),
+    # 5: a forecast (an estimate, provisional too) with its band, and the energy alone beside an
+    # all-in retail price (the base of a price formula, Tibber's ``energy``).
+    (
+        "ALTER TABLE price_slots ADD COLUMN estimate INTEGER NOT NULL DEFAULT 0"
+        " CHECK (estimate IN (0, 1))",
+        "ALTER TABLE price_slots ADD COLUMN estimate_low REAL",
+        "ALTER TABLE price_slots ADD COLUMN estimate_high REAL",
+        "ALTER TABLE price_slots ADD COLUMN energy REAL",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -124,7 +133,10 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SECOND = timedelta(seconds=1)
 _MILLISECOND = timedelta(milliseconds=1)
 
-_SLOT_COLUMNS = "valid_from, valid_to, price, currency, price_exc_vat, provisional"
+_SLOT_COLUMNS = (
+    "valid_from, valid_to, price, currency, price_exc_vat, provisional,"
+    " estimate, estimate_low, estimate_high, energy"
+)
 _RUN_COLUMNS = (
     "provider_id, region, started_at_ms, outcome, slots, duration_ms, error, error_type,"
     " window_start_ms, window_end_ms"
@@ -135,10 +147,12 @@ _SPAN = "(SELECT max_span FROM slot_series WHERE provider_id = :p AND region = :
 
 _UPSERT_SLOT = f"""
     INSERT INTO price_slots (provider_id, region, {_SLOT_COLUMNS}, fetched_at, source)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (provider_id, region, valid_from) DO UPDATE SET
         valid_to = excluded.valid_to, price = excluded.price, currency = excluded.currency,
         price_exc_vat = excluded.price_exc_vat, provisional = excluded.provisional,
+        estimate = excluded.estimate, estimate_low = excluded.estimate_low,
+        estimate_high = excluded.estimate_high, energy = excluded.energy,
         fetched_at = excluded.fetched_at, source = excluded.source"""
 # Only the slots of source :s (every source when :s is NULL).
 _OF_SOURCE = "(:s IS NULL OR source = :s)"
@@ -176,6 +190,11 @@ _COVERAGE_END = f"""
           AND (:f = 0 OR s.provisional = 0)
     )
     SELECT max(t) FROM reach"""
+# The first forecast still to come or running at :at (it is replaced as its period comes).
+_FIRST_ESTIMATE = f"""
+    SELECT min(valid_from) FROM price_slots
+    WHERE provider_id = :p AND region = :r AND estimate = 1
+      AND valid_to > :at AND valid_from > :at - {_SPAN} AND {_OF_SOURCE}"""
 
 
 def read_overrides(path: Path) -> dict[str, Any] | None:
@@ -363,6 +382,16 @@ class PriceStore:
         rows = await self._fetchall("coverage_end", _COVERAGE_END, params)
         end = rows[0][0] if rows else None
         return None if end is None else _from_seconds(end)
+
+    async def first_estimate(
+        self, provider_id: str, region: str, moment: datetime, *, source: str | None = None
+    ) -> datetime | None:
+        """Where the first stored forecast running at or after ``moment`` starts (``None``:
+        none; slots of ``source`` only, when given)."""
+        params = {"p": provider_id, "r": region, "at": _seconds(moment, "moment"), "s": source}
+        rows = await self._fetchall("first_estimate", _FIRST_ESTIMATE, params)
+        start = rows[0][0] if rows else None
+        return None if start is None else _from_seconds(start)
 
     async def last_fetch(
         self, provider_id: str, region: str, outcome: FetchOutcome | None = None
@@ -613,13 +642,17 @@ def _slot_row(
         slot.currency,
         slot.price_pence_exc_vat,
         int(slot.provisional),
+        int(slot.estimate),
+        slot.estimate_low_pence,
+        slot.estimate_high_pence,
+        slot.energy_pence,
         fetched_at,
         source,
     )
 
 
 def _slot(row: Iterable[Any]) -> EnergyPriceSlot:
-    valid_from, valid_to, price, currency, exc_vat, provisional = row
+    valid_from, valid_to, price, currency, exc_vat, provisional, estimate, low, high, energy = row
     return EnergyPriceSlot(
         valid_from=_from_seconds(valid_from),
         valid_to=_from_seconds(valid_to),
@@ -627,6 +660,10 @@ def _slot(row: Iterable[Any]) -> EnergyPriceSlot:
         currency=currency,
         price_pence_exc_vat=exc_vat,
         provisional=bool(provisional),
+        estimate=bool(estimate),
+        estimate_low_pence=low,
+        estimate_high_pence=high,
+        energy_pence=energy,
     )
 
 

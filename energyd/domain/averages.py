@@ -33,6 +33,10 @@ class AveragedSlot:
     price_pence_exc_vat: float | None = None
     market_pence: float | None = None
     provisional: bool = False
+    estimate: bool = False
+    source: str | None = None
+    estimate_low_pence: float | None = None
+    estimate_high_pence: float | None = None
 
     @property
     def duration(self) -> timedelta:
@@ -57,6 +61,12 @@ def _mean_if_known(values: Sequence[float | None], seconds: Sequence[float]) -> 
     """:func:`_mean`, or ``None`` when any value is missing."""
     known = [v for v in values if v is not None]
     return _mean(known, seconds) if len(known) == len(values) else None
+
+
+def _one_source(sources: Sequence[str | None]) -> str | None:
+    """The fallback an hour's slots came from: the first one that is not the provider's own
+    (an hour mixing its own and a fallback's prices names the fallback)."""
+    return next((source for source in sources if source is not None), None)
 
 
 def hourly_averages(slots: Sequence[Slot], zone: ZoneInfo) -> list[AveragedSlot]:
@@ -89,6 +99,8 @@ def hourly_averages(slots: Sequence[Slot], zone: ZoneInfo) -> list[AveragedSlot]
                 _mean_if_known([s.price_pence_exc_vat for s in covering], seconds),
                 _mean_if_known([s.market_pence for s in covering], seconds),
                 any(s.provisional for s in covering),
+                any(s.estimate for s in covering),
+                _one_source([s.source for s in covering]),
             )
         )
     return out

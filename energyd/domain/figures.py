@@ -65,6 +65,7 @@ class Band(Protocol):
 DIGITS = MINOR_DIGITS  # decimal places of published figures (minor units per kWh)
 _MODES = ("cheapest", "most_expensive")
 _US = timedelta(microseconds=1)
+_MINUTE_US = 60_000_000
 # Two window means closer than this (minor units) are equal, so float noise cannot break a tie.
 _TIE = 1e-9
 
@@ -76,13 +77,19 @@ def _micros(delta: timedelta) -> int:
 class SlotJson(TypedDict):
     """One slot of a published series (price in minor units per kWh; ``market``: the
     source's price, where a price formula made ``price`` out of it; ``provisional``: only
-    present, true, when the source may still replace the price)."""
+    present, true, when the source may still replace the price; ``estimate``: only present,
+    true, for a forecast, with its band ``low`` / ``high`` where the source gives one;
+    ``source``: only present where a fallback provider's price fills a gap, its key)."""
 
     start: str
     end: str
     price: float | None
     market: NotRequired[float | None]
     provisional: NotRequired[bool]
+    estimate: NotRequired[bool]
+    low: NotRequired[float | None]
+    high: NotRequired[float | None]
+    source: NotRequired[str]
 
 
 class StatsJson(TypedDict):
@@ -100,6 +107,7 @@ class StatsJson(TypedDict):
     max_at: str | None
     current_rank: int | None
     current_percentile: float | None
+    estimated_minutes: int
 
 
 class _WindowHead(TypedDict):
@@ -112,6 +120,7 @@ class _WindowHead(TypedDict):
     start: str | None
     end: str | None
     mean: float | None
+    estimated_minutes: int
 
 
 class WindowJson(_WindowHead):
@@ -141,6 +150,13 @@ def slot_json(slot: Slot) -> SlotJson:
         body["market"] = round_price(slot.market_pence)
     if slot.provisional:
         body["provisional"] = True
+    if slot.estimate:
+        body["estimate"] = True
+        if slot.estimate_low_pence is not None or slot.estimate_high_pence is not None:
+            body["low"] = round_price(slot.estimate_low_pence)
+            body["high"] = round_price(slot.estimate_high_pence)
+    if slot.source is not None:
+        body["source"] = slot.source
     return body
 
 
@@ -184,6 +200,8 @@ class PeriodStats:
       the share of the *other* slots that are strictly cheaper; 0 = cheapest, 100 = dearest
       (0 when the slot is the only one).
     - ``current_*`` are ``None`` when ``now`` is outside the period or in a gap.
+    - ``estimated_minutes``: how much of the period the slots that are forecasts cover (0:
+      every figure is from prices the source has set).
     """
 
     start: datetime
@@ -198,6 +216,7 @@ class PeriodStats:
     max_at: datetime | None = None
     current_rank: int | None = None
     current_percentile: float | None = None
+    estimated_minutes: int = 0
 
     def as_json(self) -> StatsJson:
         """``start .. current_percentile`` of a ``stats/<period>`` payload."""
@@ -214,6 +233,7 @@ class PeriodStats:
             "max_at": iso_or_none(self.max_at),
             "current_rank": self.current_rank,
             "current_percentile": self.current_percentile,
+            "estimated_minutes": self.estimated_minutes,
         }
 
 
@@ -268,6 +288,10 @@ def period_stats(
         max_at=inside[prices.index(high)].valid_from,
         current_rank=rank,
         current_percentile=percentile,
+        estimated_minutes=sum(
+            weight for slot, weight in zip(inside, weights, strict=True) if slot.estimate
+        )
+        // _MINUTE_US,
     )
 
 
@@ -310,6 +334,13 @@ class Window:
     def length(self) -> timedelta:
         """Total length of the chosen slots (at least ``minutes``)."""
         return sum((s.duration for s in self.slots), timedelta())
+
+    @property
+    def estimated_minutes(self) -> int:
+        """How much of the chosen slots are forecasts, in whole minutes."""
+        return sum((s.duration for s in self.slots if s.estimate), timedelta()) // timedelta(
+            minutes=1
+        )
 
     def is_active(self, now: datetime) -> bool:
         """Whether ``now`` is inside one of the chosen slots."""
@@ -377,6 +408,7 @@ def window_json(
         "start": None if window is None else iso_or_none(window.start),
         "end": None if window is None else iso_or_none(window.end),
         "mean": None if window is None else round_price(window.mean),
+        "estimated_minutes": 0 if window is None else window.estimated_minutes,
     }
     slots = [] if window is None else [slot_json(s) for s in window.slots]
     if now is None:

@@ -27,10 +27,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypedDict
 
+from energyd.domain.failover import Disagreement
 from energyd.domain.records import FetchOutcome, FetchRun
 from energyd.domain.time import iso_or_none, iso_utc
 
 __all__ = [
+    "Failover",
+    "FailoverJson",
     "HealthReport",
     "HealthReportJson",
     "HealthState",
@@ -60,6 +63,78 @@ class LoopBlockJson(TypedDict):
     at: str
 
 
+class DisagreementJson(TypedDict):
+    """One period a fallback prices differently from the provider beyond the tolerance."""
+
+    start: str
+    end: str
+    price: float
+    other: float
+    source: str
+
+
+class FailoverJson(TypedDict):
+    """A health report's ``failover``: which fallback serves now and since when (``null``:
+    the provider's own prices), fallbacks that cannot be used, and disagreements (the first
+    :data:`SHOWN_DISAGREEMENTS`, ``disagreement_count`` of them in all)."""
+
+    serving: str | None
+    since: str | None
+    problems: list[str]
+    disagreement_count: int
+    disagreements: list[DisagreementJson]
+
+
+#: How many disagreements a health report lists (all are counted).
+SHOWN_DISAGREEMENTS = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Failover:
+    """What the failover of one provider looks like now (see :mod:`energyd.domain.failover`)."""
+
+    serving: tuple[str, datetime] | None = None
+    problems: tuple[str, ...] = ()
+    disagreements: tuple[Disagreement, ...] = ()
+
+    def as_json(self) -> FailoverJson:
+        return {
+            "serving": None if self.serving is None else self.serving[0],
+            "since": None if self.serving is None else iso_utc(self.serving[1]),
+            "problems": list(self.problems),
+            "disagreement_count": len(self.disagreements),
+            "disagreements": [
+                {
+                    "start": iso_utc(d.start),
+                    "end": iso_utc(d.end),
+                    "price": round(d.primary, 4),
+                    "other": round(d.other, 4),
+                    "source": d.source,
+                }
+                for d in self.disagreements[:SHOWN_DISAGREEMENTS]
+            ],
+        }
+
+    def describe(self) -> list[str]:
+        """What the failover adds to a health message."""
+        parts = []
+        if self.serving is not None:
+            key, since = self.serving
+            parts.append(f"prices from fallback {key} since {iso_utc(since)}")
+        if self.disagreements:
+            first = self.disagreements[0]
+            sources = ", ".join(sorted({d.source for d in self.disagreements}))
+            parts.append(
+                f"{len(self.disagreements)} slot(s) disagree with {sources} beyond the "
+                f"tolerance (first: {first.describe()})"
+            )
+        parts.extend(self.problems)
+        return parts
+
+
+NO_FAILOVER = Failover()
+
+
 class HealthReportJson(TypedDict):
     """:meth:`HealthReport.as_json`: one provider's health in the ``health`` reply, the
     overview and the retained ``providers`` topic."""
@@ -73,6 +148,7 @@ class HealthReportJson(TypedDict):
     loop_block: LoopBlockJson | None
     derived_errors: dict[str, str]
     next_attempt: str | None
+    failover: FailoverJson | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +180,8 @@ class HealthReport:
     #: When the scheduler will fetch next (a retry while failing or waiting for the market,
     #: else the regular refresh); ``None`` when no scheduler runs (the command line).
     next_attempt: datetime | None = None
+    #: Fallbacks and cross-checks (``None``: the provider has no fallback).
+    failover: Failover | None = None
 
     def as_json(self) -> HealthReportJson:
         return {
@@ -116,6 +194,7 @@ class HealthReport:
             "loop_block": None if self.loop_block is None else self.loop_block.as_json(),
             "derived_errors": dict(self.derived_errors),
             "next_attempt": iso_or_none(self.next_attempt),
+            "failover": None if self.failover is None else self.failover.as_json(),
         }
 
 
@@ -133,12 +212,19 @@ def assess(
     next_attempt: datetime | None = None,
     awaited: str | None = None,
     final_until: datetime | None = None,
+    failover: Failover | None = None,
 ) -> HealthReport:
     """Combine plugin/config problems, store coverage and the last fetch into one state,
     then the run-time faults: ``blocking`` (the plugin's most recent call blocked the loop)
     and ``derived_errors`` (topic suffix -> error) degrade an ok or unknown state, and are
     named in the message of any state. ``awaited`` names what a waiting provider waits for
-    ("tomorrow's prices (2026-12-03), usually out at 13:00 Europe/Berlin")."""
+    ("tomorrow's prices (2026-12-03), usually out at 13:00 Europe/Berlin").
+
+    ``failover`` (a provider with fallbacks): a price for now from a fallback makes a provider
+    with none of its own ``degraded`` (not ``stale``: a price is served, but not the source's:
+    a fallback never hides an outage), and so does a disagreement beyond the tolerance (the
+    provider's own price is still the one served) or a fallback that cannot be used; each is
+    named in the message."""
     base = _assess(
         problem=problem,
         has_current=has_current,
@@ -158,6 +244,21 @@ def assess(
     state, message = base.state, base.message
     if state is HealthState.WAITING and next_attempt is not None:
         message = f"{message}; next try {iso_utc(next_attempt)}"
+    if failover is not None:
+        served = failover.serving is not None and state in (
+            HealthState.STALE,
+            HealthState.ERROR,
+            HealthState.UNKNOWN,
+        )
+        flawed = bool(failover.disagreements or failover.problems) and state in (
+            HealthState.OK,
+            HealthState.UNKNOWN,
+            HealthState.WAITING,
+        )
+        if served or flawed:
+            state = HealthState.DEGRADED
+        if failover.serving is not None or failover.disagreements or failover.problems:
+            message = "; ".join([*failover.describe(), message])
     if faults:  # worse states stay as they are, but their message names the fault too
         if state in (
             HealthState.OK,
@@ -178,6 +279,7 @@ def assess(
         loop_block,
         errors,
         next_attempt,
+        failover,
     )
 
 

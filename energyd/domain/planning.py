@@ -9,7 +9,10 @@ from datetime import datetime, timedelta
 from energyd.domain.calendar import MarketCalendar
 from energyd.domain.time import require_aware
 
-__all__ = ["FetchPlan", "backoff_delay", "plan_fetch"]
+__all__ = ["ESTIMATE_GAP", "FetchPlan", "backoff_delay", "plan_fetch"]
+
+#: The shortest time between two fetches that only replace forecasts.
+ESTIMATE_GAP = timedelta(minutes=1)
 
 
 def backoff_delay(
@@ -48,6 +51,7 @@ def plan_fetch(
     retry_max: float,
     rng: random.Random | None = None,
     not_before: datetime | None = None,
+    estimate_from: datetime | None = None,
 ) -> FetchPlan:
     """Decide when to fetch next.
 
@@ -56,7 +60,11 @@ def plan_fetch(
       prices are missing (its word replaces energyd's backoff).
     - Prices missing for what the market has published (start-up, a gap, tomorrow late or
       partial): due now, or after a jittered backoff when earlier attempts came up short.
-    - Otherwise at the next publication time or the low-frequency refresh, whichever is first.
+    - Otherwise at the next publication time or the low-frequency refresh, whichever is first
+      -- or, where stored prices are forecasts (``estimate_from``: where the first one still
+      to come or running starts), when that forecast's period begins: a rolling source (Amber)
+      replaces its forecasts as they come due. Never sooner than :data:`ESTIMATE_GAP` after
+      the last attempt, so a forecast for the running period is asked about once a minute.
     """
     now = require_aware(now)
     if not_before is not None:
@@ -72,6 +80,7 @@ def plan_fetch(
             retry_min=retry_min,
             retry_max=retry_max,
             rng=rng,
+            estimate_from=estimate_from,
         )
         if plan.due_at <= not_before:
             return FetchPlan(max(now, not_before), "retry-after")
@@ -87,5 +96,9 @@ def plan_fetch(
     publication = calendar.next_publication(now)
     if publication is not None:
         candidates.append((publication, "publication"))
+    if estimate_from is not None:
+        estimate_from = require_aware(estimate_from, "estimate_from")
+        earliest = (last_attempt or now) + ESTIMATE_GAP
+        candidates.append((max(estimate_from, earliest), "estimate"))
     due_at, reason = min(candidates)
     return FetchPlan(max(due_at, now), reason)

@@ -38,6 +38,26 @@ class Slot(Protocol):
         ...
 
     @property
+    def estimate(self) -> bool:
+        """Whether this price is a forecast, not one the source has set."""
+        ...
+
+    @property
+    def estimate_low_pence(self) -> float | None:
+        """The low end of a forecast's band, where the source gives one."""
+        ...
+
+    @property
+    def estimate_high_pence(self) -> float | None:
+        """The high end of a forecast's band, where the source gives one."""
+        ...
+
+    @property
+    def source(self) -> str | None:
+        """The fallback provider this price came from (``None``: the provider's own)."""
+        ...
+
+    @property
     def market_pence(self) -> float | None:
         """The source's price where a price formula made ``price_pence``; else ``None``."""
         ...

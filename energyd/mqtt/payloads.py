@@ -72,6 +72,10 @@ def price_payload(
         "market_price": None,
         "market_price_major": None,
         "provisional": False,
+        "estimate": False,
+        "estimate_low": None,
+        "estimate_high": None,
+        "source": None,
         "updated_at": iso_utc(now),
     }
     if slot is None:
@@ -89,6 +93,10 @@ def price_payload(
         to_major(market, slot.currency), major_digits(slot.currency)
     )
     payload["provisional"] = slot.provisional
+    payload["estimate"] = slot.estimate
+    payload["estimate_low"] = round_price(slot.estimate_low_pence)
+    payload["estimate_high"] = round_price(slot.estimate_high_pence)
+    payload["source"] = provider_id if slot.source is None else slot.source
     return payload
 
 

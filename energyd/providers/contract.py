@@ -21,9 +21,12 @@ Improvements over the written v1 contract (all backwards compatible):
   daemon shows a waiting state and asks again, without reporting a fault.
 - A slot may be ``provisional`` (the source can still replace it); ``market_pence`` is the
   daemon's (the source's price where a price formula made ``price_pence``).
+- A slot may be an ``estimate`` (a forecast, with an optional low / high band); ``source``
+  is the daemon's (the fallback provider a served slot came from).
 - Optional methods with defaults: ``normalise_config``, ``source_identity``,
-  ``find_regions``, ``currency_for`` (the currency a config's prices come in) and
-  ``source_notes`` (short facts shown beside health).
+  ``find_regions``, ``currency_for`` (the currency a config's prices come in),
+  ``source_notes`` (short facts shown beside health) and ``metadata_for`` (the metadata of
+  one config, where slot length or market rhythm depend on it).
 - The daemon hands every provider its one shared ``aiohttp.ClientSession`` and a request
   timeout (:meth:`EnergyPriceProvider.attach`); plugins use :attr:`EnergyPriceProvider.http`
   and never open a session per request.
@@ -99,6 +102,23 @@ class EnergyPriceSlot:
     ``market_pence`` is set by the daemon, never by a plugin: where a price formula
     (``tariff``) applies, the slots it serves carry the end price in ``price_pence`` and the
     source's price here (``None``: no formula, ``price_pence`` is the source's).
+
+    ``estimate``: a forecast, not a price the source has set (Amber's forecast intervals, a
+    predictor's tail): published marked so, never mixed silently with set prices; the daemon
+    asks again when the first one's period begins (a rolling source replaces its forecasts as
+    they come due). Unlike ``provisional`` it does not mean "the final price is late": a
+    forecast is what the source has for that period. ``estimate_low_pence`` /
+    ``estimate_high_pence`` are the forecast's band where the source gives one (Amber's
+    ``advancedPrice`` low / high), in the same unit as ``price_pence``.
+
+    ``energy_pence``: where a retail source quotes an all-in price (taxes and VAT included,
+    ``price_pence``) and beside it the price of the energy alone (Tibber's ``energy`` beside
+    ``total``), the energy alone. A price formula (``tariff``) then starts from it instead of
+    ``price_pence``, so no tax or VAT is counted twice; without a formula ``price_pence`` is
+    published as it is.
+
+    ``source`` is set by the daemon, never by a plugin: the provider key whose price this is
+    when a fallback filled a gap of the provider it is served as (``None``: its own).
     """
 
     valid_from: datetime
@@ -108,6 +128,16 @@ class EnergyPriceSlot:
     price_pence_exc_vat: float | None = None
     market_pence: float | None = None
     provisional: bool = False
+    estimate: bool = False
+    estimate_low_pence: float | None = None
+    estimate_high_pence: float | None = None
+    energy_pence: float | None = None
+    source: str | None = None
+
+    @property
+    def replaceable(self) -> bool:
+        """Whether the source may still replace this price (provisional or an estimate)."""
+        return self.provisional or self.estimate
 
     @property
     def market_price_pence(self) -> float:
@@ -258,6 +288,15 @@ class EnergyPriceProvider(ABC):
         in a currency the user chooses (Nord Pool in SEK, NOK, EUR ...). Every slot of a fetch
         must be in it. Default: ``get_metadata().currency``."""
         return self.get_metadata().currency
+
+    def metadata_for(self, region: str, config: Mapping[str, Any]) -> EnergyProviderMetadata:
+        """The metadata of one (valid) config, where it differs from the plugin's: a source
+        whose slot length, currency, market day or publication time depend on the config
+        (Tibber hourly or quarter-hourly, Octopus Tracker published at 11:00 but Agile at
+        16:00, a fixed tariff with no publication at all). The daemon reads ``slot_minutes``,
+        ``market_timezone``, ``day_start_local`` and ``publish_time_local`` from it; the
+        provider id, name and version stay the plugin's. Default: ``get_metadata()``."""
+        return self.get_metadata()
 
     def source_notes(self, region: str, config: Mapping[str, Any]) -> dict[str, str]:
         """Short facts about the source to show beside its health (``{"license": "CC BY

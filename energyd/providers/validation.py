@@ -100,8 +100,22 @@ def validate_slots(
             currency = checked[0].currency  # one series, one currency
         if currency is not None and slot.currency != currency:
             raise SlotValidationError(f"{where}: currency {slot.currency}, expected {currency}")
-        if not isinstance(slot.provisional, bool):
-            raise SlotValidationError(f"{where}: provisional must be true or false")
+        for flag in ("provisional", "estimate"):
+            if not isinstance(getattr(slot, flag), bool):
+                raise SlotValidationError(f"{where}: {flag} must be true or false")
+        for name in ("estimate_low_pence", "estimate_high_pence", "energy_pence"):
+            value = getattr(slot, name)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise SlotValidationError(f"{where}: {name} is not a number ({value!r})")
+            if not math.isfinite(value) or abs(value) > MAX_ABS_PRICE:
+                raise SlotValidationError(f"{where}: {name} out of range ({value!r})")
+        band_low, band_high = slot.estimate_low_pence, slot.estimate_high_pence
+        if (band_low is not None or band_high is not None) and not slot.estimate:
+            raise SlotValidationError(f"{where}: a forecast band on a slot that is no estimate")
+        if band_low is not None and band_high is not None and band_low > band_high:
+            raise SlotValidationError(f"{where}: estimate_low_pence above estimate_high_pence")
         if valid_to <= low or valid_from >= high:
             raise SlotValidationError(
                 f"{where}: outside the requested window {start_utc.isoformat()} .. "
@@ -113,10 +127,12 @@ def validate_slots(
                 valid_to=valid_to,
                 price_pence=float(slot.price_pence),
                 currency=slot.currency,
-                price_pence_exc_vat=(
-                    None if slot.price_pence_exc_vat is None else float(slot.price_pence_exc_vat)
-                ),
+                price_pence_exc_vat=_optional_float(slot.price_pence_exc_vat),
                 provisional=slot.provisional,
+                estimate=slot.estimate,
+                estimate_low_pence=_optional_float(slot.estimate_low_pence),
+                estimate_high_pence=_optional_float(slot.estimate_high_pence),
+                energy_pence=_optional_float(slot.energy_pence),
             )
         )
     checked.sort(key=lambda s: s.valid_from)
@@ -129,3 +145,7 @@ def validate_slots(
                 f"{after.valid_from.isoformat()}"
             )
     return checked
+
+
+def _optional_float(value: float | None) -> float | None:
+    return None if value is None else float(value)

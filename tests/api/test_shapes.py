@@ -105,7 +105,7 @@ BASES_ONLY = frozenset({shapes.TimedHead})
 # health check of its own; ``"broken"`` is a plugin file that does not load.
 PLUGIN = textwrap.dedent(
     """\
-    from datetime import timedelta
+    from datetime import UTC, datetime, timedelta
 
     from providers.energy.base import (
         EnergyPriceProvider,
@@ -135,14 +135,29 @@ PLUGIN = textwrap.dedent(
         async def fetch_prices(self, region, start_utc, end_utc, config):
             slots = []
             moment = start_utc
+            now = datetime.now(UTC)
             while moment < end_utc:
                 price = float(moment.hour * 2 + moment.minute // 30)
                 late = moment >= end_utc - timedelta(hours=2)  # the last hours: not final yet
-                slots.append(
-                    EnergyPriceSlot(
-                        moment, moment + timedelta(minutes=30), price, provisional=late
+                if "PROVIDER" == "other":  # the fallback of "rising": 10 % dearer, no gap
+                    slots.append(
+                        EnergyPriceSlot(moment, moment + timedelta(minutes=30), price * 1.1 + 1)
                     )
-                )
+                elif not now - timedelta(hours=1) <= moment < now + timedelta(hours=1):
+                    # "rising" has a gap around now (served from "other"), and its last
+                    # hour is a forecast with a band
+                    guess = moment >= end_utc - timedelta(hours=1)
+                    slots.append(
+                        EnergyPriceSlot(
+                            moment,
+                            moment + timedelta(minutes=30),
+                            price,
+                            provisional=late,
+                            estimate=guess,
+                            estimate_low_pence=price - 1 if guess else None,
+                            estimate_high_pence=price + 1 if guess else None,
+                        )
+                    )
                 moment += timedelta(minutes=30)
             return slots
     """
@@ -291,6 +306,7 @@ def settings_for(tmp_path: Path) -> Settings:
                     "region": "C",
                     "tariff": {"adders": {"grid": 5.0}, "vat_percent": 20},
                     "hourly": True,
+                    "fallbacks": ["other"],
                 },
                 "other": {"region": "A"},
             },
@@ -551,6 +567,8 @@ class TestRetainedTopics:
             shapes.ProvidersPayload,
             shapes.ProviderOverview,
             shapes.HealthReportJson,
+            energyd.domain.health.FailoverJson,  # "rising" falls back to "other", which is 10 % dearer
+            energyd.domain.health.DisagreementJson,
             replies.PluginStatusJson,
             shapes.SettingsPayload,
             shapes.ProviderSettingsPayload,

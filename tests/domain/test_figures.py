@@ -168,6 +168,7 @@ class TestPeriodStats:
             "max_at": "2026-11-25T11:00:00Z",
             "current_rank": None,
             "current_percentile": None,
+            "estimated_minutes": 0,
         } == stats.as_json()
 
     def test_spring_clock_change_day(self) -> None:
@@ -572,6 +573,7 @@ class TestWindowJson:
             "start": "2026-11-25T00:30:00Z",
             "end": "2026-11-25T01:30:00Z",
             "mean": 1.6173,
+            "estimated_minutes": 0,
             "active": True,
             "slots": [
                 {"start": "2026-11-25T00:30:00Z", "end": "2026-11-25T01:00:00Z", "price": 1.2346},
@@ -603,6 +605,7 @@ class TestWindowJson:
             "start": None,
             "end": None,
             "mean": None,
+            "estimated_minutes": 0,
             "active": False,
             "slots": [],
         } == window_json(

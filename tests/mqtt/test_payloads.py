@@ -48,6 +48,10 @@ class TestPricePayload:
             "market_price": 18.291,
             "market_price_major": 0.18291,
             "provisional": False,
+            "estimate": False,
+            "estimate_low": None,
+            "estimate_high": None,
+            "source": "octopus_agile",
             "updated_at": "2024-05-01T12:10:00Z",
         }
         assert expected == price_payload("octopus_agile", "C", current, now=NOW, currency="GBP")
@@ -86,6 +90,10 @@ class TestPricePayload:
             "market_price": None,
             "market_price_major": None,
             "provisional": False,
+            "estimate": False,
+            "estimate_low": None,
+            "estimate_high": None,
+            "source": None,
             "updated_at": "2024-05-01T12:10:00Z",
         }
         assert expected == payload

@@ -7,6 +7,10 @@
 - 3: ``ProviderNotPublishedError`` (raised for ``empty_statuses`` and an empty window),
   ``KitProvider.request_spacing_seconds`` / ``cache_seconds`` (:class:`Pacer`), the
   contract's optional ``currency_for`` and ``source_notes``.
+- 4: ``EnergyPriceSlot.estimate`` (with ``estimate_low_pence`` / ``estimate_high_pence``),
+  ``EnergyPriceSlot.energy_pence`` (the energy alone beside an all-in price),
+  the contract's optional ``metadata_for``, ``parse_local_clock`` / ``wall_clock_zones``
+  (zones by local time of day, weekday and month, exact on clock-change days).
 
 Its own module so the loader can read it without importing the rest of the kit.
 """
@@ -16,4 +20,4 @@ from __future__ import annotations
 __all__ = ["KIT_VERSION"]
 
 #: The kit this energyd offers; a plugin with ``REQUIRES_KIT`` above it is not loaded.
-KIT_VERSION = 3
+KIT_VERSION = 4
