@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -106,3 +107,45 @@ class TestSecrets:
         view = load_settings(write(tmp_path, GOOD)).redacted()
         assert "**********" == view["mqtt"]["password"]
         assert "hunter2" not in repr(view)
+
+
+class TestFallbacks:
+    def energy(self, **primary: object) -> dict[str, object]:
+        return {
+            "provider_id": "de",
+            "providers": {
+                "de": {"plugin": "energy_charts", "region": "DE-LU", **primary},
+                "de_entsoe": {"plugin": "entsoe", "region": "DE-LU"},
+                "flat": {"plugin": "fixed", "region": "home"},
+                "off": {"plugin": "fixed", "region": "home", "enabled": False},
+            },
+        }
+
+    def test_keys_and_tables(self) -> None:
+        """A key is short for a table; the cross-check tolerance has defaults."""
+        settings = load_settings(
+            None,
+            energy=self.energy(
+                fallbacks=["de_entsoe", {"provider": "flat", "cross_check": False}],
+                cross_check={"percent": 8},
+            ),
+        )
+        entry = settings.energy.providers["de"]
+        assert [("de_entsoe", True), ("flat", False)] == [
+            (f.provider, f.cross_check) for f in entry.fallbacks
+        ]
+        assert (8.0, 0.5) == (entry.cross_check.percent, entry.cross_check.minimum)
+        assert "fallbacks" not in entry.plugin_config()  # the daemon's, not the plugin's
+
+    @pytest.mark.parametrize(
+        ("fallbacks", "reason"),
+        [
+            (["nope"], "'nope' has no [energy.providers.nope] section"),
+            (["de"], "a provider cannot be its own fallback"),
+            (["de_entsoe", "de_entsoe"], "'de_entsoe' is named twice"),
+            (["off"], "'off' is not enabled (a fallback must run)"),
+        ],
+    )
+    def test_refused(self, fallbacks: list[str], reason: str) -> None:
+        with pytest.raises(ConfigError, match=re.escape(reason)):
+            load_settings(None, energy=self.energy(fallbacks=fallbacks))

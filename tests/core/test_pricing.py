@@ -7,11 +7,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from energyd.config import load_settings
+from energyd.core.pricing import priced
+from energyd.domain.tariff import Tariff
 from energyd.exceptions import ConfigError
+from energyd.providers.base import EnergyPriceSlot
 from tests.support.market_plugins import market_plugin, service_rig
 
 PLUGINS = {"eur_market_provider.py": market_plugin("eur_market", price=8.5)}
@@ -144,3 +148,32 @@ class TestOverview:
         assert tariff is not None
         assert (19, "17:00") == (tariff["vat_percent"], tariff["fees"][0]["from"])
         assert by_id["plain"]["tariff"] is None
+
+
+class TestAllInPrices:
+    """A retail source's all-in price beside the energy alone (Tibber's total and energy)."""
+
+    def slot(self, **extra: Any) -> EnergyPriceSlot:
+        start = datetime(2026, 12, 2, 10, tzinfo=UTC)
+        return EnergyPriceSlot(start, start + timedelta(minutes=15), 30.0, "EUR", **extra)
+
+    def test_the_formula_starts_from_the_energy_alone(self) -> None:
+        """total 30 (energy 12 + taxes and VAT 18): the formula (fees and VAT) is applied to
+        12, never to 30, so no VAT is counted twice."""
+        tariff = Tariff(zone=ZoneInfo("Europe/Berlin"), adders={"grid": 8.0}, vat_percent=19)
+        (priced_slot,) = priced([self.slot(energy_pence=12.0)], tariff)
+        assert (12.0, pytest.approx(23.8)) == (priced_slot.market_pence, priced_slot.price_pence)
+
+    def test_without_a_formula_the_all_in_price_is_published(self) -> None:
+        (same,) = priced([self.slot(energy_pence=12.0)], None)
+        assert (30.0, None) == (same.price_pence, same.market_pence)
+
+    def test_a_forecast_band_goes_through_the_formula(self) -> None:
+        tariff = Tariff(zone=ZoneInfo("Europe/Berlin"), multiplier=2.0)
+        guess = self.slot(estimate=True, estimate_low_pence=20.0, estimate_high_pence=40.0)
+        (priced_slot,) = priced([guess], tariff)
+        assert (60.0, 40.0, 80.0) == (
+            priced_slot.price_pence,
+            priced_slot.estimate_low_pence,
+            priced_slot.estimate_high_pence,
+        )

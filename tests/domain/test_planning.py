@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
-from energyd.domain.planning import backoff_delay, plan_fetch
+from energyd.domain.planning import ESTIMATE_GAP, FetchPlan, backoff_delay, plan_fetch
 from tests.support.calendars import AGILE
 
 
@@ -97,3 +97,40 @@ class TestRetryAfter:
         assert ("missing", now) == self.plan(
             now, None, failures=4, not_before=now - timedelta(seconds=1)
         )
+
+
+class TestForecasts:
+    """Stored forecasts (a rolling source's) are asked about again as they come due."""
+
+    def plan(self, now: datetime, estimate_from: datetime, last_attempt: datetime) -> FetchPlan:
+        return plan_fetch(
+            now,
+            calendar=AGILE,
+            coverage_end=utc(2026, 11, 27, 23),  # all published prices are there
+            last_attempt=last_attempt,
+            last_success=last_attempt,
+            failures=0,
+            refresh_interval=timedelta(hours=6),
+            retry_min=60,
+            retry_max=1800,
+            estimate_from=estimate_from,
+        )
+
+    def test_when_the_first_forecast_begins(self) -> None:
+        now = utc(2026, 11, 26, 10, 2)
+        plan = self.plan(now, utc(2026, 11, 26, 10, 5), now - timedelta(minutes=2))
+        assert ("estimate", utc(2026, 11, 26, 10, 5)) == (plan.reason, plan.due_at)
+
+    def test_a_running_forecast_is_asked_about_once_a_minute(self) -> None:
+        """The forecast for the running period: not again within a minute of the last try."""
+        now = utc(2026, 11, 26, 10, 2)
+        plan = self.plan(now, utc(2026, 11, 26, 10, 0), now - timedelta(seconds=10))
+        assert ("estimate", now - timedelta(seconds=10) + ESTIMATE_GAP) == (
+            plan.reason,
+            plan.due_at,
+        )
+
+    def test_a_far_forecast_waits_for_the_publication(self) -> None:
+        now = utc(2026, 11, 26, 10, 2)
+        plan = self.plan(now, utc(2026, 11, 27, 20, 0), now)
+        assert "publication" == plan.reason
