@@ -242,6 +242,26 @@ class TestSources:
             "octopus", "C", T0, source="x", final=True
         )
 
+    async def test_forecasts_and_the_energy_alone_are_kept(self, store: PriceStore) -> None:
+        """Step 5: a forecast keeps its flag and band, an all-in price its energy part; a
+        forecast is no gap for final coverage, and the first one still to come is found."""
+        slots = make_slots(T0, 4)
+        slots[0] = replace(slots[0], energy_pence=4.25)
+        slots[2:] = [
+            replace(s, estimate=True, estimate_low_pence=1.0, estimate_high_pence=9.0)
+            for s in slots[2:]
+        ]
+        await store.save_fetch("octopus", "C", slots, make_run(), source="x")
+        read = await store.slots("octopus", "C", T0, T0 + timedelta(hours=2), source="x")
+        assert [(4.25, False, None), (None, False, None), (None, True, 1.0), (None, True, 1.0)] == [
+            (s.energy_pence, s.estimate, s.estimate_low_pence) for s in read
+        ]
+        assert T0 + timedelta(hours=2) == await store.coverage_end(
+            "octopus", "C", T0, source="x", final=True
+        )
+        assert slots[2].valid_from == await store.first_estimate("octopus", "C", T0, source="x")
+        assert None is await store.first_estimate("octopus", "C", T0, source="other")
+
     async def test_v3_slots_are_final(self, tmp_path: Path) -> None:
         """Step 4 adds ``provisional``; every slot stored before it was final."""
         path = tmp_path / "v3.db"
