@@ -21,11 +21,12 @@ from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright
 from pydantic import SecretStr
 
 from energyd.api.ports import BrokerStatus, FiguresSource
-from energyd.config import HttpSettings
+from energyd.config import HttpSettings, load_settings
 from energyd.http import HttpServer, make_http_app
 from energyd.mqtt.client import MqttStats
 from tests.support.fake_octopus import RunningFake, make_app, serve
 from tests.support.http_rig import PLUGIN, Rig, StubFigures, http_rig
+from tests.support.rig import daemon_parts
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -429,3 +430,46 @@ class TestRegions:
             assert ", region C (London), " in await page.inner_text("#summary")
             row = page.locator('tr[data-provider="octopus_agile"] td').nth(2)
             assert "C (London)" == await row.inner_text()
+
+
+class TestFailover:
+    async def test_a_fallback_serving_is_shown_with_since_when(
+        self, browser: Browser, tmp_path: Path, fake: RunningFake
+    ) -> None:
+        """The primary never got a price (its source failed), its fallback did: the row says
+        prices come from the fallback and since when, and the banner names the outage."""
+        knobs = {"base_url": fake.url, "retry_attempts": 1, "retry_budget_seconds": 1}
+        settings = load_settings(
+            None,
+            config_dir=tmp_path / "config",
+            energy={
+                "provider_id": "primary",
+                "providers": {
+                    "primary": {
+                        "plugin": "octopus_agile",
+                        "region": "C",
+                        "fallbacks": [{"provider": "backup", "cross_check": False}],
+                        **knobs,
+                    },
+                    "backup": {"plugin": "octopus_agile", "region": "A", **knobs},
+                },
+            },
+            refresh={"fetch_timeout_seconds": 10},
+        )
+        async with daemon_parts(settings) as parts:
+            rig = Rig(settings, parts.loader, parts.store, parts.service, parts.manager, fake)
+            fake.state.faults.extend([500] * 20)
+            (failed,) = await rig.service.refresh("primary")
+            fake.state.faults.clear()
+            assert "error" == failed.outcome.value
+            (run,) = await rig.service.refresh("backup")
+            assert "ok" == run.outcome.value
+            async with page_on(browser, rig) as (page, errors):
+                row = page.locator('tr[data-provider="primary"]')
+                assert "degraded" == await row.get_attribute("data-health")
+                serving = row.locator(".failover")
+                assert "backup" == await serving.get_attribute("data-serving")
+                assert (await serving.inner_text()).startswith("Prices from fallback backup since")
+                banner = await page.inner_text("#banner")
+                assert "prices from fallback backup since" in banner
+                assert [] == errors
