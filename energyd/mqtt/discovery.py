@@ -6,7 +6,7 @@ One *device-based* discovery payload per device, at ``<prefix>/device/<object_id
   provider* select and the *Update provider plugins* button -- exists once, not once per
   provider;
 - each running provider, object id ``energyd_<instance>_<provider key>``, linked to the daemon
-  device (``via_device``) and named from its plugin and region ("Octopus Energy Agile
+  device (``via_device``) and named from its plugin and region ("Octopus Energy
   (London)"): its prices, level, rank, standing windows, Predbat rates, health and controls.
 
 Every entity reads a retained topic the daemon already publishes (no state of its own) and
@@ -276,7 +276,7 @@ def region_options(entities: DeviceEntities) -> dict[str, str]:
 
 
 def device_name_of(entities: DeviceEntities) -> str:
-    """The provider's device name: its plugin and region (``Octopus Energy Agile (London)``);
+    """The provider's device name: its plugin and region (``Octopus Energy (London)``);
     a provider key other than the plugin's id is named too (``... agile_export (London)``)."""
     name = entities.plugin_display_name.strip() or entities.provider_key
     if entities.plugin_id is not None and entities.provider_key != entities.plugin_id:

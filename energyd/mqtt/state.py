@@ -27,6 +27,7 @@ from energyd.config import PricesSettings, WindowSettings
 from energyd.core.events import ChangeFeed, Changes
 from energyd.core.selection import ProviderSpec
 from energyd.core.service import PriceService
+from energyd.core.shapes import OverviewReply
 from energyd.domain.figures import current_and_next
 from energyd.exceptions import StoreError
 from energyd.mqtt.client import MqttClient
@@ -73,6 +74,8 @@ class StatePublisher:
         self._retire_delay = retire_delay
         #: Topics published per (provider key, region), to clear the ones no longer published.
         self._published: dict[tuple[str, str], set[str]] = {}
+        #: The overview last published on the providers topic (to tell a boundary's change).
+        self._overview: OverviewReply | None = None
         self._retiring: asyncio.Queue[tuple[float, list[str]]] = asyncio.Queue()
 
     def windows_for(self, key: str) -> list[WindowSettings]:
@@ -149,8 +152,16 @@ class StatePublisher:
         for name in sorted(set(before) - set(errors)):
             log.info("derived.recovered", provider=spec.key, region=spec.region, topic=name)
 
-    async def publish_providers(self, now: datetime | None = None) -> None:
+    async def publish_providers(
+        self, now: datetime | None = None, *, if_changed: bool = False
+    ) -> None:
+        """Every plugin's status and provider's health; ``if_changed``: only when they differ
+        from what was last published (a slot boundary: a price running out, a fallback taking
+        over, changes health without a fetch)."""
         overview = await self._service.overview(now)
+        if if_changed and overview == self._overview:
+            return
+        self._overview = overview
         await self._mqtt.publish_retained(
             self._topics.providers(), dumps(providers_payload(overview, now=now))
         )
@@ -207,6 +218,8 @@ class StatePublisher:
                 await self.publish_prices(key)
         if changes.prices or changes.status:
             await self.publish_providers()
+        elif changes.boundary:
+            await self.publish_providers(if_changed=True)
 
     async def follow(
         self,

@@ -76,7 +76,7 @@ class TestDiscovery:
             daemon = await device_config(client, daemon_topic)
             provider = await device_config(client, provider_topic)
             assert "energyd" == daemon["dev"]["name"]
-            assert "Octopus Energy Agile (London)" == provider["dev"]["name"]
+            assert "Octopus Energy (London)" == provider["dev"]["name"]
             assert "energyd" == provider["o"]["name"]
             price = component(provider, "sensor", "current_price")
             assert ("GBP/kWh", "monetary") == (
@@ -115,7 +115,7 @@ class TestDiscovery:
                 price["unique_id"]
                 == component(body(updated), "sensor", "current_price")["unique_id"]
             )
-            assert f"Octopus Energy Agile ({south_east[3:]})" == body(updated)["dev"]["name"]
+            assert f"Octopus Energy ({south_east[3:]})" == body(updated)["dev"]["name"]
 
             export = {"plugin": "octopus_agile", "region": "C", "direction": "export"}
             await client.publish(

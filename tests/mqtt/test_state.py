@@ -174,3 +174,29 @@ async def wait_count_or_death(
         loop.result()  # raises what killed the loop
         raise AssertionError("the boundary loop ended")
     assert waiting in done, "no publish within 5 s"
+
+
+class TestHealthAtBoundaries:
+    async def test_prices_running_out_at_a_boundary_republish_health(
+        self, rig: Rig, base_topic: str
+    ) -> None:
+        """No fetch, only time passing: when the last known slot ends, the retained providers
+        topic says ``stale`` (it used to wait for the next fetch); boundaries that change
+        nothing in it publish nothing there."""
+        now = datetime.now(UTC).replace(microsecond=0)
+        await store_stale(rig, seconds_slots(now - timedelta(seconds=20), 6, seconds=4))
+        topic = f"{base_topic}/providers"
+
+        def states(client: Collector) -> list[str]:
+            return [body(m)["providers"][0]["health"]["state"] for m in client.messages]
+
+        async with (
+            collect(rig.settings.mqtt.port, topic) as client,
+            running(rig.wiring, "boundary", "publisher"),
+        ):
+            await client.wait_count(topic, 1)
+            assert "stale" != states(client)[0]
+            await client.wait_count(topic, 2)  # when the last slot ends, not before
+            assert "stale" == states(client)[-1]
+            await asyncio.sleep(1.0)  # further boundaries (the slot grid) change nothing
+            assert 2 == len(states(client))

@@ -22,7 +22,7 @@ INSTANCE = "hacheck"  # energyd.toml's `instance` (scripts/check-home-assistant 
 DAEMON = f"energyd_{INSTANCE}"  # the daemon device's identifier, and every unique id's start
 PROVIDER_WINDOWS = {"octopus_agile": ("overnight_3h", "next_2h"), "octopus_agile_export": ()}
 PLUGIN = "octopus_agile"  # both providers run it
-PLUGIN_NAME = "Octopus Energy Agile"  # its display name: the devices' model and name
+PLUGIN_NAME = "Octopus Energy"  # its display name: the devices' model and name
 REGION_NAMES = {  # its region names (README "Octopus Agile"): device names, Region options
     "A": "Eastern England",
     "B": "East Midlands",
@@ -72,7 +72,7 @@ def device_of(key: str) -> str:
 
 def device_name(key: str, region: str) -> str:
     """Provider ``key``'s device name on ``region``: the plugin's display name, the key when it
-    is not the plugin's id, the region's name (``Octopus Energy Agile (London)``)."""
+    is not the plugin's id, the region's name (``Octopus Energy (London)``)."""
     name = PLUGIN_NAME if key == PLUGIN else f"{PLUGIN_NAME} {key}"
     return f"{name} ({REGION_NAMES.get(region, region)})"
 
