@@ -333,7 +333,8 @@ class PriceService:
         found: list[Disagreement] = []
         checked = [running[key] for key in runtime.cross_checked if key in running]
         if checked:
-            start, end = now - timedelta(days=1), now + timedelta(days=2)
+            # the prices still to be served: a past disagreement is history, not a fault
+            start, end = now, now + timedelta(days=2)
             own = await self.own_slots(runtime, start, end)
             for other in checked:
                 if other.currency != runtime.currency:
