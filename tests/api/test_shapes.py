@@ -567,7 +567,8 @@ class TestRetainedTopics:
             shapes.ProvidersPayload,
             shapes.ProviderOverview,
             shapes.HealthReportJson,
-            energyd.domain.health.FailoverJson,  # "rising" falls back to "other", which is 10 % dearer
+            # "rising" falls back to "other", which is 10 % dearer
+            energyd.domain.health.FailoverJson,
             energyd.domain.health.DisagreementJson,
             replies.PluginStatusJson,
             shapes.SettingsPayload,
