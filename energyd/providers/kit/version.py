@@ -9,8 +9,10 @@
   contract's optional ``currency_for`` and ``source_notes``.
 - 4: ``EnergyPriceSlot.estimate`` (with ``estimate_low_pence`` / ``estimate_high_pence``),
   ``EnergyPriceSlot.energy_pence`` (the energy alone beside an all-in price),
-  the contract's optional ``metadata_for``, ``parse_local_clock`` / ``wall_clock_zones``
-  (zones by local time of day, weekday and month, exact on clock-change days).
+  the contract's optional ``metadata_for``, :mod:`.zones` (``parse_local_clock``,
+  ``wall_clock_zones``, ``wall_clock_slots``: zones by local time of day, weekday and month,
+  exact on clock-change days) and :mod:`.paths` (``compile_path``, ``JsonPath``: JMESPath
+  expressions for a source's JSON).
 
 Its own module so the loader can read it without importing the rest of the kit.
 """
