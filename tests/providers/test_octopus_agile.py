@@ -840,7 +840,8 @@ class TestRetries:
         with pytest.raises(ProviderFetchError):
             await provider.fetch_prices("C", START, END, RETRYING)
 
-        assert 1 == total_calls(http_mock)
+        # a 404 also asks the products list once, for a successor (rollover)
+        assert 1 == sum(len(v) for (_, u), v in http_mock.requests.items() if RATES.match(str(u)))
 
     async def test_retry_resumes_at_failed_page(
         self, provider: Any, http_mock: aioresponses

@@ -33,12 +33,12 @@ class TestMetadata:
             and isinstance(node.value, ast.Constant)
         ]
 
-        assert ["2.1.0"] == literals
-        assert "2.1.0" == octopus_agile().OctopusAgileProvider().get_metadata().version
+        assert ["3.0.0"] == literals
+        assert "3.0.0" == octopus_agile().OctopusAgileProvider().get_metadata().version
 
-    def test_built_on_kit_2(self) -> None:
-        """``REQUIRES_KIT = 2`` (names, hints, identity fields): read statically."""
-        assert 2 == read_required_kit(PLUGIN_FILE)
+    def test_built_on_kit_4(self) -> None:
+        """``REQUIRES_KIT = 4`` (metadata_for per family): read statically."""
+        assert 4 == read_required_kit(PLUGIN_FILE)
 
     def test_one_concrete_provider_class(self) -> None:
         """The file defines exactly one concrete EnergyPriceProvider subclass."""
@@ -60,7 +60,7 @@ class TestMetadata:
 
         expected = (
             "octopus_agile",
-            "Octopus Energy Agile",
+            "Octopus Energy",
             "GBP",
             30,
             "Europe/London",
@@ -94,9 +94,14 @@ class TestMetadata:
 
         expected = {
             "region",
+            "family",
             "product_code",
             "tariff_code",
             "direction",
+            "fuel",
+            "payment_method",
+            "api_key",
+            "account_number",
             "base_url",
             "page_size",
             "max_pages",
@@ -259,10 +264,10 @@ class TestInvalidConfig:
 
     def test_a_misspelt_key_is_refused_with_a_suggestion(self) -> None:
         """``prodcut_code`` is not silently ignored (the default product would be fetched)."""
-        errors = validate({"region": "C", "prodcut_code": "AGILE-24-10-01", "api_key": "x"})
+        errors = validate({"region": "C", "prodcut_code": "AGILE-24-10-01", "token": "x"})
 
         assert "did you mean 'product_code'?" in errors["prodcut_code"]
-        assert errors["api_key"].startswith("unknown key")
+        assert errors["token"].startswith("unknown key")
 
     def test_several_errors_at_once(self) -> None:
         """All problems are reported together."""

@@ -2,14 +2,24 @@
 
 Pure functions: a UK day of Agile rows, page chains, product lists and product details, and
 the UK calendar arithmetic (clock changes included) the tests need. ``load_fixture`` is the one
-reader of recorded files.
+reader of recorded files (``load_other`` for tests/fixtures/octopus_other/).
+
+The other families (:class:`ProductRates`, :func:`rates_rows`): Go, Intelligent Go, Cosy and
+Flux as blocks on the UK wall clock (one row per block per UK day, so a clock-change day's
+blocks are an hour shorter or longer in UTC), Tracker as one row per UK day (electricity and
+gas), Flexible-like open-ended rows; each with DIRECT_DEBIT and NON_DIRECT_DEBIT duplicates
+(the non-direct-debit price dearer), as markets.md §8 describes the real API. The Cosy block
+layout and region A's prices are the recorded ones
+(``octopus_other/standard_unit_rates_E-1R-COSY-22-12-08-A_2025-03-03.json``).
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,23 +28,33 @@ from zoneinfo import ZoneInfo
 
 __all__ = [
     "API",
+    "FAMILY_RATES",
     "FIXTURES",
+    "FIXTURES_OTHER",
     "LONDON",
     "REGIONS",
+    "SCHEDULES",
     "SLOT",
+    "ProductRates",
     "agile_day_bounds",
     "agile_rows",
+    "current_price",
     "default_price",
     "default_products",
+    "family_products",
+    "gas_rates_url",
     "half_hours",
     "load_fixture",
+    "load_other",
     "page",
     "page_chain",
     "product_detail",
     "product_summary",
     "products_page",
+    "rates_rows",
     "rates_url",
     "tariff_code",
+    "tracker_price",
     "uk_day_bounds",
     "uk_publish_horizon",
     "unit_rate_row",
@@ -45,6 +65,7 @@ __all__ = [
 
 API = "https://api.octopus.energy"
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "octopus"
+FIXTURES_OTHER = Path(__file__).resolve().parents[1] / "fixtures" / "octopus_other"
 LONDON = ZoneInfo("Europe/London")
 SLOT = timedelta(minutes=30)
 REGIONS = ("A", "B", "C", "D", "E", "F", "G", "H", "J", "K", "L", "M", "N", "P")
@@ -53,6 +74,12 @@ REGIONS = ("A", "B", "C", "D", "E", "F", "G", "H", "J", "K", "L", "M", "N", "P")
 def load_fixture(name: str) -> dict[str, Any]:
     """A recorded response from tests/fixtures/octopus/ (``name`` without ``.json``)."""
     data: dict[str, Any] = json.loads((FIXTURES / f"{name}.json").read_text(encoding="utf-8"))
+    return data
+
+
+def load_other(name: str) -> dict[str, Any]:
+    """A recorded response from tests/fixtures/octopus_other/ (``name`` without ``.json``)."""
+    data: dict[str, Any] = json.loads((FIXTURES_OTHER / f"{name}.json").read_text("utf-8"))
     return data
 
 
@@ -211,6 +238,8 @@ def product_summary(
     brand: str = "OCTOPUS_ENERGY",
     available_from: str = "2024-10-01T00:00:00+01:00",
     base: str = API,
+    is_tracker: bool = False,
+    available_to: str | None = None,
 ) -> dict[str, Any]:
     """One entry of ``/v1/products/``."""
     return {
@@ -221,13 +250,13 @@ def product_summary(
         "description": "built by tests/support/octopus_data.py",
         "is_variable": True,
         "is_green": True,
-        "is_tracker": False,
+        "is_tracker": is_tracker,
         "is_prepay": False,
         "is_business": False,
         "is_restricted": False,
         "term": 12,
         "available_from": available_from,
-        "available_to": None,
+        "available_to": available_to,
         "links": [{"href": f"{base}/v1/products/{code}/", "method": "GET", "rel": "self"}],
         "brand": brand,
     }
@@ -265,12 +294,35 @@ def product_detail(
     *,
     payment_key: str = "direct_debit_monthly",
     base: str = API,
+    gas: bool = False,
 ) -> dict[str, Any]:
-    """``/v1/products/{code}/`` with a single-register tariff for each of ``regions``."""
+    """``/v1/products/{code}/`` with a single-register tariff for each of ``regions`` (and a
+    gas tariff for each with ``gas``)."""
+    electricity = _region_tariffs(code, regions, payment_key, base, "E")
+    return {
+        "code": code,
+        "full_name": f"{code} (test)",
+        "display_name": "Agile Octopus",
+        "is_variable": True,
+        "available_from": "2024-10-01T00:00:00+01:00",
+        "available_to": None,
+        "single_register_electricity_tariffs": electricity,
+        "dual_register_electricity_tariffs": {},
+        "single_register_gas_tariffs": (
+            _region_tariffs(code, regions, payment_key, base, "G") if gas else {}
+        ),
+        "brand": "OCTOPUS_ENERGY",
+    }
+
+
+def _region_tariffs(
+    code: str, regions: Iterable[str], payment_key: str, base: str, fuel: str
+) -> dict[str, Any]:
+    kind = "gas-tariffs" if fuel == "G" else "electricity-tariffs"
     tariffs: dict[str, Any] = {}
     for region in regions:
-        tariff = tariff_code(code, region)
-        tariff_base = f"{base}/v1/products/{code}/electricity-tariffs/{tariff}"
+        tariff = f"{fuel}-1R-{code}-{region}"
+        tariff_base = f"{base}/v1/products/{code}/{kind}/{tariff}"
         tariffs[f"_{region}"] = {
             payment_key: {
                 "code": tariff,
@@ -290,15 +342,216 @@ def product_detail(
                 ],
             }
         }
-    return {
-        "code": code,
-        "full_name": f"{code} (test)",
-        "display_name": "Agile Octopus",
-        "is_variable": True,
-        "available_from": "2024-10-01T00:00:00+01:00",
-        "available_to": None,
-        "single_register_electricity_tariffs": tariffs,
-        "dual_register_electricity_tariffs": {},
-        "single_register_gas_tariffs": {},
-        "brand": "OCTOPUS_ENERGY",
-    }
+    return tariffs
+
+
+# -- the other families --------------------------------------------------------------------
+
+#: Block schedules on the UK wall clock: ``(local start, p/kWh inc VAT)`` change points from
+#: 00:00, each block lasting to the next one (the last to midnight). Region A's prices;
+#: other regions add 0.25 p per region letter (``REGIONS`` order).
+SCHEDULES: dict[str, tuple[tuple[str, float], ...]] = {
+    # Octopus Go: 00:30-04:30 cheap (markets.md §8, BottlecapDave#890)
+    "go": (("00:00", 26.46), ("00:30", 8.5), ("04:30", 26.46)),
+    # Intelligent Octopus Go: 23:30-05:30 cheap
+    "intelligent_go": (("00:00", 7.5), ("05:30", 27.88), ("23:30", 7.5)),
+    # Cosy: the recorded layout and region A's recorded prices
+    "cosy": (
+        ("00:00", 26.98143),
+        ("04:00", 13.23168),
+        ("07:00", 26.98143),
+        ("13:00", 13.23168),
+        ("16:00", 40.47225),
+        ("19:00", 26.98143),
+        ("22:00", 13.23168),
+    ),
+    # Flux: 02:00-05:00 cheap, 16:00-19:00 peak
+    "flux": (
+        ("00:00", 27.01),
+        ("02:00", 16.21),
+        ("05:00", 27.01),
+        ("16:00", 37.81),
+        ("19:00", 27.01),
+    ),
+    "flux_export": (
+        ("00:00", 9.62),
+        ("02:00", 4.03),
+        ("05:00", 9.62),
+        ("16:00", 29.16),
+        ("19:00", 9.62),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class ProductRates:
+    """How the stand-in prices one product's tariffs.
+
+    ``kind``: ``agile`` (half-hours from the stand-in's price function), ``blocks`` (the
+    ``schedule`` on the UK wall clock), ``daily`` (Tracker: one row per UK day), ``open``
+    (open-ended rows since ``since``). ``pairs``: DIRECT_DEBIT and NON_DIRECT_DEBIT rows
+    (else ``payment_method: null``). ``gas``: the product has gas tariffs too.
+    ``quiet_from``: no rows from then on (a product rolled over); ``gone``: every request
+    about the product answers 404.
+    """
+
+    kind: str = "agile"
+    schedule: tuple[tuple[str, float], ...] = ()
+    pairs: bool = True
+    gas: bool = False
+    since: datetime = datetime(2024, 4, 1, tzinfo=UTC)
+    quiet_from: datetime | None = None
+    gone: bool = False
+
+
+#: The rates of the family products in :func:`family_products`.
+FAMILY_RATES: dict[str, ProductRates] = {
+    "GO-VAR-22-10-14": ProductRates("blocks", SCHEDULES["go"]),
+    "GO-GREEN-VAR-22-10-14": ProductRates("blocks", SCHEDULES["go"]),
+    "INTELLI-VAR-22-10-14": ProductRates("blocks", SCHEDULES["intelligent_go"]),
+    "INTELLI-FLUX-IMPORT-23-07-14": ProductRates("blocks", SCHEDULES["flux"]),
+    "COSY-22-12-08": ProductRates("blocks", SCHEDULES["cosy"], pairs=False),
+    "FLUX-IMPORT-23-02-14": ProductRates("blocks", SCHEDULES["flux"]),
+    "FLUX-EXPORT-23-02-14": ProductRates("blocks", SCHEDULES["flux_export"]),
+    "SILVER-25-09-02": ProductRates("daily", gas=True),
+    "SILVER-FLEX-22-11-25": ProductRates("daily", gas=True),
+    "VAR-22-11-01": ProductRates("open", gas=True),
+}
+
+
+def family_products(base: str = API) -> list[dict[str, Any]]:
+    """:func:`default_products` plus one current product of every family, with the
+    distractors discovery must pass over (Bulb, Go Green, Intelligent Flux, an old Tracker
+    no longer on sale)."""
+    return [
+        *default_products(base),
+        product_summary("GO-VAR-22-10-14", available_from="2022-10-14T00:00:00+01:00", base=base),
+        product_summary(
+            "GO-GREEN-VAR-22-10-14", available_from="2022-10-13T00:00:00+01:00", base=base
+        ),
+        product_summary("GO-VAR-BB-23-02-07", brand="BULB", available_from="2023-02-07T00:00Z"),
+        product_summary(
+            "INTELLI-VAR-22-10-14", available_from="2022-10-14T00:00:00+01:00", base=base
+        ),
+        product_summary(
+            "INTELLI-FLUX-IMPORT-23-07-14", available_from="2023-07-13T00:00:00+01:00", base=base
+        ),
+        product_summary("COSY-22-12-08", available_from="2022-12-13T00:00:00Z", base=base),
+        product_summary("COSY-BB-23-02-07", brand="BULB", available_from="2023-02-07T00:00Z"),
+        product_summary("FLUX-IMPORT-23-02-14", available_from="2023-02-14T00:00:00Z", base=base),
+        product_summary(
+            "FLUX-EXPORT-23-02-14",
+            direction="EXPORT",
+            available_from="2023-02-14T00:00:00Z",
+            base=base,
+        ),
+        product_summary(
+            "SILVER-25-09-02",
+            available_from="2025-09-02T00:00:00+01:00",
+            is_tracker=True,
+            base=base,
+        ),
+        product_summary(
+            "SILVER-FLEX-22-11-25",
+            available_from="2022-11-25T00:00:00Z",
+            available_to="2025-09-01T23:59:59+01:00",
+            is_tracker=True,
+            base=base,
+        ),
+    ]
+
+
+def _region_offset(region: str) -> float:
+    return REGIONS.index(region) * 0.25 if region in REGIONS else 0.0
+
+
+def tracker_price(region: str, day: date, fuel: str = "electricity") -> float:
+    """Tracker's price of UK day ``day`` (p/kWh inc VAT): moves day by day."""
+    if fuel == "gas":
+        return round(5.52 + (day.toordinal() % 5) * 0.31 + _region_offset(region) / 5, 4)
+    return round(19.87 + (day.toordinal() % 9) * 0.73 + _region_offset(region), 4)
+
+
+def _local(day: date, clock: str) -> datetime:
+    return datetime.combine(day, time.fromisoformat(clock), tzinfo=LONDON).astimezone(UTC)
+
+
+def _uk_dates(start: datetime, end: datetime) -> list[date]:
+    first = start.astimezone(LONDON).date() - timedelta(days=1)
+    last = end.astimezone(LONDON).date() + timedelta(days=1)
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+def _ndd(price: float) -> float:
+    """The non-direct-debit price beside a direct-debit one (a little dearer)."""
+    return round(price + 1.2345, 5)
+
+
+def rates_rows(
+    spec: ProductRates,
+    region: str,
+    start: datetime,
+    end: datetime,
+    *,
+    fuel: str = "electricity",
+    agile_price: Callable[[str, datetime], float] = default_price,
+) -> list[dict[str, Any]]:
+    """The unit-rate rows of a product overlapping ``[start, end)``, newest first, whole (not
+    clipped to the window, as Octopus sends them)."""
+    offset = _region_offset(region)
+    periods: list[tuple[datetime, datetime | None, float]] = []
+    if spec.kind == "agile":
+        periods = [(m, m + SLOT, agile_price(region, m)) for m in half_hours(start, end)]
+    elif spec.kind == "blocks":
+        for day in _uk_dates(start, end):
+            points = [*spec.schedule, ("24:00", 0.0)]
+            for (opens, price), (until, _) in itertools.pairwise(points):
+                stop = _local(day + timedelta(days=1), "00:00") if until == "24:00" else None
+                periods.append(
+                    (_local(day, opens), stop or _local(day, until), round(price + offset, 5))
+                )
+    elif spec.kind == "daily":
+        for day in _uk_dates(start, end):
+            first, last = uk_day_bounds(day)
+            periods.append((first, last, tracker_price(region, day, fuel)))
+    elif spec.kind == "open":
+        periods = [(spec.since, None, round(24.5 + offset, 4))]
+    else:
+        raise ValueError(f"unknown kind {spec.kind!r}")
+    rows: list[dict[str, Any]] = []
+    for begin, stop, price in periods:
+        if (stop is not None and stop <= start) or begin >= end:
+            continue
+        if spec.quiet_from is not None and begin >= spec.quiet_from:
+            continue
+        if spec.pairs:
+            rows.append(unit_rate_row(begin, stop, price, payment_method="DIRECT_DEBIT"))
+            rows.append(unit_rate_row(begin, stop, _ndd(price), payment_method="NON_DIRECT_DEBIT"))
+        else:
+            rows.append(unit_rate_row(begin, stop, price))
+    rows.sort(key=lambda row: row["valid_from"], reverse=True)
+    return rows
+
+
+def current_price(
+    spec: ProductRates,
+    region: str,
+    moment: datetime,
+    *,
+    fuel: str = "electricity",
+    payment_method: str = "DIRECT_DEBIT",
+) -> float:
+    """The ``value_inc_vat`` the stand-in gives the half-hour holding ``moment``."""
+    for row in rates_rows(spec, region, moment, moment + timedelta(seconds=1), fuel=fuel):
+        begin = datetime.fromisoformat(row["valid_from"])
+        stop = None if row["valid_to"] is None else datetime.fromisoformat(row["valid_to"])
+        inside = begin <= moment and (stop is None or moment < stop)
+        if inside and row["payment_method"] in (None, payment_method):
+            price: float = row["value_inc_vat"]
+            return price
+    raise LookupError(f"no row holds {moment.isoformat()}")
+
+
+def gas_rates_url(base: str, product: str, tariff: str) -> str:
+    """The gas standard-unit-rates URL of a tariff (without query)."""
+    return f"{base}/v1/products/{product}/gas-tariffs/{tariff}/standard-unit-rates/"
