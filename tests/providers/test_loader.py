@@ -588,12 +588,14 @@ class TestPluginKit:
 
     def test_the_bundled_plugins_load_together(self, tmp_path: Path) -> None:
         """Every shipped plugin loads through the real loader, each naming the kit it needs
-        (Octopus kit 2, the day-ahead markets kit 3)."""
+        (the European day-ahead markets kit 3; Octopus, the retail tariffs, the fixed tariff
+        and the generic JSON source kit 4)."""
         loader = EnergyProviderLoader(tmp_path / "config", bundled_plugin_dir())
         loader.deploy_bundled_if_empty()
         loader.load_all()
         kits = {entry.file: (entry.state, entry.kit) for entry in loader.status()}
         assert set(BUNDLED_IDS) == set(loader.providers)
-        expected = dict.fromkeys(BUNDLED_FILES, (PluginState.UP_TO_DATE, 3))
-        expected["octopus_agile_provider.py"] = (PluginState.UP_TO_DATE, 2)
+        expected = dict.fromkeys(BUNDLED_FILES, (PluginState.UP_TO_DATE, 4))
+        for kit3 in ("awattar", "energidataservice", "energy_charts", "entsoe", "nordpool"):
+            expected[f"{kit3}_provider.py"] = (PluginState.UP_TO_DATE, 3)
         assert expected == kits

@@ -24,12 +24,16 @@ __all__ = [
 BUNDLED_PLUGINS = Path(__file__).resolve().parents[2] / "bundled_config" / "providers" / "energy"
 #: The plugins energyd ships, by provider id (written out: a test says what ships).
 BUNDLED_IDS = (
+    "amber",
     "awattar",
     "energidataservice",
     "energy_charts",
     "entsoe",
+    "fixed",
+    "http_json",
     "nordpool",
     "octopus_agile",
+    "tibber",
 )
 BUNDLED_FILES = tuple(f"{name}_provider.py" for name in BUNDLED_IDS)
 
