@@ -50,6 +50,7 @@ from tests.support.octopus_data import (
     ProductRates,
     default_price,
     default_products,
+    family_products,
     half_hours,
     page,
     product_detail,
@@ -368,8 +369,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="serve prices only up to 23:00 UK today (tomorrow after 16:00), like Octopus",
     )
     args = parser.parse_args(argv)
-    app = make_app(
+    app = make_app(  # every family's current product, so any family = "..." is discovered
         page_size_cap=args.page_size_cap,
+        products=family_products(),
         horizon=uk_publish_horizon if args.publish_horizon else None,
     )
     print(f"fake Octopus API: base_url = http://127.0.0.1:{args.port}", flush=True)
