@@ -38,6 +38,7 @@ __all__ = [
     "Field",
     "Flag",
     "Integer",
+    "InvalidValue",
     "Number",
     "Settings",
     "Text",
@@ -51,8 +52,9 @@ DAEMON_KEYS: frozenset[str] = frozenset({"region"})
 Check = Callable[["Settings"], Mapping[str, str]]
 
 
-class _Invalid(Exception):
-    """A value a field refuses; the message is the reason."""
+class InvalidValue(Exception):
+    """A value a field refuses; the message is the reason. A plugin's own :class:`Field`
+    raises it from ``convert`` (kit 4)."""
 
 
 def _shown(value: object) -> str:
@@ -77,7 +79,7 @@ class Field:
     hint: str = ""
 
     def convert(self, value: Any) -> Any:
-        """The checked value, or raise ``_Invalid(reason)``."""
+        """The checked value, or raise :class:`InvalidValue` with the reason."""
         raise NotImplementedError
 
     def type_schema(self) -> dict[str, Any]:
@@ -123,7 +125,7 @@ class Choice(Field):
             return value
         hint = did_you_mean(str(value), self.choices)
         maybe = f" ({hint})" if hint else ""
-        raise _Invalid(f"unknown value {self.shown(value)}{maybe}; expected {self.expected()}")
+        raise InvalidValue(f"unknown value {self.shown(value)}{maybe}; expected {self.expected()}")
 
     def expected(self) -> str:
         if not self.names:
@@ -140,18 +142,18 @@ class Choice(Field):
 
 def _number(value: Any) -> float:
     if isinstance(value, bool):
-        raise _Invalid("is a boolean, not a number")
+        raise InvalidValue("is a boolean, not a number")
     if isinstance(value, int | float):
         number = float(value)
     elif isinstance(value, str):
         try:
             number = float(value)
         except ValueError:
-            raise _Invalid(f"{_shown(value)} is not a number") from None
+            raise InvalidValue(f"{_shown(value)} is not a number") from None
     else:
-        raise _Invalid(f"{_shown(value)} is not a number")
+        raise InvalidValue(f"{_shown(value)} is not a number")
     if not math.isfinite(number):
-        raise _Invalid(f"{_shown(value)} is not a finite number")
+        raise InvalidValue(f"{_shown(value)} is not a finite number")
     return number
 
 
@@ -199,7 +201,7 @@ class Number(Field):
         low = -math.inf if self.lo is None else self.lo
         high = math.inf if self.hi is None else self.hi
         if not self.accepts(number) or not low <= number <= high:
-            raise _Invalid(f"must be {self.expected()}, got {self.shown(value)}")
+            raise InvalidValue(f"must be {self.expected()}, got {self.shown(value)}")
         return self.cast(number)
 
     def expected(self) -> str:
@@ -251,12 +253,12 @@ class Text(Field):
 
     def convert(self, value: Any) -> Any:
         if not isinstance(value, str):
-            raise _Invalid(f"{self.shown(value)} is not a string")
+            raise InvalidValue(f"{self.shown(value)} is not a string")
         if len(value) > self.max_length:
-            raise _Invalid(f"longer than {self.max_length} characters")
+            raise InvalidValue(f"longer than {self.max_length} characters")
         if self.pattern is not None and re.fullmatch(self.pattern, value) is None:
             like = f" like {self.example}" if self.example else f" matching {self.pattern}"
-            raise _Invalid(f"{self.shown(value)} is not a value{like}")
+            raise InvalidValue(f"{self.shown(value)} is not a value{like}")
         return value
 
     def expected(self) -> str:
@@ -296,7 +298,7 @@ class Url(Field):
         url = normalise_base_url(value)
         if url is None:
             example = f", e.g. {self.default}" if self.default else ""
-            raise _Invalid(f"must be an http:// or https:// URL without query{example}")
+            raise InvalidValue(f"must be an http:// or https:// URL without query{example}")
         return url
 
     def expected(self) -> str:
@@ -321,7 +323,7 @@ class Flag(Field):
             return bool(value)
         if isinstance(value, str) and value.lower() in _TRUE | _FALSE:
             return value.lower() in _TRUE
-        raise _Invalid(f"{self.shown(value)} is not true or false")
+        raise InvalidValue(f"{self.shown(value)} is not true or false")
 
     def expected(self) -> str:
         return "true or false"
@@ -419,13 +421,13 @@ class ConfigFields:
         if raw is None or raw == "":
             if spec.required:
                 hint = f"; {spec.hint}" if spec.hint else ""
-                raise _Invalid(f"required: {spec.expected()}{hint}")
+                raise InvalidValue(f"required: {spec.expected()}{hint}")
             return spec.default
         if spec.normalise is not None and isinstance(raw, str):
             try:
                 raw = spec.normalise(raw)
             except (TypeError, ValueError, AttributeError) as exc:
-                raise _Invalid(f"{spec.shown(raw)} cannot be read: {exc}") from exc
+                raise InvalidValue(f"{spec.shown(raw)} cannot be read: {exc}") from exc
         return spec.convert(raw)
 
     def _run(self, config: Mapping[str, Any]) -> tuple[Settings, dict[str, str]]:
@@ -434,7 +436,7 @@ class ConfigFields:
         for name, spec in self.fields.items():
             try:
                 values[name] = self._one(name, spec, config.get(name))
-            except _Invalid as exc:
+            except InvalidValue as exc:
                 errors[name] = str(exc)
         if self.unknown == "error":
             known = [*self.fields, *sorted(self.known_keys - set(self.fields))]

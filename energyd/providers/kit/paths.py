@@ -35,7 +35,7 @@ import jmespath.exceptions
 import jmespath.functions
 
 from energyd.exceptions import ProviderConfigError, ProviderDataError
-from energyd.providers.kit.config import Text, _Invalid
+from energyd.providers.kit.config import InvalidValue, Text
 
 __all__ = ["JsonPath", "PathExpression", "compile_path"]
 
@@ -145,7 +145,7 @@ class JsonPath(Text):
         text = super().convert(value)
         reason = _reason(text)
         if reason is not None:
-            raise _Invalid(reason)
+            raise InvalidValue(reason)
         return text
 
     def expected(self) -> str:

@@ -12,7 +12,8 @@
   the contract's optional ``metadata_for``, :mod:`.zones` (``parse_local_clock``,
   ``wall_clock_zones``, ``wall_clock_slots``: zones by local time of day, weekday and month,
   exact on clock-change days) and :mod:`.paths` (``compile_path``, ``JsonPath``: JMESPath
-  expressions for a source's JSON).
+  expressions for a source's JSON), ``InvalidValue`` (what a plugin's own config field
+  raises for a value it refuses).
 
 Its own module so the loader can read it without importing the rest of the kit.
 """

@@ -43,7 +43,7 @@ from energyd.domain.suggest import did_you_mean
 from energyd.domain.tariff import FeeZone, clock_of, months_of, weekdays_of
 from energyd.domain.time import require_aware
 from energyd.providers.contract import EnergyPriceSlot
-from energyd.providers.kit.config import Field, Number, _Invalid
+from energyd.providers.kit.config import Field, InvalidValue, Number
 
 __all__ = [
     "Timezone",
@@ -166,7 +166,7 @@ def _zone(index: int, entry: object) -> FeeZone:
         raise ValueError(f"{where}: price is required (minor units per kWh)")
     try:
         price = float(_PRICE.convert(entry["price"]))
-    except _Invalid as exc:
+    except InvalidValue as exc:
         raise ValueError(f"{where}: price {exc}") from None
     try:
         start_text = _text(entry, "from", "00:00")
@@ -380,11 +380,11 @@ class Timezone(Field):
 
     def convert(self, value: Any) -> Any:
         if not isinstance(value, str):
-            raise _Invalid(f"{self.shown(value)} is not a time zone name")
+            raise InvalidValue(f"{self.shown(value)} is not a time zone name")
         try:
             return zone_info(value).key
         except ValueError as exc:
-            raise _Invalid(str(exc)) from None
+            raise InvalidValue(str(exc)) from None
 
     def expected(self) -> str:
         return "an IANA time zone like Europe/London"
@@ -403,7 +403,7 @@ class Zones(Field):
         try:
             return [zone_entry(zone) for zone in parse_zones(value)]
         except ValueError as exc:
-            raise _Invalid(str(exc)) from None
+            raise InvalidValue(str(exc)) from None
 
     def expected(self) -> str:
         return self.description or "a list of zones (price, from, to, days, months)"
