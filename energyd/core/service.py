@@ -25,6 +25,7 @@ import structlog
 
 from energyd.config import EnergySettings, Settings, redact
 from energyd.core.events import Events
+from energyd.core.fallbacks import INSTANT, FallbackReader
 from energyd.core.faults import RuntimeFaults
 from energyd.core.fetching import fetch_into_store
 from energyd.core.pricing import priced
@@ -47,9 +48,8 @@ from energyd.core.shapes import (
 )
 from energyd.core.store import PriceStore
 from energyd.domain.calendar import MarketCalendar
-from energyd.domain.failover import Disagreement, disagreements, fill_gaps, gaps, serving_since
 from energyd.domain.figures import slot_json
-from energyd.domain.health import Failover, HealthReport, assess
+from energyd.domain.health import HealthReport, assess
 from energyd.domain.records import FetchOutcome, FetchRun
 from energyd.domain.time import iso_utc
 from energyd.domain.units import minor_per_kwh, minor_unit
@@ -61,14 +61,10 @@ from energyd.providers.base import (
     HealthState,
 )
 from energyd.providers.loader import EnergyProviderLoader
-from energyd.providers.validation import MAX_SLOT_LENGTH
 
 __all__ = ["PriceService"]
 
 log = structlog.get_logger(__name__)
-
-#: The shortest window: the one slot containing a moment.
-_INSTANT = timedelta(microseconds=1)
 
 
 class PriceService:
@@ -96,6 +92,10 @@ class PriceService:
         self.faults = RuntimeFaults()
         #: The running providers, their plugins and metadata as loaded (never asked again).
         self.registry = ProviderRegistry(loader, settings.prices)
+        #: The stored slots with the gaps filled from fallbacks, and the failover of each.
+        self.fallbacks = FallbackReader(
+            store, self.runtimes, timedelta(days=settings.refresh.history_days)
+        )
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -259,92 +259,16 @@ class PriceService:
         has no price for filled from its fallbacks (each such slot names its ``source``);
         through the provider's price formula (:attr:`ProviderRuntime.tariff`) when it has one."""
         runtime = self.runtime(spec)
-        return priced(await self._served(runtime, start, end), runtime.tariff)
+        return priced(await self.fallbacks.served(runtime, start, end), runtime.tariff)
 
     async def slot_at(self, spec: ProviderSpec, moment: datetime) -> EnergyPriceSlot | None:
         """The slot served for ``moment``: the configured source's, else a fallback's."""
         runtime = self.runtime(spec)
         slot = await self.store.slot_at(spec.key, spec.region, moment, source=runtime.identity)
         if slot is None and runtime.fallbacks:
-            served = await self._served(runtime, moment, moment + _INSTANT)
+            served = await self.fallbacks.served(runtime, moment, moment + INSTANT)
             slot = next((s for s in served if s.contains(moment)), None)
         return None if slot is None else priced([slot], runtime.tariff)[0]
-
-    async def own_slots(
-        self, runtime: ProviderRuntime, start: datetime, end: datetime
-    ) -> list[EnergyPriceSlot]:
-        """The stored slots of ``[start, end)`` of the provider's own source, as stored."""
-        spec = runtime.spec
-        return await self.store.slots(spec.key, spec.region, start, end, source=runtime.identity)
-
-    async def _served(
-        self, runtime: ProviderRuntime, start: datetime, end: datetime
-    ) -> list[EnergyPriceSlot]:
-        """The provider's own stored slots of ``[start, end)``, gaps filled from its usable
-        fallbacks (:func:`energyd.domain.failover.fill_gaps`), market prices as stored."""
-        own = await self.own_slots(runtime, start, end)
-        if not runtime.fallbacks or not gaps(own, start, end):
-            return own
-        # Gaps are found around the window, so a fallback slot reaching into it is cut where
-        # the provider's own prices are, not where the window happens to start.
-        low, high = start - MAX_SLOT_LENGTH, end + MAX_SLOT_LENGTH
-        around = await self.own_slots(runtime, low, high)
-        filling = [
-            (other.key, await self.own_slots(other, low, high))
-            for other in self._usable_fallbacks(runtime)
-        ]
-        served = fill_gaps(around, filling, low, high, _cut)
-        return [s for s in served if s.valid_to > start and s.valid_from < end]
-
-    def _usable_fallbacks(self, runtime: ProviderRuntime) -> list[ProviderRuntime]:
-        """The fallbacks of ``runtime`` that run and quote its currency, in order."""
-        running = {other.key: other for other in self.runtimes()}
-        return [
-            running[key]
-            for key in runtime.fallbacks
-            if key in running and running[key].currency == runtime.currency
-        ]
-
-    async def failover(self, runtime: ProviderRuntime, now: datetime) -> Failover:
-        """Which fallback serves ``now`` (and since when), which fallbacks cannot be used, and
-        where the provider and the fallbacks it is cross-checked against disagree."""
-        problems = []
-        running = {other.key: other for other in self.runtimes()}
-        for key in runtime.fallbacks:
-            other = running.get(key)
-            if other is None:
-                problems.append(f"fallback {key} is not running")
-            elif other.currency != runtime.currency:
-                problems.append(
-                    f"fallback {key} quotes {other.currency}, not {runtime.currency}: not used"
-                )
-        serving = None
-        if runtime.fallbacks:
-            own_now = await self.store.slot_at(
-                runtime.spec.key, runtime.spec.region, now, source=runtime.identity
-            )
-            if own_now is None:
-                look_back = max(
-                    timedelta(days=2), timedelta(days=self.settings.refresh.history_days)
-                )
-                serving = serving_since(
-                    await self._served(runtime, now - look_back, now + _INSTANT), now
-                )
-        found: list[Disagreement] = []
-        checked = [running[key] for key in runtime.cross_checked if key in running]
-        if checked:
-            # the prices still to be served: a past disagreement is history, not a fault
-            start, end = now, now + timedelta(days=2)
-            own = await self.own_slots(runtime, start, end)
-            for other in checked:
-                if other.currency != runtime.currency:
-                    continue
-                theirs = await self.own_slots(other, start, end)
-                found.extend(
-                    disagreements(own, theirs, other.key, runtime.tolerance, _market_price)
-                )
-        found.sort(key=lambda d: (d.start, d.source))
-        return Failover(serving=serving, problems=tuple(problems), disagreements=tuple(found))
 
     async def coverage_end(
         self, spec: ProviderSpec, moment: datetime, *, final: bool = False
@@ -414,7 +338,7 @@ class PriceService:
             derived_errors=self.faults.derived_errors(spec.key),
             next_attempt=self._next_attempts.get(spec.key),
             awaited=calendar.describe_until(expected),
-            failover=await self.failover(runtime, now) if runtime.fallbacks else None,
+            failover=await self.fallbacks.failover(runtime, now) if runtime.fallbacks else None,
         )
 
     def planned(self, key: str, when: datetime) -> None:
@@ -597,17 +521,6 @@ class PriceService:
         change or reset); the runs."""
         changed = [spec for spec in self.specs() if _unselected(spec) not in before]
         return list(await asyncio.gather(*(self.fetch(spec, "settings") for spec in changed)))
-
-
-def _cut(slot: EnergyPriceSlot, start: datetime, end: datetime, source: str) -> EnergyPriceSlot:
-    """A fallback's ``slot`` limited to ``[start, end)`` and named as coming from ``source``."""
-    return replace(slot, valid_from=start, valid_to=end, source=source)
-
-
-def _market_price(slot: EnergyPriceSlot) -> float:
-    """The price two sources are compared on: the energy alone where the source quotes it
-    beside an all-in price, else the price as stored (before any formula)."""
-    return slot.price_pence if slot.energy_pence is None else slot.energy_pence
 
 
 def _unselected(spec: ProviderSpec) -> ProviderSpec:

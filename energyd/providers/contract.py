@@ -135,11 +135,6 @@ class EnergyPriceSlot:
     source: str | None = None
 
     @property
-    def replaceable(self) -> bool:
-        """Whether the source may still replace this price (provisional or an estimate)."""
-        return self.provisional or self.estimate
-
-    @property
     def market_price_pence(self) -> float:
         """The source's price: ``market_pence`` where a formula applies, else ``price_pence``."""
         return self.price_pence if self.market_pence is None else self.market_pence

@@ -1,6 +1,6 @@
-"""Failover, cross-checks, forecasts and per-config metadata through the price service, on the
-real loader and a real SQLite store (plugins written out as files, loaded as the daemon loads
-them)."""
+"""Failover (:mod:`energyd.core.fallbacks`), cross-checks, forecasts and per-config metadata
+through the price service, on the real loader and a real SQLite store (plugins written out as
+files, loaded as the daemon loads them)."""
 
 from __future__ import annotations
 
