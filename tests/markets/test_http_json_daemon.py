@@ -5,7 +5,9 @@ today (:mod:`tests.support.fake_http_json`) and a real mosquitto (scenarios: :mo
 
 One more test runs it the way a user names a feed (``[energy.providers.nl_energyzero]`` with
 ``plugin = "http_json"``), with an API key header from the environment: the stand-in gets the
-key, and it appears in no log event, MQTT message or reply."""
+key, and it appears in no log event, MQTT message or reply. And one reads smard.de in two steps
+(``[energy.providers.smard_de]``: ``index_url``, ``index_items``, ``url`` with ``{index}``)
+from the stand-in's weekly files, across the Monday 00:00 Europe/Berlin between two of them."""
 
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ import structlog
 
 from tests.markets.support import (
     HOUR,
+    QUARTER,
     REFRESH,
     RETRIES,
     Market,
@@ -172,3 +175,89 @@ async def test_a_named_feed_with_a_key_from_the_environment(
         assert not any(SECRET.encode() in payload for payload in published)
         assert logs, "no log events captured"
         assert SECRET not in repr(logs)
+
+
+#: What a user writes under [energy.providers.smard_de] (README), against the stand-in.
+def smard_config(fake: fake_http_json.RunningFake) -> dict[str, Any]:
+    return {
+        "plugin": "http_json",
+        "region": "DE-LU",
+        "index_url": fake.smard_index_url("quarterhour"),
+        "index_items": "timestamps[-2:]",
+        "url": fake.smard_url("quarterhour"),
+        "items": "series",
+        "start": "[0]",
+        "value": "[1]",
+        "time_format": "epoch_ms",
+        "unit": "per_mwh",
+        "timezone": "Europe/Berlin",
+        "slot_minutes": 15,
+        "request_spacing_seconds": 0.05,
+        **RETRIES,
+    }
+
+
+async def test_smard_in_two_steps_across_the_week_boundary(
+    tmp_path: Path, mosquitto: MosquittoBroker, base_topic: str
+) -> None:
+    """smard_de: the index, then its last two weekly files; the current quarter-hour price is
+    the stand-in's EUR/MWh / 10, and so are the stored quarter-hours on both sides of the
+    Monday 00:00 Berlin where the newer file starts (a week of history is asked for)."""
+    async with fake_http_json.serve() as fake:
+        anchor = fake.state.anchor
+
+        def cents_of(start: datetime) -> Decimal:
+            return Decimal(str(fake_http_json.smard_price(start, anchor))) / 10
+
+        smard = Market(
+            key="smard_de",
+            region="DE-LU",
+            currency="EUR",
+            unit="c/kWh",
+            slot=QUARTER,
+            zone=fake_http_json.SMARD_ZONE,
+            tariff={},
+            price=cents_of,
+            stand_in=stand_in,
+            config=smard_config,
+        )
+        settings = daemon_settings(
+            tmp_path,
+            mosquitto.port,
+            base_topic,
+            "http://127.0.0.1:9",
+            energy={"provider_id": "smard_de", "providers": {"smard_de": smard_config(fake)}},
+            refresh={**REFRESH, "history_days": 7},
+        )
+        async with running(settings), collect(mosquitto.port, f"{base_topic}/#") as client:
+            run = MarketRun(smard, fake, client, base_topic, mosquitto.port, VirtualClock())
+            current = await run.wait("current", lambda body: bool(body.get("available")), within=15)
+            start = moment(current["valid_from"])
+            assert QUARTER == moment(current["valid_to"]) - start
+            assert start <= datetime.now(UTC) < start + QUARTER
+            assert_rounded(current["price"], cents_of(start), "smard_de price")
+            assert ("EUR", "c/kWh") == (current["currency"], current["unit"])
+            weeks = fake_http_json.smard_weeks(fake.state.smard_until())
+            older, newer = weeks[-2:]
+            boundary = newer.astimezone(fake_http_json.SMARD_ZONE)
+            assert (0, 0, 0) == (boundary.weekday(), boundary.hour, boundary.minute)
+            around = {"provider": "smard_de", "start": utc_text(newer - HOUR), "hours": 2}
+            reply = await run.ask("prices", around)
+            assert "ok" == reply["status"], reply
+            slots = reply["data"]["slots"]
+            assert [newer + QUARTER * n for n in range(-4, 4)] == [
+                moment(slot["start"]) for slot in slots
+            ]
+            for slot in slots:
+                assert_rounded(slot["price"], cents_of(moment(slot["start"])), slot["start"])
+        asked = {path.rsplit("/", 1)[-1] for path in fake.state.requests}
+        files = {
+            week: f"4169_DE-LU_quarterhour_{round(week.timestamp() * 1000)}.json" for week in weeks
+        }
+        assert "index_quarterhour.json" in asked
+        assert {files[older], files[newer]} == asked & set(files.values())
+
+
+def utc_text(at: datetime) -> str:
+    """``at`` as the daemon's commands take it (ISO 8601 UTC)."""
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,6 +1,7 @@
 """The generic HTTP / JSON plugin: real answers of several shapes read by config alone, its
-requests (placeholders, secrets from the environment, POST), not-yet and garbage, pacing,
-identity and the metadata of one config (HTTP mocked at the transport with aioresponses)."""
+requests (placeholders, secrets from the environment, POST), two steps (an index, then one
+request per value: smard.de), not-yet and garbage, pacing, identity and the metadata of one
+config (HTTP mocked at the transport with aioresponses)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from energyd.exceptions import (
     ProviderAuthError,
     ProviderConfigError,
     ProviderDataError,
+    ProviderNotFoundError,
     ProviderNotPublishedError,
 )
 from energyd.providers.base import local_day_window
@@ -642,3 +644,291 @@ class TestPacing:
         start = local_day_window(date(2022, 12, 7), "Europe/Amsterdam")[0]
         await provider.fetch_prices("NL", start, start + 48 * HOUR, config)
         assert [2.0] == provider.fake_time.waits
+
+
+# -- two steps: an index, then one request per value (smard.de) ------------------------------
+
+SMARD = "https://www.smard.de/app/chart_data/4169/DE-LU"
+SMARD_INDEX = f"{SMARD}/index_hour.json"
+#: smard.de's DE-LU hourly prices as a user configures them (README).
+SMARD_CONFIG: dict[str, Any] = {
+    "region": "DE-LU",
+    "index_url": SMARD_INDEX,
+    "index_items": "timestamps[-2:]",
+    "url": f"{SMARD}/4169_DE-LU_hour_{{index}}.json",
+    "items": "series",
+    "start": "[0]",
+    "value": "[1]",
+    "time_format": "epoch_ms",
+    "unit": "per_mwh",
+    "timezone": "Europe/Berlin",
+    "cache_seconds": 0,
+    "request_spacing_seconds": 0,
+    **FAST,
+}
+#: The Berlin days 10 and 11 Dec 2024, which the built smard-style file holds.
+SMARD_WINDOW = (utc(2024, 12, 9, 23), utc(2024, 12, 11, 23))
+WEEK_MS = 7 * 24 * 3600 * 1000
+
+
+def smard_files() -> tuple[list[int], dict[int, dict[str, Any]]]:
+    """The built smard-style series cut in two "files" (10 Dec; 11 Dec and 24 null hours),
+    each named by its first time, and an index listing an older file before them."""
+    series = fixture("smard_style_4169_DE-LU_hour_built.json")["series"]
+    first, second = series[:24], series[24:]
+    files = {first[0][0]: {"series": first}, second[0][0]: {"series": second}}
+    return [first[0][0] - WEEK_MS, first[0][0], second[0][0]], files
+
+
+def smard_file_url(stamp: int | str) -> str:
+    return f"{SMARD}/4169_DE-LU_hour_{stamp}.json"
+
+
+def exactly(url: str) -> re.Pattern[str]:
+    return re.compile(re.escape(url) + r"$")
+
+
+def mock_smard(
+    http_mock: aioresponses, index: Any, files: dict[int, dict[str, Any]], **options: Any
+) -> None:
+    http_mock.get(exactly(SMARD_INDEX), payload=index, **options)
+    for stamp, body in files.items():
+        http_mock.get(exactly(smard_file_url(stamp)), payload=body, **options)
+
+
+def paths(http_mock: aioresponses) -> list[str]:
+    return sorted(str(url.path).rsplit("/", 1)[-1] for _, url, _ in made(http_mock))
+
+
+class TestTwoSteps:
+    async def test_smard_index_then_the_last_two_files(
+        self, provider: Any, http_mock: aioresponses, plugin: Any
+    ) -> None:
+        """timestamps[-2:]: the index, then the two newest files; read as the whole series."""
+        stamps, files = smard_files()
+        mock_smard(http_mock, {"timestamps": stamps}, files)
+        slots = await provider.fetch_prices("DE-LU", *SMARD_WINDOW, SMARD_CONFIG)
+        whole = parse(
+            plugin,
+            fixture("smard_style_4169_DE-LU_hour_built.json"),
+            items="series",
+            start="[0]",
+            value="[1]",
+            time_format="epoch_ms",
+            unit="per_mwh",
+        )
+        assert whole == slots
+        assert 48 == len(slots)
+        expected = sorted(f"4169_DE-LU_hour_{s}.json" for s in stamps[1:])
+        assert sorted(["index_hour.json", *expected]) == paths(http_mock)
+
+    async def test_null_hours_are_missing_slots_never_zero(
+        self, provider: Any, http_mock: aioresponses
+    ) -> None:
+        """The second file's 24 null hours (12 Dec) give no slots, and no price is 0."""
+        stamps, files = smard_files()
+        mock_smard(http_mock, {"timestamps": stamps}, files)
+        start, end = SMARD_WINDOW[0], SMARD_WINDOW[1] + 24 * HOUR
+        slots = await provider.fetch_prices("DE-LU", start, end, SMARD_CONFIG)
+        assert (48, SMARD_WINDOW[1]) == (len(slots), slots[-1].valid_to)
+        assert all(slot.price_pence != 0 for slot in slots)
+
+    def test_a_repeated_entry_is_taken_once(self, plugin: Any) -> None:
+        """Files overlapping by an hour of the same price (or null in one) read as one."""
+        hours = [[1733785200000 + n * 3600000, 90.0 + n] for n in range(4)]
+        settings = plugin.FIELDS.parse(SMARD_CONFIG)
+        same = plugin.parse_answers([{"series": hours[:3]}, {"series": hours[2:]}], settings)
+        assert [9.0, 9.1, 9.2, 9.3] == [s.price_pence for s in same]
+        null_first = plugin.parse_answers(
+            [{"series": [*hours[:2], [hours[2][0], None]]}, {"series": hours[2:]}], settings
+        )
+        assert same == null_first
+
+    def test_the_autumn_clock_change_across_two_files(self, plugin: Any) -> None:
+        """Sunday 25 Oct 2026 (100 quarter-hours) in one weekly file, Monday in the next."""
+        sunday, monday = local_day_window(date(2026, 10, 25), "Europe/Berlin")
+        end = local_day_window(date(2026, 10, 26), "Europe/Berlin")[1]
+        quarter = timedelta(minutes=15)
+
+        def series(first: datetime, last: datetime) -> dict[str, Any]:
+            count = (last - first) // quarter
+            return {"series": [[int((first + quarter * n).timestamp() * 1000), 50 + n % 4]
+                               for n in range(count)]}  # fmt: skip
+
+        settings = plugin.FIELDS.parse({**SMARD_CONFIG, "slot_minutes": 15})
+        slots = plugin.parse_answers([series(sunday, monday), series(monday, end)], settings)
+        assert (196, sunday, end) == (len(slots), slots[0].valid_from, slots[-1].valid_to)
+        assert 100 == sum(s.valid_from < monday for s in slots)
+        assert {quarter} == {s.duration for s in slots}
+
+    def test_two_prices_for_one_start_refuse_all(self, plugin: Any) -> None:
+        """The same hour with another price in the next file: a data error, no slots."""
+        hours = [[1733785200000 + n * 3600000, 90.0 + n] for n in range(4)]
+        settings = plugin.FIELDS.parse(SMARD_CONFIG)
+        other = [[hours[2][0], 50.0], *hours[3:]]
+        with pytest.raises(ProviderDataError, match="differently"):
+            plugin.parse_answers([{"series": hours[:3]}, {"series": other}], settings)
+
+    @pytest.mark.parametrize(
+        ("index", "items", "match"),
+        [
+            ({"timestamps": {"a": 1}}, "timestamps", "not a list"),
+            ({"stamps": [1]}, "timestamps", "matched nothing"),
+            ({"timestamps": [1733785200000, None]}, "timestamps", "not a string or a whole"),
+            ({"timestamps": [True]}, "timestamps", "not a string or a whole"),
+            ({"timestamps": [{"t": 1}]}, "timestamps", "not a string or a whole"),
+            ({"timestamps": [1.5]}, "timestamps", "not a string or a whole"),
+            ({"timestamps": list(range(5))}, "timestamps", "5 values, at most 4"),
+            ({"timestamps": "x"}, "sum(timestamps)", "failed on the answer"),
+        ],
+    )
+    async def test_a_bad_index_refuses_the_fetch(
+        self, provider: Any, http_mock: aioresponses, index: Any, items: str, match: str
+    ) -> None:
+        """An index the expression cannot read: a data error, and no file is asked."""
+        http_mock.get(exactly(SMARD_INDEX), payload=index)
+        config = {**SMARD_CONFIG, "index_items": items}
+        with pytest.raises(ProviderDataError, match=match):
+            await provider.fetch_prices("DE-LU", *SMARD_WINDOW, config)
+        assert ["index_hour.json"] == paths(http_mock)
+
+    async def test_an_index_not_json_is_a_data_error(
+        self, provider: Any, http_mock: aioresponses
+    ) -> None:
+        """A maintenance page instead of the index: refused whole."""
+        http_mock.get(exactly(SMARD_INDEX), body=b"<html>Wartung", content_type="text/html")
+        with pytest.raises(ProviderDataError, match="not JSON"):
+            await provider.fetch_prices("DE-LU", *SMARD_WINDOW, SMARD_CONFIG)
+
+    async def test_an_empty_index_is_not_published_yet(
+        self, provider: Any, http_mock: aioresponses
+    ) -> None:
+        """An index listing nothing: ProviderNotPublishedError, never price 0."""
+        http_mock.get(exactly(SMARD_INDEX), payload={"timestamps": []})
+        with pytest.raises(ProviderNotPublishedError, match="lists nothing"):
+            await provider.fetch_prices("DE-LU", *SMARD_WINDOW, SMARD_CONFIG)
+
+    async def test_a_missing_file_fails_the_whole_fetch(
+        self, provider: Any, http_mock: aioresponses
+    ) -> None:
+        """A file the index lists answers 404: the fetch fails, no half result."""
+        stamps, files = smard_files()
+        newest = stamps[-1]
+        mock_smard(http_mock, {"timestamps": stamps}, {stamps[1]: files[stamps[1]]})
+        http_mock.get(exactly(smard_file_url(newest)), status=404, body=b"Not Found")
+        with pytest.raises(ProviderNotFoundError):
+            await provider.fetch_prices("DE-LU", *SMARD_WINDOW, SMARD_CONFIG)
+
+    async def test_a_file_not_published_yet_is_skipped(
+        self, provider: Any, http_mock: aioresponses
+    ) -> None:
+        """With not_published_statuses = [404] (or an empty series) a file not out yet is
+        skipped and logged; the other file's prices are used."""
+        stamps, files = smard_files()
+        mock_smard(http_mock, {"timestamps": stamps}, {stamps[1]: files[stamps[1]]})
+        http_mock.get(exactly(smard_file_url(stamps[-1])), status=404, body=b"Not Found")
+        config = {**SMARD_CONFIG, "not_published_statuses": [404]}
+        with structlog.testing.capture_logs() as logs:
+            slots = await provider.fetch_prices("DE-LU", *SMARD_WINDOW, config)
+        assert (24, SMARD_WINDOW[0] + 24 * HOUR) == (len(slots), slots[-1].valid_to)
+        assert [str(stamps[-1])] == [
+            e["index"] for e in logs if e["event"] == "provider.index_not_published"
+        ]
+
+    async def test_no_file_with_entries_is_not_published(
+        self, provider: Any, http_mock: aioresponses
+    ) -> None:
+        """Every listed file empty: ProviderNotPublishedError."""
+        stamps, _ = smard_files()
+        empty = {stamp: {"series": []} for stamp in stamps[1:]}
+        mock_smard(http_mock, {"timestamps": stamps}, empty)
+        with pytest.raises(ProviderNotPublishedError):
+            await provider.fetch_prices("DE-LU", *SMARD_WINDOW, SMARD_CONFIG)
+
+    async def test_an_in_house_api_with_index_in_the_query(
+        self, provider: Any, http_mock: aioresponses, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """{index} in a query value; string values; the index default @ (a bare list); the
+        key header goes with the index request too."""
+        monkeypatch.setenv("PRICES_TOKEN", SECRET)
+        http_mock.get(exactly("https://prices.example.test/weeks"), payload=["2026-W01", "W/2"])
+        for week, hour in (("2026-W01", 0), ("W/2", 1)):
+            http_mock.get(
+                exactly(f"{API}?week={week}"),
+                payload=[{"t": f"2026-01-01T0{hour}:00:00Z", "v": 10 + hour}],
+            )
+        config = {
+            **ENERGYZERO,
+            "index_url": "https://prices.example.test/weeks",
+            "query": {"week": "{index}"},
+            "items": "@",
+            "start": "t",
+            "value": "v",
+            "unit": "minor_per_kwh",
+            "slot_minutes": 60,
+            "headers": {"X-Api-Key": "${PRICES_TOKEN}"},
+        }
+        slots = await provider.fetch_prices("X", utc(2026, 1, 1), utc(2026, 1, 1, 2), config)
+        assert [10.0, 11.0] == [s.price_pence for s in slots]
+        sent = made(http_mock)
+        assert 3 == len(sent)
+        assert all(kwargs["headers"]["X-Api-Key"] == SECRET for _, _, kwargs in sent)
+        assert {"2026-W01", "W/2"} == {query_of(u)["week"] for _, u, _ in sent if u.query}
+
+    async def test_index_and_files_are_cached_and_spaced(
+        self, provider: Any, http_mock: aioresponses
+    ) -> None:
+        """cache_seconds keeps the index and the files; requests are spaced as one host's."""
+        stamps, files = smard_files()
+        mock_smard(http_mock, {"timestamps": stamps}, files, repeat=True)
+        config = {**SMARD_CONFIG, "cache_seconds": 300, "request_spacing_seconds": 2}
+        for _ in range(2):
+            await provider.fetch_prices("DE-LU", *SMARD_WINDOW, config)
+        assert 3 == len(made(http_mock))
+        assert [2.0, 2.0] == provider.fake_time.waits
+
+
+class TestTwoStepConfig:
+    @pytest.mark.parametrize(
+        ("changes", "key"),
+        [
+            ({"index_url": None}, "url"),
+            ({"index_url": None, "url": API, "query": {"w": "{index}"}}, "query.w"),
+            ({"url": f"{SMARD}/latest.json"}, "index_url"),
+            ({"index_url": f"{SMARD}/index_{{index}}.json"}, "index_url"),
+            ({"index_url": "ftp://smard.example/index.json"}, "index_url"),
+            ({"index_url": f"{SMARD}/index.json?k=${{KEY}}"}, "index_url"),
+            ({"index_url": f"{SMARD}/index_{{strat}}.json"}, "index_url"),
+            ({"url": f"{SMARD}/4169_DE-LU_hour_{{index:%Y}}.json"}, "url"),
+            ({"index_items": "timestamps[-2:"}, "index_items"),
+        ],
+    )
+    def test_a_bad_two_step_config_names_the_key(
+        self, plugin: Any, changes: dict[str, Any], key: str
+    ) -> None:
+        """{index} and index_url come together; index_url is a URL like url."""
+        config = {k: v for k, v in {**SMARD_CONFIG, **changes}.items() if v is not None}
+        errors = plugin.HttpJsonProvider().validate_config(config)
+        assert key in errors, errors
+
+    def test_index_items_alone_is_refused(self, plugin: Any) -> None:
+        """index_items without index_url says so."""
+        errors = plugin.HttpJsonProvider().validate_config(
+            {**ENERGYZERO, "index_items": "timestamps[-2:]"}
+        )
+        assert {"index_items": "only with index_url"} == errors
+
+    def test_the_smard_config_is_valid(self, plugin: Any) -> None:
+        """The README's smard example validates clean."""
+        assert {} == plugin.HttpJsonProvider().validate_config(SMARD_CONFIG)
+
+    def test_identity_and_notes_name_the_index(self, plugin: Any) -> None:
+        """index_url and index_items decide which prices (identity); notes show the index;
+        a config without them keeps its identity."""
+        provider = plugin.HttpJsonProvider()
+        base = provider.source_identity("DE-LU", SMARD_CONFIG)
+        for changed in ({"index_items": "timestamps[-1:]"}, {"index_url": SMARD + "/i.json"}):
+            assert base != provider.source_identity("DE-LU", {**SMARD_CONFIG, **changed})
+        assert "index" not in provider.source_identity("NL", ENERGYZERO)
+        notes = provider.source_notes("DE-LU", SMARD_CONFIG)
+        assert {"api": f"{SMARD}/4169_DE-LU_hour_{{index}}.json", "index": SMARD_INDEX} == notes

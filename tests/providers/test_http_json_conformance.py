@@ -1,9 +1,11 @@
-"""The kit's conformance suite, run for the generic HTTP / JSON plugin configured for three real
+"""The kit's conformance suite, run for the generic HTTP / JSON plugin configured for four real
 APIs on their recorded answers: EnergyZero (an object with ``Prices[]``), easyEnergy (a bare
-list) and Energy-Charts (parallel arrays through ``zip``, whose 404 means "not yet")."""
+list), Energy-Charts (parallel arrays through ``zip``, whose 404 means "not yet") and smard.de
+in two steps (an index, then two files; the built smard-style series cut in two)."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -105,7 +107,65 @@ def energy_charts() -> Conformance:
     )
 
 
-CASES = {"energyzero": energyzero, "easyenergy": easyenergy, "energy_charts": energy_charts}
+SMARD = "https://www.smard.de/app/chart_data/4169/DE-LU"
+
+
+def smard() -> Conformance:
+    """smard.de DE-LU hourly, 10 and 11 Dec 2024: the index lists three files, the last two
+    (10 Dec; 11 Dec and 24 null hours) are read; every request fails alike in the errors."""
+    plugin = load_bundled_plugin("http_json_provider.py")
+    path = FIXTURES / "smard_style_4169_DE-LU_hour_built.json"
+    series = json.loads(path.read_text(encoding="utf-8"))["series"]
+    first, second = series[:24], series[24:]
+    week = 7 * 24 * 3600 * 1000
+    index = {"timestamps": [first[0][0] - week, first[0][0], second[0][0]]}
+    config = {
+        "region": "DE-LU",
+        "index_url": f"{SMARD}/index_hour.json",
+        "index_items": "timestamps[-2:]",
+        "url": f"{SMARD}/4169_DE-LU_hour_{{index}}.json",
+        "items": "series",
+        "start": "[0]",
+        "value": "[1]",
+        "time_format": "epoch_ms",
+        "unit": "per_mwh",
+        "timezone": "Europe/Berlin",
+        "cache_seconds": 0,
+        "request_spacing_seconds": 0,
+    }
+
+    def answer(name: str, body: object) -> Recorded:
+        return Recorded(re.compile(re.escape(f"{SMARD}/{name}") + "$"), json.dumps(body))
+
+    return Conformance(
+        provider=plugin.HttpJsonProvider,
+        region="DE-LU",
+        config=config,
+        window=(datetime(2024, 12, 9, 23, tzinfo=UTC), datetime(2024, 12, 11, 23, tzinfo=UTC)),
+        recorded=[
+            answer("index_hour.json", index),
+            *(
+                answer(f"4169_DE-LU_hour_{part[0][0]}.json", {"series": part})
+                for part in (first, second)
+            ),
+        ],
+        endpoint=re.compile(re.escape(SMARD) + r"/.*"),
+        bad_configs=[
+            {**config, "url": f"{SMARD}/latest.json"},
+            {k: v for k, v in config.items() if k not in ("index_url", "index_items")},
+            {**config, "index_url": "file:///etc/passwd"},
+            {**config, "index_items": "timestamps[-2:"},
+        ],
+        error_config={**config, **ONE_TRY},
+    )
+
+
+CASES = {
+    "energyzero": energyzero,
+    "easyenergy": easyenergy,
+    "energy_charts": energy_charts,
+    "smard": smard,
+}
 
 
 @pytest.fixture(params=list(CASES))

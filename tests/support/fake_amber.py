@@ -27,7 +27,8 @@ holds *now*:
 - ``state.requests``: every request's path and query; ``state.served``: the last prices body.
 
 Run it by hand: ``python -m tests.support.fake_amber --port 8085`` (127.0.0.1 only), then set
-``base_url = "http://127.0.0.1:8085"`` and ``token = "psk_test_token_0123456789"`` for the amber provider.
+``base_url = "http://127.0.0.1:8085"`` and ``token = "psk_test_token_0123456789"`` for the
+amber provider.
 """
 
 from __future__ import annotations

@@ -46,6 +46,17 @@ expressions (https://jmespath.org; the kit's ``compile_path``)::
   the expressions cannot read (``items`` not a list, a time that does not parse, a value
   that is no number) is refused whole (:class:`ProviderDataError`). Other statuses go through
   the kit's table (429, 5xx retried).
+- **Two steps.** Where the prices sit in files an index lists (smard.de's weekly files),
+  ``index_url`` (same placeholders as ``url``) is asked first (a GET with the same headers)
+  and ``index_items`` (JMESPath, default ``@``) picks a list of values from its answer
+  (``timestamps[-2:]``); then ``url`` is asked once per value, ``{index}`` in ``url``, a
+  query value or ``body`` replaced by it. At most :data:`MAX_INDEX_VALUES` distinct values
+  (more: :class:`ProviderDataError`); each a string or a whole number. The entries of all
+  answers are read as one list: an entry a later answer repeats with the same end and price
+  is taken once, a null one gives way to a price, two prices for one start refuse the whole
+  fetch. An empty index is "not published"; so is an answer without entries, which is
+  skipped while another value has entries. ``{index}`` in ``url`` or ``query`` needs
+  ``index_url``, and ``index_url`` needs ``{index}`` somewhere.
 - **Pacing.** Answers of a GET are reused for ``cache_seconds`` (default 300; an answer without
   entries is never kept) and requests to one host are ``request_spacing_seconds`` apart.
 
@@ -59,7 +70,7 @@ import itertools
 import math
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
@@ -102,7 +113,7 @@ from providers.energy.base import (
     slots_from_starts,
 )
 
-__version__ = "1.0.0"
+__version__ = "1.1.0"
 REQUIRES_KIT = 4
 
 PROVIDER_ID = "http_json"
@@ -111,13 +122,18 @@ PROVIDER_ID = "http_json"
 DEFAULT_RHYTHM_MINUTES = 15
 UNITS = ("per_mwh", "per_kwh", "minor_per_kwh")
 TIME_FORMATS = ("iso", "epoch_s", "epoch_ms")
+#: Most values ``index_items`` may give (one request each): two weekly files, with room.
+MAX_INDEX_VALUES = 4
+#: Longest index value put into a URL.
+MAX_INDEX_LENGTH = 200
 
-#: ``{start}``, ``{date:%d/%m/%Y}``: the window placeholders (not ``${...}``, not GraphQL's
-#: braces: only these names are replaced).
+#: ``{start}``, ``{date:%d/%m/%Y}``: the window placeholders, and ``{index}``: a value of the
+#: index (not ``${...}``, not GraphQL's braces: only these names are replaced).
 _PLACEHOLDER = re.compile(
-    r"(?<!\$)\{(start|end|start_local|end_local|start_s|end_s|start_ms|end_ms|date)"
+    r"(?<!\$)\{(start|end|start_local|end_local|start_s|end_s|start_ms|end_ms|date|index)"
     r"(?::([^{}]*))?\}"
 )
+_KNOWN = "start end start_local end_local start_s end_s start_ms end_ms date index"
 #: Something that looks like a placeholder (checked in ``url`` and ``query`` for typos).
 _LOOKS_LIKE = re.compile(r"(?<!\$)\{([a-z_]+)(?::[^{}]*)?\}")
 _FORMATTED = frozenset({"start", "end", "start_local", "end_local", "date"})
@@ -175,6 +191,13 @@ FIELDS_BY_NAME: dict[str, Field] = {
         max_length=2000,
         description="http(s) URL; may hold window placeholders ({start}, {date}, ...)",
     ),
+    "index_url": Text(
+        max_length=2000,
+        description="http(s) URL asked first for the values of {index} in url",
+    ),
+    "index_items": JsonPath(
+        description="JMESPath to the list of values in index_url's answer (default @)"
+    ),
     "method": Choice(("GET", "POST"), default="GET", normalise=str.upper),
     "headers": Table(
         secret=True,
@@ -231,14 +254,17 @@ FIELDS_BY_NAME: dict[str, Field] = {
 
 @dataclass(frozen=True, slots=True)
 class Window:
-    """What the placeholders of one request stand for."""
+    """What the placeholders of one request stand for (``index``: a value of the index)."""
 
     start: datetime
     end: datetime
     day: date
     zone: ZoneInfo
+    index: str | None = None
 
     def render(self, name: str, spec: str | None) -> str:
+        if name == "index":
+            return "" if self.index is None else self.index
         local = {"start_local": self.start, "end_local": self.end}
         if name in ("start", "end"):
             moment = self.start if name == "start" else self.end
@@ -255,8 +281,15 @@ class Window:
 
 def fill(text: str, window: Window, encode: Callable[[str], str] = str) -> str:
     """``text`` with its window placeholders replaced (each rendered value through
-    ``encode``: URL-quoted inside a URL)."""
-    return _PLACEHOLDER.sub(lambda m: encode(window.render(m.group(1), m.group(2))), text)
+    ``encode``: URL-quoted inside a URL); ``{index}`` only when the window has one (else it
+    stays as written: a GraphQL body may hold it)."""
+
+    def rendered(match: re.Match[str]) -> str:
+        if match.group(1) == "index" and window.index is None:
+            return match.group(0)
+        return encode(window.render(match.group(1), match.group(2)))
+
+    return _PLACEHOLDER.sub(rendered, text)
 
 
 def environment(text: str, where: str) -> str:
@@ -290,11 +323,27 @@ def fill_json(value: Any, window: Window, where: str) -> Any:
     return value
 
 
+def _templates(settings: Mapping[str, Any]) -> dict[str, str]:
+    """Where placeholders may be: ``url``, ``query.<name>``, ``body`` -> its text."""
+    texts = {"url": str(settings.get("url") or "")}
+    for name, value in (settings.get("query") or {}).items():
+        texts[f"query.{name}"] = str(value)
+    texts["body"] = repr(settings.get("body"))
+    return texts
+
+
+def _naming(settings: Mapping[str, Any], placeholder: str) -> list[str]:
+    """The keys whose templates name ``placeholder``."""
+    return [
+        key
+        for key, text in _templates(settings).items()
+        if any(m.group(1) == placeholder for m in _PLACEHOLDER.finditer(text))
+    ]
+
+
 def uses_date(settings: Mapping[str, Any]) -> bool:
     """Whether any template names ``{date}`` (then: one request per market day)."""
-    texts = [str(settings.get("url") or ""), *map(str, (settings.get("query") or {}).values())]
-    texts.append(repr(settings.get("body")))
-    return any(m.group(1) == "date" for text in texts for m in _PLACEHOLDER.finditer(text))
+    return bool(_naming(settings, "date"))
 
 
 # -- the config checks across fields ----------------------------------------------------------
@@ -304,8 +353,7 @@ def _template_problem(text: str) -> str | None:
     """Why the window placeholders of ``text`` cannot be used, or ``None``."""
     for match in _LOOKS_LIKE.finditer(text):
         if _PLACEHOLDER.fullmatch(match.group(0)) is None:
-            known = "start end start_local end_local start_s end_s start_ms end_ms date"
-            return f"unknown placeholder {match.group(0)}; known: {known}"
+            return f"unknown placeholder {match.group(0)}; known: {_KNOWN}"
     for match in _PLACEHOLDER.finditer(text):
         if match.group(2) is not None and match.group(1) not in _FORMATTED:
             return f"{{{match.group(1)}}} takes no format"
@@ -323,25 +371,49 @@ def _scalar(value: object) -> bool:
     return isinstance(value, str | int | float) and not isinstance(value, bool)
 
 
-def check_url(settings: Settings) -> dict[str, str]:
-    url = settings.text("url")
+def _url_problem(url: str) -> str | None:
+    """Why ``url`` (a template) is not a usable http(s) URL, or ``None``."""
     problem = _template_problem(url)
     if problem is not None:
-        return {"url": problem}
+        return problem
     if "${" in url:
-        return {"url": "no ${NAME} in the URL (it is shown): put a secret in query or headers"}
-    sample = Window(_EPOCH, _EPOCH + timedelta(days=1), _EPOCH.date(), ZoneInfo("UTC"))
+        return "no ${NAME} in the URL (it is shown): put a secret in query or headers"
+    sample = Window(_EPOCH, _EPOCH + timedelta(days=1), _EPOCH.date(), ZoneInfo("UTC"), "0")
     try:
         parts = urlsplit(fill(url, sample, quote))
         port_ok = parts.port is None or parts.port > 0
     except ValueError:
-        return {"url": "not a URL"}
+        return "not a URL"
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname or not port_ok:
-        return {"url": "must be an http:// or https:// URL"}
+        return "must be an http:// or https:// URL"
     if parts.username or parts.password:
-        return {"url": "no user or password in the URL: use an Authorization header"}
+        return "no user or password in the URL: use an Authorization header"
     if parts.fragment:
-        return {"url": "no #fragment"}
+        return "no #fragment"
+    return None
+
+
+def check_url(settings: Settings) -> dict[str, str]:
+    problem = _url_problem(settings.text("url"))
+    return {} if problem is None else {"url": problem}
+
+
+def check_index(settings: Settings) -> dict[str, str]:
+    """``index_url`` and ``{index}`` come together; ``index_items`` only with them."""
+    index_url = settings.optional_text("index_url")
+    naming = [key for key in _naming(settings, "index") if key != "body"]
+    if index_url is None:
+        errors = dict.fromkeys(naming, "{index} needs index_url (where its values come from)")
+        if settings.get("index_items") is not None:
+            errors["index_items"] = "only with index_url"
+        return errors
+    if any(m.group(1) == "index" for m in _PLACEHOLDER.finditer(index_url)):
+        return {"index_url": "{index} goes in url (asked once per value), not in index_url"}
+    problem = _url_problem(index_url)
+    if problem is not None:
+        return {"index_url": problem}
+    if not _naming(settings, "index"):
+        return {"index_url": "put {index} in url (or a query value): it is replaced by each value"}
     return {}
 
 
@@ -442,7 +514,9 @@ def check_rest(settings: Settings) -> dict[str, str]:
     return errors
 
 
-FIELDS = ConfigFields(FIELDS_BY_NAME, checks=(check_url, check_headers, check_query, check_rest))
+FIELDS = ConfigFields(
+    FIELDS_BY_NAME, checks=(check_url, check_index, check_headers, check_query, check_rest)
+)
 
 
 # -- reading an answer ------------------------------------------------------------------------
@@ -476,6 +550,11 @@ def _local(naive: datetime, zone: ZoneInfo, after: datetime | None, what: str) -
     if after is not None and first <= after < second:
         return second
     return first
+
+
+#: One entry read: its start, its end (``None``: from the data's step), its price (``None``:
+#: missing).
+Row = tuple[datetime, datetime | None, float | None]
 
 
 @dataclass(frozen=True)
@@ -581,7 +660,11 @@ class Recipe:
 
     def slots(self, body: Any) -> list[EnergyPriceSlot]:
         """An answer -> slots, ascending (none for an empty list); a bad entry refuses all."""
-        rows: list[tuple[datetime, datetime | None, float | None]] = []
+        return self.build(self.rows(body))
+
+    def rows(self, body: Any) -> list[Row]:
+        """An answer's entries read, in the answer's order; a bad entry refuses all."""
+        rows: list[Row] = []
         after: datetime | None = None
         for index, entry in enumerate(self.entries(body)):
             what = f"entry {index}"
@@ -593,7 +676,11 @@ class Recipe:
                 if finish <= begin:
                     raise ProviderDataError(f"{what}: end is not after start")
             rows.append((begin, finish, self.number(self.value.search(entry, what), what)))
-        rows.sort(key=lambda row: row[0])
+        return rows
+
+    def build(self, entries: Sequence[Row]) -> list[EnergyPriceSlot]:
+        """Entries -> slots, ascending; entries that do not fit together refuse all."""
+        rows = sorted(entries, key=lambda row: row[0])
         if self.end is None:
             return slots_from_starts(
                 [row[0] for row in rows],
@@ -615,9 +702,83 @@ class Recipe:
         return slots
 
 
+def merge_answers(answers: Sequence[Sequence[Row]]) -> list[Row]:
+    """The entries of several answers as one list. An entry a later answer repeats (same
+    start) is taken once when end and price agree, a null price gives way to a price, and
+    anything else refuses all; repeats within one answer stay (and are refused as usual)."""
+    merged: list[Row] = []
+    seen: dict[datetime, int] = {}  # start -> position in merged, of the earlier answers
+    for rows in answers:
+        added: dict[datetime, int] = {}
+        for row in rows:
+            at = seen.get(row[0])
+            if at is None:
+                added.setdefault(row[0], len(merged))
+                merged.append(row)
+                continue
+            earlier = merged[at]
+            if earlier[1] != row[1]:
+                raise ProviderDataError(
+                    f"two answers end the entry at {format_utc(row[0])} differently"
+                )
+            if earlier[2] is None:
+                merged[at] = row
+            elif row[2] is not None and row[2] != earlier[2]:
+                raise ProviderDataError(
+                    f"two answers price the entry at {format_utc(row[0])} differently "
+                    f"({earlier[2]:g} and {row[2]:g})"
+                )
+        seen.update(added)
+    return merged
+
+
+def index_values(found: Any, expression: str) -> list[str]:
+    """What ``index_items`` found in the index answer -> the distinct values for
+    ``{index}``, in order (a list of strings or whole numbers, at most MAX_INDEX_VALUES)."""
+    if found is None:
+        raise ProviderDataError(f"index_items {expression!r} matched nothing in the index")
+    if not isinstance(found, list):
+        raise ProviderDataError(
+            f"index_items {expression!r} is a {type(found).__name__}, not a list"
+        )
+    values: list[str] = []
+    for position, raw in enumerate(found):
+        if isinstance(raw, float) and raw.is_integer():
+            raw = int(raw)
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            value = str(raw)
+        elif isinstance(raw, str) and raw.strip() and len(raw) <= MAX_INDEX_LENGTH:
+            value = raw.strip()
+        else:
+            raise ProviderDataError(
+                f"index value {position}: {raw!r:.60} is not a string or a whole number"
+            )
+        if value not in values:
+            values.append(value)
+    if len(values) > MAX_INDEX_VALUES:
+        raise ProviderDataError(
+            f"index_items {expression!r} gave {len(values)} values, at most "
+            f"{MAX_INDEX_VALUES} (one request each): narrow it, e.g. timestamps[-2:]"
+        )
+    return values
+
+
 def parse_answer(body: Any, settings: Settings) -> list[EnergyPriceSlot]:
     """A decoded answer read as ``settings`` say (for tests and ``check-config``)."""
     return Recipe.of(settings).slots(body)
+
+
+def parse_answers(bodies: Sequence[Any], settings: Settings) -> list[EnergyPriceSlot]:
+    """The answers for the values of an index, read as one (see :func:`merge_answers`)."""
+    recipe = Recipe.of(settings)
+    return recipe.build(merge_answers([recipe.rows(body) for body in bodies]))
+
+
+def _shown_url(url: str) -> str:
+    """Scheme, host and path of ``url`` (no query): what is shown of a source."""
+    parts = urlsplit(url)
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{parts.hostname}{port}{parts.path}"
 
 
 # -- the plugin --------------------------------------------------------------------------------
@@ -673,9 +834,10 @@ class HttpJsonProvider(KitProvider):
             settings = self.settings(region, config)
         except ProviderConfigError:
             return {}
-        parts = urlsplit(settings.text("url"))
-        port = f":{parts.port}" if parts.port else ""
-        notes = {"api": f"{parts.scheme}://{parts.hostname}{port}{parts.path}"}
+        notes = {"api": _shown_url(settings.text("url"))}
+        index_url = settings.optional_text("index_url")
+        if index_url is not None:
+            notes["index"] = _shown_url(index_url)
         vat = settings.get("vat_included")
         if vat is not None:
             notes["vat"] = "included" if vat else "excluded"
@@ -699,7 +861,10 @@ class HttpJsonProvider(KitProvider):
         empty: list[str] = []
         for window in windows:
             try:
-                slots.extend(recipe.slots(await self._ask(window, settings, recipe)))
+                if settings.get("index_url") is None:
+                    slots.extend(recipe.slots(await self._ask(window, settings, recipe)))
+                else:
+                    slots.extend(await self._indexed(window, settings, recipe))
             except ProviderEmptyError as exc:
                 empty.append(str(exc))
                 if len(windows) > 1:
@@ -724,6 +889,64 @@ class HttpJsonProvider(KitProvider):
         expected = local.astimezone(UTC)
         return expected if expected > datetime.now(UTC) else None
 
+    async def _indexed(
+        self, window: Window, settings: Settings, recipe: Recipe
+    ) -> list[EnergyPriceSlot]:
+        """The index for ``window``, then one request per value, read as one answer."""
+        values = await self._index(window, settings)
+        answers: list[list[Row]] = []
+        empty: list[str] = []
+        for value in values:
+            try:
+                body = await self._ask(dataclasses.replace(window, index=value), settings, recipe)
+            except ProviderEmptyError as exc:
+                empty.append(str(exc))
+                self.log.info("provider.index_not_published", index=value, detail=str(exc))
+                continue
+            answers.append(recipe.rows(body))
+        if not answers:
+            raise ProviderNotPublishedError(
+                f"none of the {len(values)} index values has entries yet ({empty[0]})"
+            )
+        return recipe.build(merge_answers(answers))
+
+    async def _index(self, window: Window, settings: Settings) -> list[str]:
+        """The values ``index_items`` picks from the answer of ``index_url``; none: not
+        published yet."""
+        url = fill(settings.text("index_url"), window, lambda value: quote(value, safe=":,"))
+        expression = compile_path(settings.optional_text("index_items") or "@")
+        statuses = tuple(settings.get("not_published_statuses") or ())
+
+        def values(resp: HttpResponse) -> list[str]:
+            return index_values(expression.search(resp.json(), "index"), expression.text)
+
+        def keep(resp: HttpResponse) -> bool:  # only an index with values is reused
+            try:
+                return bool(values(resp))
+            except ProviderDataError:
+                return False
+
+        resp = await self._api(settings, url).request(
+            "GET", url, headers=self._headers(settings), empty_statuses=statuses, cache_if=keep
+        )
+        found = values(resp)
+        if not found:
+            raise ProviderNotPublishedError(
+                f"{resp.where}: index_items {expression.text!r} lists nothing (not yet?)"
+            )
+        return found
+
+    @staticmethod
+    def _headers(settings: Settings) -> dict[str, str]:
+        """The request headers: the config's (``${NAME}`` filled), Accept JSON by default."""
+        given = dict(settings.get("headers") or {})
+        headers = (
+            {} if any(n.lower() == "accept" for n in given) else {"Accept": "application/json"}
+        )
+        for name, value in given.items():
+            headers[name] = environment(str(value), f"headers.{name}")
+        return headers
+
     async def _ask(self, window: Window, settings: Settings, recipe: Recipe) -> Any:
         """One request for ``window`` -> the decoded answer; no entries: not published."""
         url = fill(settings.text("url"), window, lambda value: quote(value, safe=":,"))
@@ -731,12 +954,7 @@ class HttpJsonProvider(KitProvider):
             name: environment(fill(str(value), window), f"query.{name}")
             for name, value in (settings.get("query") or {}).items()
         }
-        given = dict(settings.get("headers") or {})
-        headers = (
-            {} if any(n.lower() == "accept" for n in given) else {"Accept": "application/json"}
-        )
-        for name, value in given.items():
-            headers[name] = environment(str(value), f"headers.{name}")
+        headers = self._headers(settings)
         statuses = tuple(settings.get("not_published_statuses") or ())
 
         def keep(resp: HttpResponse) -> bool:  # only an answer with entries is reused
