@@ -40,7 +40,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.support.loopback import answer_fault, serve_on_loopback
+from tests.support.loopback import answer_fault, run_by_hand, serve_on_loopback
 
 __all__ = [
     "COUNTRIES",
@@ -208,11 +208,8 @@ async def serve(app: web.Application | None = None) -> AsyncIterator[RunningFake
     """Serve ``app`` (default: ``make_app()``) on 127.0.0.1 and a free port."""
     app = app or make_app()
     state = app[STATE]
-    async with serve_on_loopback(app) as url:
-        try:
-            yield RunningFake(url, state)
-        finally:
-            state.released.set()  # let hung requests end before the server stops
+    async with serve_on_loopback(app, state.released) as url:
+        yield RunningFake(url, state)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -221,8 +218,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8082, help="TCP port (default 8082)")
     args = parser.parse_args(argv)
     root = f"http://127.0.0.1:{args.port}"
-    print(f"fake aWATTar API: base_url = {root}/de or {root}/at", flush=True)
-    web.run_app(make_app(), host="127.0.0.1", port=args.port, print=None)
+    run_by_hand(make_app(), args.port, f"fake aWATTar API: base_url = {root}/de or {root}/at")
 
 
 if __name__ == "__main__":

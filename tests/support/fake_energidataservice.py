@@ -55,7 +55,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from tests.support.loopback import answer_fault, serve_on_loopback
+from tests.support.loopback import answer_fault, run_by_hand, serve_on_loopback
 
 __all__ = [
     "AREAS",
@@ -371,11 +371,8 @@ async def serve(app: web.Application | None = None) -> AsyncIterator[RunningFake
     """Serve ``app`` (default: ``make_app()``) on 127.0.0.1 and a free port."""
     app = app or make_app()
     state = app[STATE]
-    async with serve_on_loopback(app) as url:
-        try:
-            yield RunningFake(url, state)
-        finally:
-            state.released.set()  # let hung requests end before the server stops
+    async with serve_on_loopback(app, state.released) as url:
+        yield RunningFake(url, state)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -389,8 +386,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     app = make_app()
     if args.no_rate_limit:
         app[STATE].min_interval = 0
-    print(f"fake Energi Data Service: base_url = http://127.0.0.1:{args.port}", flush=True)
-    web.run_app(app, host="127.0.0.1", port=args.port, print=None)
+    run_by_hand(
+        app, args.port, f"fake Energi Data Service: base_url = http://127.0.0.1:{args.port}"
+    )
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from tests.support.loopback import Fault, answer_fault, serve_on_loopback
+from tests.support.loopback import Fault, answer_fault, run_by_hand, serve_on_loopback
 
 __all__ = [
     "FIXTURES",
@@ -195,11 +195,8 @@ class RunningFake:
 async def serve(app: web.Application | None = None) -> AsyncIterator[RunningFake]:
     """Serve ``app`` (default: ``make_app()``) on 127.0.0.1 and a free port."""
     app = app or make_app()
-    async with serve_on_loopback(app) as url:
-        try:
-            yield RunningFake(url, app[STATE])
-        finally:
-            app[STATE].released.set()  # let hung requests end before the server stops
+    async with serve_on_loopback(app, app[STATE].released) as url:
+        yield RunningFake(url, app[STATE])
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -207,8 +204,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Energy-Charts price API stand-in on 127.0.0.1")
     parser.add_argument("--port", type=int, default=8081, help="TCP port (default 8081)")
     args = parser.parse_args(argv)
-    print(f"fake Energy-Charts API: base_url = http://127.0.0.1:{args.port}", flush=True)
-    web.run_app(make_app(), host="127.0.0.1", port=args.port, print=None)
+    run_by_hand(
+        make_app(), args.port, f"fake Energy-Charts API: base_url = http://127.0.0.1:{args.port}"
+    )
 
 
 if __name__ == "__main__":

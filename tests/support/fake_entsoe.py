@@ -50,7 +50,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from tests.support.loopback import answer_fault, serve_on_loopback
+from tests.support.loopback import answer_fault, run_by_hand, serve_on_loopback
 
 __all__ = [
     "AREAS",
@@ -385,11 +385,8 @@ async def serve(app: web.Application | None = None) -> AsyncIterator[RunningFake
     """Serve ``app`` (default: ``make_app()``) on 127.0.0.1 and a free port."""
     app = app or make_app()
     state = app[STATE]
-    async with serve_on_loopback(app) as url:
-        try:
-            yield RunningFake(f"{url}/api", state)
-        finally:
-            state.release.set()  # let a hanging answer end, so the server stops at once
+    async with serve_on_loopback(app, state.release) as url:
+        yield RunningFake(f"{url}/api", state)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -400,12 +397,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     app = make_app()
     app[STATE].token = args.token
-    print(
+    banner = (
         f"fake ENTSO-E API: base_url = http://127.0.0.1:{args.port}/api, "
-        f"security_token = {args.token}",
-        flush=True,
+        f"security_token = {args.token}"
     )
-    web.run_app(app, host="127.0.0.1", port=args.port, print=None)
+    run_by_hand(app, args.port, banner)
 
 
 if __name__ == "__main__":

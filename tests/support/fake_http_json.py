@@ -53,7 +53,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from tests.support.loopback import answer_fault, serve_on_loopback
+from tests.support.loopback import answer_fault, run_by_hand, serve_on_loopback
 
 __all__ = [
     "FIXTURES",
@@ -313,11 +313,8 @@ async def serve(app: web.Application | None = None) -> AsyncIterator[RunningFake
     """Serve ``app`` (default: ``make_app()``) on 127.0.0.1 and a free port."""
     app = app or make_app()
     state = app[STATE]
-    async with serve_on_loopback(app) as url:
-        try:
-            yield RunningFake(url, state)
-        finally:
-            state.released.set()
+    async with serve_on_loopback(app, state.released) as url:
+        yield RunningFake(url, state)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -325,8 +322,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="EnergyZero-shaped price API on 127.0.0.1")
     parser.add_argument("--port", type=int, default=8085, help="TCP port (default 8085)")
     args = parser.parse_args(argv)
-    print(f"fake price API: url = http://127.0.0.1:{args.port}{PATH}", flush=True)
-    web.run_app(make_app(), host="127.0.0.1", port=args.port, print=None)
+    run_by_hand(make_app(), args.port, f"fake price API: url = http://127.0.0.1:{args.port}{PATH}")
 
 
 if __name__ == "__main__":

@@ -49,7 +49,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from tests.support.loopback import answer_fault, serve_on_loopback
+from tests.support.loopback import answer_fault, run_by_hand, serve_on_loopback
 
 __all__ = [
     "AREAS",
@@ -359,11 +359,8 @@ async def serve(app: web.Application | None = None) -> AsyncIterator[RunningFake
     """Serve ``app`` (default: ``make_app()``) on 127.0.0.1 and a free port; a hanging
     request is released when the block ends."""
     app = app or make_app()
-    async with serve_on_loopback(app) as url:
-        try:
-            yield RunningFake(url, app[STATE])
-        finally:
-            app[STATE].stopping.set()
+    async with serve_on_loopback(app, app[STATE].stopping) as url:
+        yield RunningFake(url, app[STATE])
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -371,8 +368,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Nord Pool data portal stand-in on 127.0.0.1")
     parser.add_argument("--port", type=int, default=8082, help="TCP port (default 8082)")
     args = parser.parse_args(argv)
-    print(f"fake Nord Pool API: base_url = http://127.0.0.1:{args.port}", flush=True)
-    web.run_app(make_app(), host="127.0.0.1", port=args.port, print=None)
+    run_by_hand(
+        make_app(), args.port, f"fake Nord Pool API: base_url = http://127.0.0.1:{args.port}"
+    )
 
 
 if __name__ == "__main__":

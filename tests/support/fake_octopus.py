@@ -42,7 +42,7 @@ from typing import Any
 from aiohttp import web
 from yarl import URL
 
-from tests.support.loopback import answer_fault, serve_on_loopback
+from tests.support.loopback import answer_fault, run_by_hand, serve_on_loopback
 from tests.support.octopus_data import (
     FAMILY_RATES,
     REGIONS,
@@ -351,11 +351,8 @@ async def serve(app: web.Application | None = None) -> AsyncIterator[RunningFake
     """Serve ``app`` (default: ``make_app()``) on 127.0.0.1 and an ephemeral port."""
     app = app or make_app()
     state = app[STATE]
-    async with serve_on_loopback(app) as url:
-        try:
-            yield RunningFake(url, state)
-        finally:
-            state.released.set()  # let hung requests end before the server stops
+    async with serve_on_loopback(app, state.released) as url:
+        yield RunningFake(url, state)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -374,8 +371,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         products=family_products(),
         horizon=uk_publish_horizon if args.publish_horizon else None,
     )
-    print(f"fake Octopus API: base_url = http://127.0.0.1:{args.port}", flush=True)
-    web.run_app(app, host="127.0.0.1", port=args.port, print=None)
+    run_by_hand(app, args.port, f"fake Octopus API: base_url = http://127.0.0.1:{args.port}")
 
 
 if __name__ == "__main__":

@@ -48,7 +48,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from tests.support.loopback import answer_fault, serve_on_loopback
+from tests.support.loopback import answer_fault, run_by_hand, serve_on_loopback
 
 __all__ = [
     "FIXTURES",
@@ -275,11 +275,8 @@ async def serve(app: web.Application | None = None) -> AsyncIterator[RunningFake
     """Serve ``app`` (default: ``make_app()``) on 127.0.0.1 and a free port."""
     app = app or make_app()
     state = app[STATE]
-    async with serve_on_loopback(app) as url:
-        try:
-            yield RunningFake(url, state)
-        finally:
-            state.released.set()  # let hung requests end before the server stops
+    async with serve_on_loopback(app, state.released) as url:
+        yield RunningFake(url, state)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -287,8 +284,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Tibber GraphQL stand-in on 127.0.0.1")
     parser.add_argument("--port", type=int, default=8084, help="TCP port (default 8084)")
     args = parser.parse_args(argv)
-    print(f"fake Tibber API: base_url = http://127.0.0.1:{args.port}, token = {TOKEN}", flush=True)
-    web.run_app(make_app(), host="127.0.0.1", port=args.port, print=None)
+    banner = f"fake Tibber API: base_url = http://127.0.0.1:{args.port}, token = {TOKEN}"
+    run_by_hand(make_app(), args.port, banner)
 
 
 if __name__ == "__main__":

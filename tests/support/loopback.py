@@ -10,7 +10,7 @@ from typing import Literal
 
 from aiohttp import web
 
-__all__ = ["Fault", "answer_fault", "serve_on_loopback"]
+__all__ = ["Fault", "answer_fault", "run_by_hand", "serve_on_loopback"]
 
 #: What a stand-in's ``state.faults`` holds: an HTTP status to answer (429 with
 #: ``Retry-After``), ``"hang"`` (no answer until the hang time passes or the stand-in stops:
@@ -19,8 +19,12 @@ Fault = int | Literal["hang", "garbage"]
 
 
 @contextlib.asynccontextmanager
-async def serve_on_loopback(app: web.Application) -> AsyncIterator[str]:
-    """Serve ``app`` until the block ends; yields its base URL (``http://127.0.0.1:<port>``)."""
+async def serve_on_loopback(
+    app: web.Application, release: asyncio.Event | None = None
+) -> AsyncIterator[str]:
+    """Serve ``app`` until the block ends; yields its base URL (``http://127.0.0.1:<port>``).
+    ``release`` (the stand-in's) is set when the block ends, so a hung request ends and the
+    server stops at once."""
     runner = web.AppRunner(app)
     await runner.setup()
     try:
@@ -28,7 +32,16 @@ async def serve_on_loopback(app: web.Application) -> AsyncIterator[str]:
         port = runner.addresses[0][1]
         yield f"http://127.0.0.1:{port}"
     finally:
+        if release is not None:
+            release.set()
         await runner.cleanup()
+
+
+def run_by_hand(app: web.Application, port: int, banner: str) -> None:
+    """Serve a stand-in on 127.0.0.1:``port`` until interrupted (``python -m
+    tests.support.fake_<id>``), saying first what to configure (``banner``)."""
+    print(banner, flush=True)
+    web.run_app(app, host="127.0.0.1", port=port, print=None)
 
 
 async def answer_fault(
