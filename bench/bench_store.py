@@ -4,7 +4,9 @@ One year of 30-minute slots for 14 regions (245,280 rows) is upserted into a tem
 database in fetch-sized batches (48-96 slots per ``save_fetch``, as the daemon does), and into
 a fresh file in one big batch per region (``save_fetch`` takes one series). The same rows
 through the stdlib sqlite3 module, one ``executemany``, are the baseline: it skips energyd's
-datetime conversion and checks as well as aiosqlite's thread hop. Then 1000 "48 h window"
+datetime conversion and checks as well as aiosqlite's thread hop, and writes fewer columns
+with a smaller upsert (for the like-for-like figure, the same statement and columns, with the
+validation of a fetch, see ``bench/bench_ingest.py``). Then 1000 "48 h window"
 queries, 1000 ``slot_at`` lookups at random moments and 1000 ``coverage_end`` calls from up
 to 48 h before the end of the data (how the daemon asks) are timed. Prints rows/s, ms per
 query (median, p95) and peak RSS. A shared machine varies by 20-30 %: compare within one run.

@@ -39,7 +39,6 @@ from energyd.core.service import PriceService
 from energyd.core.store import PriceStore, read_overrides
 from energyd.domain.time import iso_utc
 from energyd.exceptions import ConfigError, StoreError
-from energyd.http import HttpServer, make_http_app
 from energyd.mqtt.client import MqttClient
 from energyd.mqtt.commands import CommandRouter
 from energyd.mqtt.handlers import register_commands
@@ -244,6 +243,9 @@ def wire(parts: Components, *, retire_delay: float = RETIRE_DELAY) -> Wiring:
     settings = parts.settings
     router = CommandRouter()
     mqtt = MqttClient(settings.mqtt, router, client_id=settings.client_id)
+    # A share group is one Home Assistant device whichever instance announces it: its ids are
+    # the group's, not the instance's (the client ids stay the instances' own).
+    device = settings.mqtt.share_group or settings.instance
     publisher = StatePublisher(
         parts.service, mqtt, settings.prices, figures=parts.figures, retire_delay=retire_delay
     )
@@ -253,11 +255,11 @@ def wire(parts: Components, *, retire_delay: float = RETIRE_DELAY) -> Wiring:
         publisher,
         mqtt_settings=settings.mqtt,
         ha=settings.homeassistant,
-        instance=settings.instance,
+        instance=device,
         http=settings.http,
     )
     operations = parts.operations(broker=mqtt)
-    register_commands(router, operations)
+    register_commands(router, operations, share_group=settings.mqtt.share_group)
     return Wiring(
         router=router,
         mqtt=mqtt,
@@ -324,8 +326,30 @@ async def _until(stop: asyncio.Event, notifier: SystemdNotifier) -> None:
     raise _Shutdown
 
 
-async def run_daemon(settings: Settings, *, handle_signals: bool = True) -> None:
-    """Run until SIGTERM/SIGINT (or cancellation); unexpected errors propagate."""
+async def _join(task: asyncio.Task[None]) -> None:
+    """Wait for ``task`` started before a task group, in the group (its failure is the
+    group's; cancelling the group cancels it)."""
+    await task
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    """Cancel ``task`` and wait for it. What it raised was the task group's already (see
+    :func:`_join`), or came after the failure that ends the start-up."""
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task
+
+
+async def run_daemon(
+    settings: Settings,
+    *,
+    handle_signals: bool = True,
+    on_started: Callable[[], object] | None = None,
+) -> None:
+    """Run until SIGTERM/SIGINT (or cancellation); unexpected errors propagate.
+
+    ``on_started`` is called once what the store knows has been published (or cached for
+    the broker): the end of start-up (the command line switches garbage collection on)."""
     stop = asyncio.Event()
     notifier = SystemdNotifier()
     if not faulthandler.is_enabled():
@@ -347,10 +371,20 @@ async def run_daemon(settings: Settings, *, handle_signals: bool = True) -> None
         if settings.homeassistant.discovery:
             await mqtt.add_subscription(discovery.status_topic, discovery.on_ha_status)
         if settings.http.enabled:
+            # Imported only with the server on: aiohttp.web is a tenth of energyd's imports.
+            from energyd.http import HttpServer, make_http_app
+
             http_app = make_http_app(operations=wiring.operations, settings=settings.http)
             await stack.enter_async_context(HttpServer.from_settings(http_app, settings.http))
+        # Connect while the stored state is put together, so each part goes out as it is
+        # published (current prices first), not all of it once everything is built. What is
+        # published before the connection is up goes out on connect, in the same order.
+        connection = asyncio.create_task(mqtt.run(), name="energyd.mqtt")
+        stack.push_async_callback(_cancel, connection)
         await discovery.publish()
         await publisher.publish_all()
+        if on_started is not None:
+            on_started()
         for name, problem in unknown_env_vars().items():
             log.warning("config.unknown_env", variable=name, problem=problem)
         log.info(
@@ -363,7 +397,7 @@ async def run_daemon(settings: Settings, *, handle_signals: bool = True) -> None
         notifier.ready(status=f"started: {len(parts.service.specs())} provider(s)")
         try:
             async with asyncio.TaskGroup() as group:
-                group.create_task(mqtt.run(), name="energyd.mqtt")
+                group.create_task(_join(connection), name="energyd.mqtt.join")
                 group.create_task(
                     # Discovery first: Home Assistant must follow a region change before the
                     # state it describes (and before old topics are emptied).

@@ -355,6 +355,10 @@ class EnergySettings(_Section):
         }
 
 
+#: A share group is one topic level (no ``/``, ``+``, ``#``) and part of Home Assistant ids.
+_SHARE_GROUP = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+
+
 class MqttSettings(_Section):
     host: str = "localhost"
     port: int = Field(default=1883, ge=1, le=65535)
@@ -371,6 +375,22 @@ class MqttSettings(_Section):
     keepalive: int = Field(default=60, ge=5, le=3600)
     reconnect_min_seconds: float = Field(default=1.0, gt=0)
     reconnect_max_seconds: float = Field(default=60.0, gt=0)
+    #: Active-active: energyd instances with the same configuration and this group take
+    #: commands through the MQTT v5 shared subscription ``$share/<group>/<base>/request/#``
+    #: (each request answered by one of them) and announce one Home Assistant device, named
+    #: by the group instead of the instance. ``None``: off.
+    share_group: str | None = Field(
+        default=None, description="MQTT v5 shared subscription group of active-active instances"
+    )
+
+    @field_validator("share_group")
+    @classmethod
+    def _share_group(cls, value: str | None) -> str | None:
+        if value is not None and not _SHARE_GROUP.match(value):
+            raise ValueError(
+                "1 to 32 lower-case letters, digits, '-' or '_', starting with a letter or digit"
+            )
+        return value
 
     @field_validator("base_topic", "discovery_prefix")
     @classmethod
@@ -400,15 +420,22 @@ class StorageSettings(_Section):
 
 
 class RefreshSettings(_Section):
-    # Day-ahead prices do not change once published: the publication time (and the retries
-    # after it) bring new prices; this refresh only catches a rare correction. Six hours
-    # keeps a day-ahead feed at 7-12 calls a day, 11-17 when the source publishes an hour
-    # late (bench/bench_calls.py; the old 60 minutes: 26-31).
+    # Day-ahead prices do not change once published: the publication time (and the short
+    # cadence after it while the source is late) bring new prices; this refresh only catches
+    # a rare correction, and the daily publication fetch re-reads today anyway. Twelve hours
+    # keeps a day-ahead feed at 4 calls a day on time, Octopus Agile 5 (bench/bench_calls.py;
+    # 6 hours: 5-7, the old 60 minutes: 26-28).
     interval_minutes: float = Field(
-        default=360.0, gt=0, description="low-frequency refresh catching late corrections"
+        default=720.0, gt=0, description="low-frequency refresh catching late corrections"
     )
     retry_min_seconds: float = Field(default=60.0, gt=0)
     retry_max_seconds: float = Field(default=1800.0, gt=0)
+    # While tomorrow is late (the source answers, without it), it is asked about every this
+    # many seconds (jittered +-15 %, within retry_min/max) for 3 hours after the usual time,
+    # so a publication is stored within 5 minutes; source failures keep the backoff.
+    publication_retry_seconds: float = Field(
+        default=210.0, gt=0, description="cadence while a publication is late"
+    )
     fetch_timeout_seconds: float = Field(
         default=120.0, gt=0, description="bound on one whole fetch, retries included"
     )

@@ -6,6 +6,12 @@ From the known slots, the market calendar, the level bands and the standing wind
 themselves are :mod:`energyd.domain.figures`; this module only chooses the periods and lays
 the figures out.
 
+Payloads carry no time of their own (no ``updated_at``): ``now`` is the moment the state is
+for (:func:`energyd.domain.figures.state_moment`), so the same prices give the same bytes
+whenever and wherever they are built. The topics of :data:`NOW_TOPICS` (and the standing
+windows) are what a slot boundary changes; the others change only with the prices (and the
+day), so a boundary builds only the former (``series=False``).
+
 Each payload is built on its own: one that raises (stored data that breaks an assumption of
 a figure, say slots from an older version that today's validation refuses) is left out of
 :attr:`Derived.payloads` and named in :attr:`Derived.errors`; the others are built as usual.
@@ -30,7 +36,6 @@ from energyd.api.shapes import (
     PredbatValue,
     SeriesHead,
     StatsPayload,
-    TimedHead,
     WindowPayload,
     WindowReply,
     series_head,
@@ -42,11 +47,13 @@ from energyd.domain.figures import (
     Band,
     Window,
     WindowMode,
+    current_and_next,
     find_window,
     is_complete,
     keep_started,
     level_for,
     period_stats,
+    rank_at,
     series_step,
     slot_json,
     slots_in,
@@ -58,6 +65,7 @@ from energyd.domain.units import major_digits, major_per_kwh, round_price, to_ma
 from energyd.providers.base import EnergyPriceSlot
 
 __all__ = [
+    "NOW_TOPICS",
     "PERIODS",
     "PREDBAT_MAX_BYTES",
     "Derived",
@@ -73,6 +81,9 @@ __all__ = [
 
 #: The periods published under ``stats/``.
 PERIODS = ("today", "tomorrow", "next_24h")
+#: The derived topics a slot boundary changes (besides ``windows/<name>``): built by
+#: :func:`derive` with ``series=False``.
+NOW_TOPICS = ("level",)
 
 #: Home Assistant records a state's attributes up to 16 KiB (beyond: none at all, and a
 #: warning); the ``predbat`` payload, the attributes of the *Predbat rates* sensor, stays
@@ -116,7 +127,7 @@ class PayloadBuilder:
 
 
 def _day_payload(
-    head: TimedHead,
+    head: SeriesHead,
     day: date,
     calendar: MarketCalendar,
     slots: Sequence[EnergyPriceSlot],
@@ -162,7 +173,7 @@ def window_payload(
 
 
 def standing_window_payload(
-    head: TimedHead,
+    head: SeriesHead,
     *,
     name: str,
     window: Window | None,
@@ -205,28 +216,31 @@ def derive(
     previous: Mapping[str, Window | None],
     now: datetime,
     hourly: bool = False,
+    series: bool = True,
 ) -> Derived:
     """Every derived payload for one provider/region at ``now`` (``slots`` ascending); each
     built in isolation (see the module doc). ``currency`` is the provider's; ``None`` (no
-    plugin loaded) takes the stored slots' own (:func:`known_currency`)."""
+    plugin loaded) takes the stored slots' own (:func:`known_currency`). Without ``series``
+    only ``level`` and the standing windows (what a slot boundary changes; the figures then
+    have no ``stats``)."""
     currency = known_currency(currency, slots)
-    head: TimedHead = {**series_head(provider, region, currency), "updated_at": iso_utc(now)}
+    head = series_head(provider, region, currency)
     today = calendar.local_date(now)
     tomorrow = today + timedelta(days=1)
-    bounds = {
-        "today": calendar.day_bounds(today),
-        "tomorrow": calendar.day_bounds(tomorrow),
-        "next_24h": (now, now + timedelta(hours=24)),
-    }
+    bounds = {"today": calendar.day_bounds(today)}
     built = PayloadBuilder()
     build = built.build
-    build("today", lambda: _day_payload(head, today, calendar, slots))
-    build("tomorrow", lambda: _day_payload(head, tomorrow, calendar, slots))
-    stats = {
-        name: build(f"stats/{name}", partial(_stats_payload, head, name, slots, bounds, now))
-        for name in PERIODS
-    }
-    level = build("level", lambda: _level_payload(head, slots, levels, now))
+    stats: dict[str, StatsPayload | None] = {}
+    if series:
+        bounds["tomorrow"] = calendar.day_bounds(tomorrow)
+        bounds["next_24h"] = (now, now + timedelta(hours=24))
+        build("today", lambda: _day_payload(head, today, calendar, slots))
+        build("tomorrow", lambda: _day_payload(head, tomorrow, calendar, slots))
+        stats = {
+            name: build(f"stats/{name}", partial(_stats_payload, head, name, slots, bounds, now))
+            for name in PERIODS
+        }
+    level = build("level", lambda: _level_payload(head, slots, levels, bounds["today"], now))
 
     chosen: dict[str, Window | None] = {}
     standing_windows: list[WindowPayload] = []
@@ -261,23 +275,24 @@ def derive(
         if published is not None:
             standing_windows.append(published)
 
-    if hourly:
-        build("hourly", lambda: _hourly_payload(head, slots, calendar))
-    build("predbat", lambda: _predbat_payload(slots, bounds, now))
-    build("emhass", lambda: _emhass_payload(provider, region, currency, slots, now))
+    if series:
+        if hourly:
+            build("hourly", lambda: _hourly_payload(head, slots, calendar))
+        build("predbat", lambda: _predbat_payload(slots, bounds))
+        build("emhass", lambda: _emhass_payload(provider, region, currency, slots, now))
     figures: FiguresReply = {"level": level, "stats": stats, "windows": standing_windows}
     return Derived(built.payloads, chosen, figures, built.errors)
 
 
 def _hourly_payload(
-    head: TimedHead, slots: Sequence[EnergyPriceSlot], calendar: MarketCalendar
+    head: SeriesHead, slots: Sequence[EnergyPriceSlot], calendar: MarketCalendar
 ) -> HourlyPayload:
     hours = hourly_averages(slots, calendar.zone)
     return {**head, "count": len(hours), "slots": [slot_json(hour) for hour in hours]}
 
 
 def _stats_payload(
-    head: TimedHead,
+    head: SeriesHead,
     name: str,
     slots: Sequence[EnergyPriceSlot],
     bounds: Mapping[str, tuple[datetime, datetime]],
@@ -288,18 +303,24 @@ def _stats_payload(
 
 
 def _level_payload(
-    head: TimedHead,
+    head: SeriesHead,
     slots: Sequence[EnergyPriceSlot],
     levels: Sequence[Band],
+    today: tuple[datetime, datetime],
     now: datetime,
 ) -> LevelPayload:
-    current = next((slot for slot in slots if slot.contains(now)), None)
+    """The current slot's band, and its rank among today's slots (1: the cheapest; the
+    percentile of the others that are cheaper), both ``null`` when no price is known."""
+    current, _ = current_and_next(slots, now)
+    rank, percentile = rank_at(slots, *today, now)
     return {
         **head,
         "level": level_for(None if current is None else current.price_pence, levels),
         "price": None if current is None else round_price(current.price_pence),
         "valid_from": None if current is None else iso_utc(current.valid_from),
         "valid_to": None if current is None else iso_utc(current.valid_to),
+        "rank": rank,
+        "percentile": percentile,
         "bands": [{"name": band.name, "below": band.below} for band in levels],
     }
 
@@ -321,18 +342,17 @@ def _json_size(value: object) -> int:
 def _predbat_payload(
     slots: Sequence[EnergyPriceSlot],
     bounds: Mapping[str, tuple[datetime, datetime]],
-    now: datetime,
 ) -> PredbatPayload:
     """Today's and tomorrow's rates (the Nord Pool shape). Home Assistant takes the payload
     as the attributes of the *Predbat rates* sensor: if it would pass
-    :data:`PREDBAT_MAX_BYTES`, today's rates that are already over go first (2 x 100 quarter
-    hours fit as they are: about 15.7 KB)."""
+    :data:`PREDBAT_MAX_BYTES`, today's earliest rates go first (2 x 100 quarter hours fit as
+    they are: about 15.7 KB; more only once tomorrow is known, in the afternoon, when the
+    morning is over). Not from the time it is built: the same prices, the same payload."""
     today = [predbat_value(s) for s in slots_in(slots, *bounds["today"])]
     tomorrow = [predbat_value(s) for s in slots_in(slots, *bounds["tomorrow"])]
     payload: PredbatPayload = {"raw_today": today, "raw_tomorrow": tomorrow}
     size = _json_size(payload)
-    ended = iso_utc(now)
-    while size > PREDBAT_MAX_BYTES and today and today[0]["end"] <= ended:
+    while size > PREDBAT_MAX_BYTES and today:
         size -= _json_size(today.pop(0)) + (1 if today else 0)  # the entry and its comma
     return payload
 
@@ -359,5 +379,4 @@ def _emhass_payload(
         "step_minutes": step,
         "unit": None if currency is None else major_per_kwh(currency),
         "prices": prices,
-        "updated_at": iso_utc(now),
     }

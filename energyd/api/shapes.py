@@ -7,6 +7,9 @@ Assistant's value templates (:mod:`energyd.mqtt.discovery`) name their keys thro
 Assistant. Key order on the wire is the order the builders write, kept byte-identical. The
 replies of the operations are :mod:`energyd.api.replies`.
 
+No payload carries the time it was built (no ``updated_at``): two daemons over the same prices
+publish the same bytes, and an unchanged payload is not sent again.
+
 Units follow the provider's currency: ``unit`` is minor units per kWh (``p/kWh``, ``c/kWh``),
 ``unit_major`` major units (``GBP/kWh``). Both are ``null`` (with ``currency``) only when the
 currency is not known: a provider whose plugin is not loaded and with no stored prices.
@@ -16,9 +19,9 @@ from __future__ import annotations
 
 from typing import Any, TypedDict
 
-from energyd.core.shapes import OverviewReply, ProviderOverview
+from energyd.core.shapes import ProviderOverview, ProviderState, SharedOverviewReply
 from energyd.domain.figures import SlotJson, StatsJson, WindowJson, WindowNowJson
-from energyd.domain.health import HealthReportJson
+from energyd.domain.health import HealthReportJson, SharedHealthJson
 from energyd.domain.units import minor_per_kwh
 
 __all__ = [
@@ -33,12 +36,13 @@ __all__ = [
     "ProviderListPayload",
     "ProviderOverview",
     "ProviderSettingsPayload",
+    "ProviderStatePayload",
     "ProvidersPayload",
     "SeriesHead",
     "SettingsPayload",
+    "SharedHealthJson",
     "SlotJson",
     "StatsPayload",
-    "TimedHead",
     "UpcomingPayload",
     "WindowPayload",
     "WindowReply",
@@ -54,12 +58,6 @@ class SeriesHead(TypedDict):
     region: str
     unit: str | None
     currency: str | None
-
-
-class TimedHead(SeriesHead):
-    """:class:`SeriesHead` and when the payload was built (every retained derived topic)."""
-
-    updated_at: str
 
 
 class PricePayload(TypedDict):
@@ -88,18 +86,16 @@ class PricePayload(TypedDict):
     #: The provider whose price this is: the feed's own key, or the fallback's that filled
     #: a gap of it (``null`` when no price is known).
     source: str | None
-    updated_at: str
 
 
 class UpcomingPayload(SeriesHead):
     """``upcoming``: every slot not yet over, compactly."""
 
     count: int
-    updated_at: str
     slots: list[SlotJson]
 
 
-class DayPayload(TimedHead):
+class DayPayload(SeriesHead):
     """``today`` / ``tomorrow``: one local calendar day of the market."""
 
     date: str
@@ -111,7 +107,7 @@ class DayPayload(TimedHead):
     slots: list[SlotJson]
 
 
-class HourlyPayload(TimedHead):
+class HourlyPayload(SeriesHead):
     """``hourly`` (a provider with ``hourly = true``): the hourly averages of the known slots
     from the start of today, each hour of the market's wall clock fully known."""
 
@@ -119,7 +115,7 @@ class HourlyPayload(TimedHead):
     slots: list[SlotJson]
 
 
-class StatsPayload(TimedHead, StatsJson):
+class StatsPayload(SeriesHead, StatsJson):
     """``stats/<period>``."""
 
     period: str
@@ -130,25 +126,28 @@ class BandJson(TypedDict):
     below: float | None
 
 
-class LevelPayload(TimedHead):
-    """``level``: the current slot's band (``level`` null when no price is known)."""
+class LevelPayload(SeriesHead):
+    """``level``: the current slot's band (``level`` null when no price is known) and its
+    rank among today's slots (1: the cheapest; ``percentile``: the share of the others that
+    are cheaper, 0 = cheapest, 100 = dearest), published at every slot boundary."""
 
     level: str | None
     price: float | None
     valid_from: str | None
     valid_to: str | None
+    rank: int | None
+    percentile: float | None
     bands: list[BandJson]
 
 
-class WindowPayload(TimedHead, WindowNowJson):
+class WindowPayload(SeriesHead, WindowNowJson):
     """``windows/<name>``: a standing window (with ``active``)."""
 
     name: str
 
 
 class WindowReply(SeriesHead, WindowJson):
-    """The ``cheapest`` command's reply: a window asked for once (no ``updated_at``, no
-    ``active``)."""
+    """The ``cheapest`` command's reply: a window asked for once (no ``active``)."""
 
     name: str | None
 
@@ -180,23 +179,25 @@ class EmhassPayload(TypedDict):
     step_minutes: int | None
     unit: str | None
     prices: list[float | None]
-    updated_at: str
 
 
-class ProvidersPayload(OverviewReply):
-    """``providers`` (retained, daemon-wide): the overview (every running provider with its
-    health, every plugin file) and when it was built."""
+#: One running provider on the retained ``providers`` topic: its plugin as loaded and its
+#: health as two daemons over the same prices agree on it (the whole report, with this
+#: daemon's last attempt and next try, is the ``health`` / ``providers/status`` reply).
+ProviderStatePayload = ProviderState
 
-    updated_at: str
+
+class ProvidersPayload(SharedOverviewReply):
+    """``providers`` (retained, daemon-wide): every running provider with its shared health,
+    every plugin file (the overview without times only one daemon knows)."""
 
 
 class ProviderListPayload(TypedDict):
     """:func:`~energyd.mqtt.payloads.providers_payload` of a bare list of providers (the
     daemon publishes the overview, :class:`ProvidersPayload`)."""
 
-    providers: list[ProviderOverview]
+    providers: list[ProviderStatePayload]
     count: int
-    updated_at: str
 
 
 class ProviderSettingsPayload(TypedDict):

@@ -230,6 +230,7 @@ class ProviderRegistry:
         self._prices = prices
         self._instances: dict[str, EnergyPriceProvider] = {}
         self._plugins: dict[str, LoadedPlugin] = {}
+        self._loads: int | None = None  # the loader's load count the plugins were taken at
         self._energy: EnergySettings | None = None
         self._runtimes: tuple[ProviderRuntime, ...] = ()
 
@@ -245,7 +246,11 @@ class ProviderRegistry:
 
     def runtime(self, spec: ProviderSpec, energy: EnergySettings) -> ProviderRuntime:
         """The runtime of ``spec``; one built for it when it is not (or no longer) running."""
-        for runtime in self.runtimes(energy):
+        running = self.runtimes(energy)
+        for runtime in running:  # the running spec itself, asked for again and again
+            if runtime.spec is spec:
+                return runtime
+        for runtime in running:
             if runtime.spec == spec:
                 return runtime
         return self._build(spec, energy)
@@ -259,7 +264,14 @@ class ProviderRegistry:
 
     def _sync_plugins(self) -> bool:
         """Take in the loader's plugins when they changed (a load makes new instances);
-        whether they did. Metadata comes from the loader's cache: no plugin call."""
+        whether they did. Metadata comes from the loader's cache: no plugin call.
+
+        Asked on every read of every provider (each command asks several times): nothing
+        is compared while the loader has not loaded again."""
+        loads = self._loader.loads
+        if loads == self._loads:
+            return False
+        self._loads = loads
         current = self._loader.providers
         same = current.keys() == self._instances.keys() and all(
             current[name] is self._instances[name] for name in current

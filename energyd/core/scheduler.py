@@ -7,7 +7,11 @@ A source that throttled us (HTTP 429 with ``Retry-After``) is asked again when i
 energyd's own backoff: the fetch run carries ``retry_after`` and the plan waits for it.
 
 Sleeping is done in short chunks against the wall clock, so a suspended machine or a clock
-jump is noticed within :data:`MAX_SLEEP` seconds and boundaries never drift.
+jump is noticed within :data:`MAX_SLEEP` seconds and boundaries never drift; the last
+milliseconds before a boundary are waited out on the event loop, so it is announced the moment
+it passes (no grace: consumers read ``valid_from`` / ``valid_to``). Boundaries are planned again
+whenever prices change, so slot edges a fetch brings (off the ``slot_minutes`` grid, or the
+first prices of an empty store) are announced from the first fetch on.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from energyd.config import RefreshSettings
 from energyd.core.events import ChangeFeed
 from energyd.core.selection import ProviderSpec
 from energyd.core.service import PriceService
+from energyd.domain.calendar import MarketCalendar
 from energyd.domain.figures import current_and_next
 from energyd.domain.planning import FetchPlan, plan_fetch
 from energyd.domain.records import FetchOutcome
@@ -34,13 +39,21 @@ __all__ = ["MAX_SLEEP", "Scheduler"]
 log = structlog.get_logger(__name__)
 
 MAX_SLEEP = 30.0
-#: Published a little after a boundary so the new slot is surely "now" on every clock.
-BOUNDARY_GRACE = timedelta(milliseconds=50)
+#: The last stretch before a deadline (seconds) is waited out by yielding to the event loop,
+#: not in epoll, whose 1 ms resolution would make every boundary up to 1 ms late.
+_SPIN = 0.002
+#: A sleep ends this share of its length early and is finished with a short one: the loop's
+#: monotonic clock and the wall clock may run apart while NTP slews (up to 0.05 %).
+_SLEW = 0.001
 
 
 @dataclass(slots=True)
 class _Attempts:
+    #: Attempts in a row that came up short (an error, or the prices still missing).
     failures: int = 0
+    #: The last of them in a row that failed on the source's side (an ``error`` run): these
+    #: back off exponentially; "not published yet" is asked on the short cadence instead.
+    errors: int = 0
     last_attempt: datetime | None = None
     #: The source said not to ask before this (``Retry-After`` of its last answer).
     not_before: datetime | None = None
@@ -80,6 +93,8 @@ class Scheduler:
         while True:
             changes = await self._changes.take()
             self.on_change(changes.everything)
+            if changes.prices:  # new slot edges (off the grid, or the first ones): re-plan
+                self._wake_publish.set()
 
     async def run(self) -> None:
         async with asyncio.TaskGroup() as group:
@@ -129,16 +144,20 @@ class Scheduler:
             retry_max=self._refresh.retry_max_seconds,
             not_before=attempts.not_before,
             estimate_from=await self._service.first_estimate(spec, now),
+            errors=attempts.errors,
+            publication_retry=self._refresh.publication_retry_seconds,
         )
 
     async def _fetch(self, spec: ProviderSpec) -> None:
         attempts = self._attempts.setdefault(spec.key, _Attempts())
         ok = False
+        failed = True  # on the source's side (or the store's), not "not published yet"
         covered: datetime | None = None
         attempts.not_before = None
         try:
             run = await self._service.fetch(spec, "schedule")
             ok = run.outcome is FetchOutcome.OK
+            failed = run.outcome is FetchOutcome.ERROR
             if run.retry_after is not None:
                 attempts.not_before = run.started_at + timedelta(seconds=run.retry_after)
             covered = await self._service.coverage_end(spec, _now(), final=True)
@@ -147,6 +166,7 @@ class Scheduler:
         now = _now()
         attempts.last_attempt = now
         expected = self._service.calendar(spec).expected_coverage_end(now)
+        attempts.errors = attempts.errors + 1 if failed else 0
         if ok and covered is not None and covered >= expected:
             attempts.failures = 0
         else:
@@ -155,6 +175,7 @@ class Scheduler:
                 "scheduler.retry_planned",
                 provider=spec.key,
                 failures=attempts.failures,
+                errors=attempts.errors,
                 covered_until=None if covered is None else covered.isoformat(),
                 expected_until=expected.isoformat(),
                 not_before=None if attempts.not_before is None else attempts.not_before.isoformat(),
@@ -163,45 +184,66 @@ class Scheduler:
     # -- slot boundaries -------------------------------------------------------------------
 
     async def boundary_loop(self) -> None:
-        """Announce every slot boundary of every running provider (and once at start)."""
+        """Announce every slot boundary of every running provider (and once at start) as it
+        passes; when prices or settings change, plan again from the last one announced, so an
+        edge that a fetch brings is not missed (one already passed is announced at once)."""
+        since = _now()
+        self._service.events.boundary()
         while True:
-            now = _now()
-            self._service.events.boundary()
             try:
-                boundary = await self._next_boundary(now)
+                boundary = await self._next_boundary(since)
             except StoreError as exc:  # what was published stays retained; try again soon
                 log.error("scheduler.boundary_failed", error=str(exc))
-                boundary = now + timedelta(seconds=MAX_SLEEP)
-            await _sleep_until(boundary + BOUNDARY_GRACE, self._wake_publish)
+                boundary = _now() + timedelta(seconds=MAX_SLEEP)
+            if await _sleep_until(boundary, self._wake_publish):
+                self._service.events.boundary()
+                since = _now()
+                await asyncio.sleep(0)  # the publisher first: planning the next one can wait
 
-    async def _next_boundary(self, now: datetime) -> datetime:
-        candidates: list[datetime] = []
+    async def _next_boundary(self, since: datetime) -> datetime:
+        """The first boundary strictly after ``since`` of any running provider: of its
+        ``slot_minutes`` grid, of its stored slots (off the grid too), and the market's local
+        midnight (today and tomorrow roll over) for a provider with either."""
+        candidates: set[datetime] = set()
+        rhythms: set[tuple[int | None, MarketCalendar]] = set()
         for runtime in self._service.runtimes():
-            spec, minutes = runtime.spec, runtime.slot_minutes  # checked by the loader
-            if minutes is not None:  # a provider without a plugin has only its stored slots
-                candidates.append(next_boundary(now, minutes))
-            slots = await self._service.slots(spec, now, now + timedelta(days=1))
-            current, following = current_and_next(slots, now)
+            slots = await self._service.slots(runtime, since, since + timedelta(days=1))
+            current, following = current_and_next(slots, since)
             if current is not None:
-                candidates.append(current.valid_to)
+                candidates.add(current.valid_to)
             elif following is not None:
-                candidates.append(following.valid_from)
+                candidates.add(following.valid_from)
+            # a provider without a plugin has only its stored slots (its minutes are None)
+            if runtime.slot_minutes is not None or current is not None or following is not None:
+                rhythms.add((runtime.slot_minutes, runtime.calendar))
+        for minutes, calendar in rhythms:  # checked by the loader
+            if minutes is not None:
+                candidates.add(next_boundary(since, minutes))
+            candidates.add(calendar.day_bounds(calendar.local_date(since))[1])
         # Nothing with a rhythm (no plugin loaded, nothing stored): look again shortly.
-        return min(candidates, default=now + timedelta(seconds=MAX_SLEEP))
+        return min(candidates, default=since + timedelta(seconds=MAX_SLEEP))
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
-async def _sleep_until(deadline: datetime | None, wake: asyncio.Event) -> None:
-    """Sleep until the wall clock reaches ``deadline`` or ``wake`` is set (then clear it)."""
+async def _sleep_until(deadline: datetime | None, wake: asyncio.Event) -> bool:
+    """Sleep until the wall clock reaches ``deadline`` (True) or ``wake`` is set (False; it
+    is cleared). Chunks of at most :data:`MAX_SLEEP` seconds on the loop's clock, each ended
+    a little early and the last :data:`_SPIN` seconds yielded away, so the wall clock is
+    checked often enough for a clock jump and the deadline is met within a fraction of a
+    millisecond."""
     while not wake.is_set():
-        now = _now()
-        remaining = MAX_SLEEP if deadline is None else (deadline - now).total_seconds()
+        remaining = MAX_SLEEP if deadline is None else (deadline - _now()).total_seconds()
         if remaining <= 0:
-            return
+            return True
+        if remaining <= _SPIN:
+            await asyncio.sleep(0)
+            continue
+        pause = min(remaining - _SPIN - remaining * _SLEW, MAX_SLEEP)
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(min(remaining, MAX_SLEEP)):
+            async with asyncio.timeout(pause):
                 await wake.wait()
     wake.clear()
+    return False

@@ -10,6 +10,11 @@ through :attr:`PriceService.faults`, which times it step by step: a plugin that 
 event loop is named in its provider's health. ``get_metadata`` is not among them: the loader
 reads it once per load, and :attr:`PriceService.registry` (:mod:`energyd.core.registry`) hands
 out what it said, with the market calendar built from it.
+
+Reads of served slots go through :attr:`PriceService.slot_cache` (:mod:`energyd.core.slotcache`),
+and the fetch runs health is built from are remembered too: every write here (a fetch, settings,
+plugins) forgets what it changed, in :meth:`PriceService.notify`, so no reader is ever served a
+price or a fetch state the store no longer holds.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import structlog
 
 from energyd.config import EnergySettings, Settings, redact
 from energyd.core.events import Events
-from energyd.core.fallbacks import INSTANT, FallbackReader
+from energyd.core.fallbacks import FallbackReader
 from energyd.core.faults import RuntimeFaults
 from energyd.core.fetching import fetch_into_store
 from energyd.core.pricing import priced
@@ -41,11 +46,13 @@ from energyd.core.shapes import (
     OverviewReply,
     PriceWindowReply,
     ProbeJson,
-    ProviderOverview,
+    ProviderEntry,
     SettingsChangeReply,
     SettingsReply,
     SettingsResetReply,
+    SharedOverviewReply,
 )
+from energyd.core.slotcache import SlotCache
 from energyd.core.store import PriceStore
 from energyd.domain.calendar import MarketCalendar
 from energyd.domain.figures import slot_json
@@ -65,6 +72,11 @@ from energyd.providers.loader import EnergyProviderLoader
 __all__ = ["PriceService"]
 
 log = structlog.get_logger(__name__)
+
+#: The shortest window: the one slot containing a moment.
+_INSTANT = timedelta(microseconds=1)
+#: Market calendars whose expectations are remembered before the memo starts over.
+_MARKETS_KEPT = 64
 
 
 class PriceService:
@@ -96,6 +108,17 @@ class PriceService:
         self.fallbacks = FallbackReader(
             store, self.runtimes, timedelta(days=settings.refresh.history_days)
         )
+        #: The served slots of each running provider around now, in memory (see the module).
+        self.slot_cache = SlotCache(self._read_served)
+        #: The newest fetch run (of any outcome, and the newest ok one) of each provider, as
+        #: stored; with the :meth:`SlotCache.version` of the provider it was read at.
+        self._runs: dict[tuple[str, str, FetchOutcome | None], tuple[object, FetchRun | None]] = {}
+        #: What :meth:`problem` found for each runtime (a config is validated once per runtime).
+        self._problems: dict[str, tuple[ProviderRuntime, str | None]] = {}
+        #: Per market calendar: the moment health was last built for, what it expected then.
+        self._expectations: dict[MarketCalendar, tuple[datetime, datetime, str]] = {}
+        #: The overview's entry of each runtime, with the version of its slots it was made at.
+        self._entries_of: dict[str, tuple[ProviderRuntime, tuple[int, int], ProviderEntry]] = {}
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -135,7 +158,9 @@ class PriceService:
             plugin.attach(self._session, self.settings.refresh.http_timeout_seconds)
 
     def notify(self, key: str | None) -> None:
-        """Tell the followers that ``key``'s prices changed, or (None) anything may have."""
+        """Tell the followers that ``key``'s prices changed, or (None) anything may have;
+        what was read of them before is forgotten first."""
+        self.forget(key)
         if key is None:
             self.events.everything_changed()
             return
@@ -143,6 +168,15 @@ class PriceService:
         for runtime in self.runtimes():  # what a fallback fetched fills their gaps
             if key in runtime.fallbacks:
                 self.events.prices_changed(runtime.key)
+
+    def forget(self, key: str | None) -> None:
+        """Forget the slots and fetch runs read of ``key`` (``None``: of every provider, and
+        what each config's validation said): the store or the settings changed."""
+        self.slot_cache.forget(key)
+        if key is None:
+            self._runs.clear()
+            self._problems.clear()
+            self._entries_of.clear()
 
     async def plugins_changed(self) -> None:
         """After an update or reload of plugin files."""
@@ -158,9 +192,11 @@ class PriceService:
         """Every running provider with its plugin as loaded, the selected one first."""
         return list(self.registry.runtimes(self.energy))
 
-    def runtime(self, spec: ProviderSpec | str | None = None) -> ProviderRuntime:
+    def runtime(self, spec: ProviderSpec | ProviderRuntime | str | None = None) -> ProviderRuntime:
         """The runtime of ``spec``, or of the running provider ``key`` (default: the selected
-        one; :class:`UnknownProviderError` when it is not running)."""
+        one; :class:`UnknownProviderError` when it is not running); a runtime is its own."""
+        if isinstance(spec, ProviderRuntime):
+            return spec
         if not isinstance(spec, ProviderSpec):
             spec = self.spec(spec)
         return self.registry.runtime(spec, self.energy)
@@ -177,9 +213,21 @@ class PriceService:
     def plugin(self, spec: ProviderSpec) -> EnergyPriceProvider | None:
         return self.runtime(spec).plugin
 
-    def problem(self, spec: ProviderSpec) -> str | None:
-        """Why this provider cannot fetch (missing or broken plugin, invalid config), or None."""
-        plugin = self.plugin(spec)
+    def problem(self, spec: ProviderSpec | ProviderRuntime) -> str | None:
+        """Why this provider cannot fetch (missing or broken plugin, invalid config), or None.
+
+        Validated once per runtime (the registry builds a new one for new settings or
+        plugins): a health report at every slot boundary of 100 feeds asks it 100 times."""
+        runtime = self.runtime(spec)
+        known = self._problems.get(runtime.key)
+        if known is not None and known[0] is runtime:
+            return known[1]
+        problem = self._problem(runtime)
+        self._problems[runtime.key] = (runtime, problem)
+        return problem
+
+    def _problem(self, runtime: ProviderRuntime) -> str | None:
+        spec, plugin = runtime.spec, runtime.plugin
         if plugin is None:
             return self.loader.missing(spec.plugin_id) or f"no plugin provides {spec.plugin_id!r}"
         errors = self.faults.run_sync(spec.key, "validate_config", _validate, plugin, spec.config)
@@ -201,6 +249,14 @@ class PriceService:
         """Fetch what the market has published for ``spec``; one fetch per provider at a time."""
         lock = self._locks.setdefault(spec.key, asyncio.Lock())
         asked = datetime.now(UTC)
+        try:
+            return await self._fetch(spec, lock, asked, reason)
+        finally:  # whatever happened, a fetch run (at least) was written: forget what was read
+            self.forget(spec.key)
+
+    async def _fetch(
+        self, spec: ProviderSpec, lock: asyncio.Lock, asked: datetime, reason: str
+    ) -> FetchRun:
         async with lock:
             recent = self._last_runs.get((spec.key, spec.region))
             if recent is not None and recent.started_at >= asked:
@@ -252,32 +308,58 @@ class PriceService:
     # -- reading ---------------------------------------------------------------------------
 
     async def slots(
-        self, spec: ProviderSpec, start: datetime, end: datetime
+        self, spec: ProviderSpec | ProviderRuntime, start: datetime, end: datetime
     ) -> list[EnergyPriceSlot]:
         """The stored slots of ``[start, end)`` from the configured source (see
         :attr:`ProviderRuntime.identity`): never another tariff's or API's; the periods it
         has no price for filled from its fallbacks (each such slot names its ``source``);
-        through the provider's price formula (:attr:`ProviderRuntime.tariff`) when it has one."""
-        runtime = self.runtime(spec)
+        through the provider's price formula (:attr:`ProviderRuntime.tariff`) when it has one.
+        Around now from :attr:`slot_cache`."""
+        return await self.slot_cache.slots(self.runtime(spec), start, end)
+
+    async def _read_served(
+        self, runtime: ProviderRuntime, start: datetime, end: datetime
+    ) -> list[EnergyPriceSlot]:
+        """:meth:`slots` read from the store (what :attr:`slot_cache` keeps)."""
         return priced(await self.fallbacks.served(runtime, start, end), runtime.tariff)
 
-    async def slot_at(self, spec: ProviderSpec, moment: datetime) -> EnergyPriceSlot | None:
+    async def slot_at(
+        self, spec: ProviderSpec | ProviderRuntime, moment: datetime
+    ) -> EnergyPriceSlot | None:
         """The slot served for ``moment``: the configured source's, else a fallback's."""
         runtime = self.runtime(spec)
-        slot = await self.store.slot_at(spec.key, spec.region, moment, source=runtime.identity)
-        if slot is None and runtime.fallbacks:
-            served = await self.fallbacks.served(runtime, moment, moment + INSTANT)
-            slot = next((s for s in served if s.contains(moment)), None)
-        return None if slot is None else priced([slot], runtime.tariff)[0]
+        served = await self.slot_cache.slots(runtime, moment, moment + _INSTANT)
+        return next((s for s in served if s.contains(moment)), None)
 
     async def coverage_end(
-        self, spec: ProviderSpec, moment: datetime, *, final: bool = False
+        self, spec: ProviderSpec | ProviderRuntime, moment: datetime, *, final: bool = False
     ) -> datetime | None:
         """Where the configured source's gap-free prices from ``moment`` end (``None``: none;
         ``final``: where its final ones end, a provisional price counting as a gap)."""
+        runtime = self.runtime(spec)
+        known, end = await self.slot_cache.coverage_end(runtime, moment, final=final)
+        if known:
+            return end
+        spec = runtime.spec
         return await self.store.coverage_end(
-            spec.key, spec.region, moment, source=self.runtime(spec).identity, final=final
+            spec.key, spec.region, moment, source=runtime.identity, final=final
         )
+
+    async def last_fetch(
+        self, spec: ProviderSpec | ProviderRuntime, outcome: FetchOutcome | None = None
+    ) -> FetchRun | None:
+        """The newest stored fetch run of ``spec`` (of ``outcome`` only, when given),
+        remembered until the provider's next fetch."""
+        runtime = self.runtime(spec)
+        key, region = runtime.key, runtime.spec.region
+        version = self.slot_cache.version(key)
+        known = self._runs.get((key, region, outcome))
+        if known is not None and known[0] == version:
+            return known[1]
+        run = await self.store.last_fetch(key, region, outcome)
+        if self.slot_cache.version(key) == version:  # no fetch while reading
+            self._runs[(key, region, outcome)] = (version, run)
+        return run
 
     async def first_estimate(self, spec: ProviderSpec, moment: datetime) -> datetime | None:
         """Where the configured source's first forecast at or after ``moment`` starts."""
@@ -314,22 +396,27 @@ class PriceService:
             "slots": slots,
         }
 
-    async def health(self, spec: ProviderSpec, now: datetime | None = None) -> HealthReport:
+    async def health(
+        self, spec: ProviderSpec | ProviderRuntime, now: datetime | None = None
+    ) -> HealthReport:
         now = now or datetime.now(UTC)
-        calendar = self.calendar(spec)
-        current = await self.slot_at(spec, now)
-        covered = await self.coverage_end(spec, now)
-        final = await self.coverage_end(spec, now, final=True)
-        last_run = await self.store.last_fetch(spec.key, spec.region)
-        last_ok = await self.store.last_fetch(spec.key, spec.region, FetchOutcome.OK)
-        expected = calendar.expected_coverage_end(now)
         runtime = self.runtime(spec)
+        spec = runtime.spec
+        calendar = runtime.calendar
+        current = await self.slot_at(runtime, now)
+        covered = await self.coverage_end(runtime, now)
+        final = await self.coverage_end(runtime, now, final=True)
+        last_run = await self.last_fetch(runtime)
+        last_ok = await self.last_fetch(runtime, FetchOutcome.OK)
+        expected, awaited = self._expected(calendar, now)
         own_current = current if current is None or current.source is None else None
         return assess(
-            problem=self.problem(spec),
+            problem=self.problem(runtime),
             has_current=own_current is not None,
             covered_until=covered,
-            final_until=final or now,  # none final from now: the final ones end now
+            # none final from now: the final ones end where the price now begins (a slot
+            # edge, not the moment asked: two daemons say the same)
+            final_until=final or (now if current is None else current.valid_from),
             expected_until=expected,
             last_run=last_run,
             last_success=None if last_ok is None else last_ok.started_at,
@@ -337,9 +424,22 @@ class PriceService:
             blocking=self.faults.blocking(spec.key),
             derived_errors=self.faults.derived_errors(spec.key),
             next_attempt=self._next_attempts.get(spec.key),
-            awaited=calendar.describe_until(expected),
+            awaited=awaited,
             failover=await self.fallbacks.failover(runtime, now) if runtime.fallbacks else None,
         )
+
+    def _expected(self, calendar: MarketCalendar, now: datetime) -> tuple[datetime, str]:
+        """Where ``calendar`` expects prices to reach at ``now``, and how health says what it
+        waits for: the same for every provider of a market in a round (remembered)."""
+        known = self._expectations.get(calendar)
+        if known is not None and known[0] == now:
+            return known[1], known[2]
+        expected = calendar.expected_coverage_end(now)
+        awaited = calendar.describe_until(expected)
+        if len(self._expectations) > _MARKETS_KEPT:
+            self._expectations.clear()
+        self._expectations[calendar] = (now, expected, awaited)
+        return expected, awaited
 
     def planned(self, key: str, when: datetime) -> None:
         """The scheduler's next fetch of ``key``; a change re-publishes provider health (so
@@ -379,37 +479,56 @@ class PriceService:
 
     async def overview(self, now: datetime | None = None) -> OverviewReply:
         """Every plugin file's status and every running provider's health."""
-        now = now or datetime.now(UTC)
-        providers: list[ProviderOverview] = []
-        for spec in self.specs():
-            meta = self.metadata(spec)
-            runtime = self.runtime(spec)
-            report = await self.health(spec, now)
-            entry = self.energy.providers.get(spec.key)
-            tariff = None if entry is None or entry.tariff is None else entry.tariff
-            providers.append(
-                {
-                    "id": spec.key,
-                    "plugin": spec.plugin_id,
-                    "region": spec.region,
-                    "region_name": None if meta is None else meta.region_names.get(spec.region),
-                    "selected": spec.selected,
-                    "display_name": None if meta is None else meta.display_name,
-                    "version": None if meta is None else meta.version,
-                    "currency": runtime.currency,
-                    "unit": None if runtime.currency is None else minor_per_kwh(runtime.currency),
-                    "tariff": None
-                    if tariff is None
-                    else tariff.model_dump(mode="json", by_alias=True),
-                    "notes": source_notes(runtime.plugin, spec),
-                    "health": report.as_json(),
-                }
-            )
+        entries = await self._entries(now)
         return {
             "selected": self.energy.provider_id,
-            "providers": providers,
+            "providers": [{**entry, "health": report.as_json()} for entry, report in entries],
             "plugins": [status.as_json() for status in self.loader.status()],
         }
+
+    async def shared_overview(self, now: datetime | None = None) -> SharedOverviewReply:
+        """:meth:`overview` as two daemons over the same prices agree on it: each health's
+        :meth:`~energyd.domain.health.HealthReport.shared_json` (the retained topic)."""
+        entries = await self._entries(now)
+        return {
+            "selected": self.energy.provider_id,
+            "providers": [{**entry, "health": report.shared_json()} for entry, report in entries],
+            "plugins": [status.as_json() for status in self.loader.status()],
+        }
+
+    async def _entries(
+        self, now: datetime | None = None
+    ) -> list[tuple[ProviderEntry, HealthReport]]:
+        now = now or datetime.now(UTC)
+        return [
+            (self._entry(runtime), await self.health(runtime, now)) for runtime in self.runtimes()
+        ]
+
+    def _entry(self, runtime: ProviderRuntime) -> ProviderEntry:
+        """What the overview says of ``runtime`` besides its health: the same until the
+        runtime is rebuilt or the provider fetches (its plugin's notes may follow a fetch)."""
+        version = self.slot_cache.version(runtime.key)
+        known = self._entries_of.get(runtime.key)
+        if known is not None and known[0] is runtime and known[1] == version:
+            return known[2]
+        spec, meta = runtime.spec, runtime.metadata
+        entry = self.energy.providers.get(spec.key)
+        tariff = None if entry is None or entry.tariff is None else entry.tariff
+        built: ProviderEntry = {
+            "id": spec.key,
+            "plugin": spec.plugin_id,
+            "region": spec.region,
+            "region_name": None if meta is None else meta.region_names.get(spec.region),
+            "selected": spec.selected,
+            "display_name": None if meta is None else meta.display_name,
+            "version": None if meta is None else meta.version,
+            "currency": runtime.currency,
+            "unit": None if runtime.currency is None else minor_per_kwh(runtime.currency),
+            "tariff": None if tariff is None else tariff.model_dump(mode="json", by_alias=True),
+            "notes": source_notes(runtime.plugin, spec),
+        }
+        self._entries_of[runtime.key] = (runtime, version, built)
+        return built
 
     # -- settings --------------------------------------------------------------------------
 

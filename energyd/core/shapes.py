@@ -14,18 +14,21 @@ from __future__ import annotations
 from typing import Any, NotRequired, TypeAlias, TypedDict
 
 from energyd.domain.figures import SlotJson
-from energyd.domain.health import HealthReportJson
+from energyd.domain.health import HealthReportJson, SharedHealthJson
 from energyd.domain.records import FetchRunJson, PluginStatusJson
 
 __all__ = [
     "OverviewReply",
     "PriceWindowReply",
     "ProbeJson",
+    "ProviderEntry",
     "ProviderOverview",
+    "ProviderState",
     "SectionJson",
     "SettingsChangeReply",
     "SettingsReply",
     "SettingsResetReply",
+    "SharedOverviewReply",
 ]
 
 #: One section of the settings as JSON (``energy``, ``mqtt``, ...): a dump of its pydantic
@@ -34,8 +37,9 @@ __all__ = [
 SectionJson: TypeAlias = dict[str, Any]
 
 
-class ProviderOverview(TypedDict):
-    """One running provider in the overview: its plugin as loaded, and its health."""
+class ProviderEntry(TypedDict):
+    """One running provider as the overview and the retained ``providers`` topic describe
+    it: its plugin as loaded (each adds its own ``health``)."""
 
     id: str
     plugin: str
@@ -52,15 +56,35 @@ class ProviderOverview(TypedDict):
     tariff: dict[str, Any] | None
     #: Short facts of the plugin about its source (``{"license": ...}``): its ``source_notes``.
     notes: dict[str, str]
+
+
+class ProviderOverview(ProviderEntry):
+    """One running provider in the overview: its plugin as loaded, and its health."""
+
     health: HealthReportJson
 
 
 class OverviewReply(TypedDict):
-    """:meth:`PriceService.overview`: the ``providers/status`` reply (and, with
-    ``updated_at``, the retained ``providers`` topic)."""
+    """:meth:`PriceService.overview`: the ``providers/status`` reply."""
 
     selected: str
     providers: list[ProviderOverview]
+    plugins: list[PluginStatusJson]
+
+
+class ProviderState(ProviderEntry):
+    """One running provider as :meth:`PriceService.shared_overview` has it: its health as
+    two daemons over the same prices agree on it (no times only this daemon knows)."""
+
+    health: SharedHealthJson
+
+
+class SharedOverviewReply(TypedDict):
+    """:meth:`PriceService.shared_overview`: the overview without times only this daemon
+    knows (the retained ``providers`` topic)."""
+
+    selected: str
+    providers: list[ProviderState]
     plugins: list[PluginStatusJson]
 
 

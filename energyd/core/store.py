@@ -31,7 +31,9 @@ that has shipped. A file newer than :data:`SCHEMA_VERSION` is refused untouched.
 
 All work on the connection is serialised by an :class:`asyncio.Lock`, so one coroutine's
 transaction never interleaves with another's statements. Batches go through one
-``executemany`` in one transaction: every aiosqlite call is a hop to its worker thread.
+``executemany`` in one transaction: every aiosqlite call is a hop to its worker thread. The
+rows of a fetch are made in that thread as SQLite reads them (:class:`_SlotRows`): a backfill
+of 100k slots neither blocks the event loop for its conversion nor holds a list of rows.
 """
 
 from __future__ import annotations
@@ -312,14 +314,13 @@ class PriceStore:
                 f"run is for {run.provider_id}/{run.region}, slots for {provider_id}/{region}"
             )
         fetched_at = _seconds(run.started_at, "run.started_at")
-        rows = [_slot_row(provider_id, region, slot, fetched_at, source) for slot in slots]
         run_row = _run_row(run)
+        rows = _SlotRows(provider_id, region, slots, fetched_at, source)
         async with self._transaction("save_fetch") as db:
-            cursor = await db.executemany(_UPSERT_SLOT, rows)
+            cursor = await db.executemany(_UPSERT_SLOT, rows)  # rows made in aiosqlite's thread
             written = max(cursor.rowcount, 0)
-            if rows:
-                span = max(row[3] - row[2] for row in rows)
-                await db.execute(_UPSERT_SERIES, (provider_id, region, span))
+            if rows.longest:
+                await db.execute(_UPSERT_SERIES, (provider_id, region, rows.longest))
             await db.execute(_INSERT_RUN, run_row)
         return written
 
@@ -630,25 +631,97 @@ def _from_millis(value: int) -> datetime:
     return _EPOCH + timedelta(milliseconds=value)
 
 
-def _slot_row(
-    provider_id: str, region: str, slot: EnergyPriceSlot, fetched_at: int, source: str
-) -> tuple[Any, ...]:
-    return (
-        provider_id,
-        region,
-        _exact_seconds(slot.valid_from, "slot.valid_from"),
-        _exact_seconds(slot.valid_to, "slot.valid_to"),
-        slot.price_pence,
-        slot.currency,
-        slot.price_pence_exc_vat,
-        int(slot.provisional),
-        int(slot.estimate),
-        slot.estimate_low_pence,
-        slot.estimate_high_pence,
-        slot.energy_pence,
-        fetched_at,
-        source,
-    )
+class _SlotRows:
+    """The rows of ``slots`` for :data:`_UPSERT_SLOT`, made while SQLite reads them.
+
+    ``executemany`` iterates this in aiosqlite's thread: a backfill of 100k slots is converted
+    off the event loop, in one pass, without a list of rows. ``longest`` is the longest slot
+    (seconds, for ``slot_series``) once the iteration is done.
+
+    Boundaries are epoch seconds by integer arithmetic, not per-slot datetime methods: a slot
+    starting where the one before it ended starts at that second, and if it also lasts as
+    long as the one before (the same ``timedelta``, between UTC datetimes, so real elapsed
+    time) it ends that much later. Any other boundary is ``moment - epoch`` in whole seconds;
+    what that cannot give (a naive datetime, a fraction of a second) :func:`_exact_seconds`
+    refuses with ``ValueError``, and the transaction rolls back: nothing is written. The
+    flags bind as 0 / 1 (a bool would go through sqlite3's adapter lookup); anything else is
+    bound as it is, for the ``CHECK (... IN (0, 1))`` to refuse.
+    """
+
+    __slots__ = ("fetched_at", "longest", "provider_id", "region", "slots", "source")
+
+    def __init__(
+        self,
+        provider_id: str,
+        region: str,
+        slots: Iterable[EnergyPriceSlot],
+        fetched_at: int,
+        source: str,
+    ) -> None:
+        self.provider_id, self.region, self.source = provider_id, region, source
+        self.slots, self.fetched_at = slots, fetched_at
+        self.longest = 0
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        provider_id, region, fetched_at, source = (
+            self.provider_id,
+            self.region,
+            self.fetched_at,
+            self.source,
+        )
+        utc, longest = UTC, 0
+        end: datetime | None = None  # where the slot before ended, at second `end_second`
+        end_second = 0
+        length: timedelta | None = None  # the last length measured, `length_seconds` long
+        length_seconds = 0
+        for slot in self.slots:
+            valid_from, valid_to = slot.valid_from, slot.valid_to
+            if valid_from == end:
+                start_second = end_second
+                if valid_to.tzinfo is utc:  # so valid_to - valid_from is real elapsed time
+                    span = valid_to - valid_from
+                    if span == length:
+                        end_second = start_second + length_seconds
+                    else:
+                        end_second = _epoch_second(valid_to, "slot.valid_to")
+                        length, length_seconds = span, end_second - start_second
+                else:
+                    end_second = _epoch_second(valid_to, "slot.valid_to")
+            else:
+                start_second = _epoch_second(valid_from, "slot.valid_from")
+                end_second = _epoch_second(valid_to, "slot.valid_to")
+            end = valid_to
+            if end_second - start_second > longest:
+                longest = end_second - start_second
+            provisional, estimate = slot.provisional, slot.estimate
+            yield (
+                provider_id,
+                region,
+                start_second,
+                end_second,
+                slot.price_pence,
+                slot.currency,
+                slot.price_pence_exc_vat,
+                1 if provisional is True else 0 if provisional is False else provisional,
+                1 if estimate is True else 0 if estimate is False else estimate,
+                slot.estimate_low_pence,
+                slot.estimate_high_pence,
+                slot.energy_pence,
+                fetched_at,
+                source,
+            )
+        self.longest = longest
+
+
+def _epoch_second(moment: datetime, name: str) -> int:
+    """:func:`_exact_seconds` by integer arithmetic where it can."""
+    try:
+        delta = moment - _EPOCH
+    except TypeError:  # naive (or no datetime at all): refused with the reason
+        return _exact_seconds(moment, name)
+    if delta.microseconds:
+        return _exact_seconds(moment, name)
+    return delta.days * 86400 + delta.seconds
 
 
 def _slot(row: Iterable[Any]) -> EnergyPriceSlot:

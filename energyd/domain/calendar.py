@@ -95,6 +95,22 @@ class MarketCalendar:
             candidate = self.at_local(today + timedelta(days=1), self.publish_time)
         return candidate
 
+    def last_publication(self, now: datetime) -> datetime | None:
+        """The latest publication instant at or before ``now`` (None without a rhythm): the
+        one whose prices :meth:`expected_coverage_end` counts on from then."""
+        if self.publish_time is None:
+            return None
+        today = self.local_date(now)
+        candidate = self.at_local(today, self.publish_time)
+        if candidate > now:
+            candidate = self.at_local(today - timedelta(days=1), self.publish_time)
+        return candidate
+
+    def expected_before(self, publication: datetime) -> datetime:
+        """How far prices should have been known just before ``publication`` (what is owed
+        until that publication brings more)."""
+        return self.expected_coverage_end(require_aware(publication) - timedelta(microseconds=1))
+
     def describe_until(self, expected: datetime) -> str:
         """Prices up to ``expected`` in the market's terms, for a provider waiting for them:
         ``the prices of 2026-12-03 (usually out at 13:00 Europe/Berlin)``."""

@@ -7,17 +7,23 @@ any whole number of minutes, with edges on whole UTC minutes, which is what
 Datetimes are timezone-aware (naive ones raise ``ValueError``); prices stay in minor units per
 kWh as in the slots. Every mean is weighted by time, so a 60-minute slot counts four times as
 much as a 15-minute one. Results are frozen dataclasses whose ``as_json()`` gives the figure
-keys of the MQTT payloads, rounded to 4 decimal places; the caller adds provider, region,
-units and ``updated_at``.
+keys of the MQTT payloads, rounded to 4 decimal places; the caller adds provider, region and
+units.
+
+A published figure never depends on when it was built, only on the slots and on the moment
+it describes: :func:`state_moment` is that moment (the last slot edge, grid boundary or day
+start passed), so two daemons over the same prices publish the same bytes, and a figure built
+twice between two boundaries is built the same.
 """
 
 from __future__ import annotations
 
 import bisect
 import math
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal, NotRequired, Protocol, TypedDict, TypeVar, overload
 
 from energyd.domain.calendar import MarketCalendar
@@ -41,8 +47,10 @@ __all__ = [
     "keep_started",
     "level_for",
     "period_stats",
+    "rank_at",
     "series_step",
     "slots_in",
+    "state_moment",
     "window_json",
     "window_period",
 ]
@@ -65,6 +73,8 @@ class Band(Protocol):
 DIGITS = MINOR_DIGITS  # decimal places of published figures (minor units per kWh)
 _MODES = ("cheapest", "most_expensive")
 _US = timedelta(microseconds=1)
+_PRICE = operator.attrgetter("price_pence")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MINUTE_US = 60_000_000
 # Two window means closer than this (minor units) are equal, so float noise cannot break a tie.
 _TIE = 1e-9
@@ -93,7 +103,9 @@ class SlotJson(TypedDict):
 
 
 class StatsJson(TypedDict):
-    """The figures of a ``stats/<period>`` payload (:meth:`PeriodStats.as_json`)."""
+    """The figures of a ``stats/<period>`` payload (:meth:`PeriodStats.as_json`): the
+    period's alone, published when prices change (the rank of now is ``level``'s, published
+    at every slot boundary)."""
 
     start: str | None
     end: str | None
@@ -105,8 +117,6 @@ class StatsJson(TypedDict):
     median: float | None
     min_at: str | None
     max_at: str | None
-    current_rank: int | None
-    current_percentile: float | None
     estimated_minutes: int
 
 
@@ -219,7 +229,8 @@ class PeriodStats:
     estimated_minutes: int = 0
 
     def as_json(self) -> StatsJson:
-        """``start .. current_percentile`` of a ``stats/<period>`` payload."""
+        """The figures of a ``stats/<period>`` payload: the period's, not ``current_*``
+        (they change at every slot boundary; ``level`` publishes them)."""
         return {
             "start": iso_or_none(self.start),
             "end": iso_or_none(self.end),
@@ -231,8 +242,6 @@ class PeriodStats:
             "median": round_price(self.median),
             "min_at": iso_or_none(self.min_at),
             "max_at": iso_or_none(self.max_at),
-            "current_rank": self.current_rank,
-            "current_percentile": self.current_percentile,
             "estimated_minutes": self.estimated_minutes,
         }
 
@@ -266,15 +275,7 @@ def period_stats(
     prices = [s.price_pence for s in inside]
     low, high = min(prices), max(prices)
     mean = math.fsum(p * w for p, w in zip(prices, weights, strict=True)) / sum(weights)
-    rank: int | None = None
-    percentile: float | None = None
-    if start <= now < end:
-        current = next((s for s in inside if s.contains(now)), None)
-        if current is not None:
-            cheaper = sum(1 for p in prices if p < current.price_pence)
-            rank = cheaper + 1
-            others = len(prices) - 1
-            percentile = round(100.0 * cheaper / others, 1) if others else 0.0
+    rank, percentile = _rank(inside, prices, start, end, now)
     return PeriodStats(
         start=start,
         end=end,
@@ -293,6 +294,51 @@ def period_stats(
         )
         // _MINUTE_US,
     )
+
+
+def rank_at(
+    slots: Sequence[Slot], start: datetime, end: datetime, now: datetime
+) -> tuple[int | None, float | None]:
+    """``current_rank`` and ``current_percentile`` of :func:`period_stats` alone (cheap: no
+    median, published at every slot boundary), for the slot containing ``now`` among those
+    overlapping ``[start, end)``."""
+    inside = slots_in(slots, start, end)
+    return _rank(inside, list(map(_PRICE, inside)), start, end, require_aware(now, "now"))
+
+
+def _rank(
+    inside: Sequence[Slot], prices: Sequence[float], start: datetime, end: datetime, now: datetime
+) -> tuple[int | None, float | None]:
+    if not start <= now < end:
+        return None, None
+    current, _ = current_and_next(inside, now)
+    if current is None:
+        return None, None
+    # the prices strictly below it, counted at C speed (floats, as the store gives them)
+    cheaper = sum(map(float(current.price_pence).__gt__, map(float, prices)))
+    others = len(prices) - 1
+    return cheaper + 1, round(100.0 * cheaper / others, 1) if others else 0.0
+
+
+def state_moment(
+    slots: Sequence[Slot], now: datetime, *, slot_minutes: int | None, day_start: datetime
+) -> datetime:
+    """The moment published state is built for at ``now``: the latest slot edge of
+    ``slots`` (ascending), boundary of the ``slot_minutes`` grid (UTC epoch) or ``day_start``
+    (the market's local midnight) at or before ``now`` -- the boundaries the scheduler
+    announces. Nothing published changes between two of them, so state built for this moment
+    is the same whenever it is built (a window "in the next 24 hours" starts here)."""
+    now = require_aware(now, "now")
+    edges = [require_aware(day_start, "day_start")]
+    if slot_minutes is not None:
+        step = slot_minutes * _MINUTE_US
+        edges.append(_EPOCH + timedelta(microseconds=_micros(now - _EPOCH) // step * step))
+    index = bisect.bisect_right(slots, now, key=lambda s: s.valid_to)
+    if index:
+        edges.append(slots[index - 1].valid_to)
+    if index < len(slots) and slots[index].valid_from <= now:
+        edges.append(slots[index].valid_from)
+    return max(edge for edge in edges if edge <= now)
 
 
 # -- levels ----------------------------------------------------------------------------------
@@ -641,8 +687,10 @@ def series_step(
 
 
 def current_and_next(slots: Sequence[S], now: datetime) -> tuple[S | None, S | None]:
-    """The slot containing ``now`` and the one after it (ascending ``slots``)."""
-    current = next((slot for slot in slots if slot.contains(now)), None)
+    """The slot containing ``now`` and the one after it (ascending ``slots``, no overlaps;
+    binary search: a boundary of 100 feeds asks this 100 times)."""
+    index = bisect.bisect_right(slots, now, key=lambda s: s.valid_to)
+    current = slots[index] if index < len(slots) and slots[index].valid_from <= now else None
     after = current.valid_to if current is not None else now
-    following = next((slot for slot in slots if slot.valid_from >= after), None)
-    return current, following
+    later = bisect.bisect_left(slots, after, lo=index, key=lambda s: s.valid_from)
+    return current, slots[later] if later < len(slots) else None

@@ -17,6 +17,11 @@ of some kind blocked the event loop (``... blocked the event loop for 5.0 s in
 fetch_prices``), and while derived topics of the provider cannot be built. ``loop_block``
 (the most recent block, kept after it ended) and ``derived_errors`` are reported whatever
 the state.
+
+:meth:`HealthReport.as_json` is the whole report (the ``health`` reply, the HTTP API);
+:meth:`HealthReport.shared_json` is what two daemons over the same prices agree on, for the
+retained ``providers`` topic: no time only this daemon knows (its last attempt and success,
+its next planned fetch, when a plugin blocked its loop), so the topic does not churn.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ __all__ = [
     "HealthState",
     "LoopBlock",
     "LoopBlockJson",
+    "SharedHealthJson",
     "assess",
 ]
 
@@ -151,6 +157,17 @@ class HealthReportJson(TypedDict):
     failover: FailoverJson | None
 
 
+class SharedHealthJson(TypedDict):
+    """:meth:`HealthReport.shared_json`: one provider's health on the retained ``providers``
+    topic (``message`` without this daemon's next try)."""
+
+    state: str
+    message: str
+    covered_until: str | None
+    derived_errors: dict[str, str]
+    failover: FailoverJson | None
+
+
 @dataclass(frozen=True, slots=True)
 class LoopBlock:
     """One step of a plugin call that held the event loop for ``seconds`` (ended ``at``)."""
@@ -182,6 +199,8 @@ class HealthReport:
     next_attempt: datetime | None = None
     #: Fallbacks and cross-checks (``None``: the provider has no fallback).
     failover: Failover | None = None
+    #: :attr:`message` without what only this daemon knows (its next try); ``None``: the same.
+    shared_message: str | None = None
 
     def as_json(self) -> HealthReportJson:
         return {
@@ -194,6 +213,16 @@ class HealthReport:
             "loop_block": None if self.loop_block is None else self.loop_block.as_json(),
             "derived_errors": dict(self.derived_errors),
             "next_attempt": iso_or_none(self.next_attempt),
+            "failover": None if self.failover is None else self.failover.as_json(),
+        }
+
+    def shared_json(self) -> SharedHealthJson:
+        """The report without this daemon's own times (see the module doc)."""
+        return {
+            "state": self.state.value,
+            "message": self.message if self.shared_message is None else self.shared_message,
+            "covered_until": iso_or_none(self.covered_until),
+            "derived_errors": dict(self.derived_errors),
             "failover": None if self.failover is None else self.failover.as_json(),
         }
 
@@ -241,9 +270,7 @@ def assess(
         faults.append(f"plugin {blocking.describe()}")
     if errors:
         faults.append(f"derived topics not published: {', '.join(sorted(errors))}")
-    state, message = base.state, base.message
-    if state is HealthState.WAITING and next_attempt is not None:
-        message = f"{message}; next try {iso_utc(next_attempt)}"
+    state = base.state
     if failover is not None:
         served = failover.serving is not None and state in (
             HealthState.STALE,
@@ -257,18 +284,15 @@ def assess(
         )
         if served or flawed:
             state = HealthState.DEGRADED
-        if failover.serving is not None or failover.disagreements or failover.problems:
-            message = "; ".join([*failover.describe(), message])
-    if faults:  # worse states stay as they are, but their message names the fault too
-        if state in (
-            HealthState.OK,
-            HealthState.UNKNOWN,
-            HealthState.DEGRADED,
-            HealthState.WAITING,
-        ):
-            state = HealthState.DEGRADED
-        kept = [] if base.state is HealthState.OK else [message]
-        message = "; ".join(kept + faults)
+    if faults and state in (  # worse states stay as they are (their message names it)
+        HealthState.OK,
+        HealthState.UNKNOWN,
+        HealthState.DEGRADED,
+        HealthState.WAITING,
+    ):
+        state = HealthState.DEGRADED
+    message = _message(base, failover, faults, next_attempt)
+    shared = _message(base, failover, faults, None)
     return HealthReport(
         state,
         message,
@@ -280,7 +304,26 @@ def assess(
         errors,
         next_attempt,
         failover,
+        None if shared == message else shared,
     )
+
+
+def _message(
+    base: HealthReport, failover: Failover | None, faults: list[str], next_attempt: datetime | None
+) -> str:
+    """The message of :func:`assess`: the base state's, when a waiting provider is tried next,
+    what its failover says, and the run-time faults."""
+    message = base.message
+    if base.state is HealthState.WAITING and next_attempt is not None:
+        message = f"{message}; next try {iso_utc(next_attempt)}"
+    if failover is not None and (
+        failover.serving is not None or failover.disagreements or failover.problems
+    ):
+        message = "; ".join([*failover.describe(), message])
+    if faults:
+        kept = [] if base.state is HealthState.OK else [message]
+        message = "; ".join(kept + faults)
+    return message
 
 
 def _assess(

@@ -16,8 +16,24 @@ def require_aware(moment: datetime, name: str = "datetime") -> datetime:
     return moment.astimezone(UTC)
 
 
+#: The text of whole-minute UTC moments already written: slot edges, which every payload and
+#: reply repeats (``isoformat`` is ~2 us each; a ``prices`` reply of a day has ~100 of them).
+_WRITTEN: dict[datetime, str] = {}
+_WRITTEN_MAX = 8192
+
+
 def iso_utc(moment: datetime) -> str:
     """``2024-05-01T22:30:00Z``: how energyd writes every moment; naive datetimes are refused."""
+    if moment.tzinfo is UTC and not (moment.second or moment.microsecond):
+        # Only UTC itself: moments of one other zone compare as wall times, so two instants
+        # an hour apart (a DST fold) would be one key.
+        text = _WRITTEN.get(moment)
+        if text is None:
+            text = moment.isoformat().replace("+00:00", "Z")
+            if len(_WRITTEN) >= _WRITTEN_MAX:
+                _WRITTEN.clear()
+            _WRITTEN[moment] = text
+        return text
     return require_aware(moment).isoformat().replace("+00:00", "Z")
 
 

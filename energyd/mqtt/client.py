@@ -5,15 +5,27 @@
 - It connects with MQTT v5, a stable client id (``energyd-<instance>``, see
   ``Settings.client_id``) and a persistent session (``clean_start`` off, a session expiry
   interval), so the QoS 1 request subscription and the requests published while the daemon
-  was away survive a short disconnect or a broker restart. When another client takes the
-  session over (the same client id: reason code 142, or connections dropped right after
-  connecting, again and again), the log says so: ``mqtt.session_taken_over``.
+  was away survive a short disconnect or a broker restart (not in a share group: below).
+  When another client takes the session over (the same client id: reason code 142, or
+  connections dropped right after connecting, again and again), the log says so:
+  ``mqtt.session_taken_over``.
 - ``<base>/status`` is ``online`` (retained) while connected; the will sets it to
   ``offline`` when the connection dies, and a clean shutdown publishes ``offline`` itself.
+  Another client setting it ``offline`` while this one is connected -- the will or the
+  shutdown of a second energyd on the same base topic -- is answered with ``online`` again
+  (the topic is followed without retained messages or our own), so ``offline`` stays only
+  when no energyd of the base topic is connected.
 - Retained state (prices, provider status, discovery) is cached: :meth:`publish_retained`
   works while disconnected, and every (re)connect re-publishes the whole cache.
 - Requests on ``<base>/request/<command>`` are answered on ``<base>/response/<command>``,
-  or on the MQTT v5 Response Topic with the Correlation Data copied back.
+  or on the MQTT v5 Response Topic with the Correlation Data copied back, at the request's
+  QoS (a QoS 0 request gets a QoS 0 reply: no acknowledgement for the broker to wait on).
+  Retained state and ``status`` always go out at QoS 1.
+- In a share group (``mqtt.share_group``) the requests are taken through the MQTT v5 shared
+  subscription ``$share/<group>/<base>/request/#``: the broker hands each to one connected
+  instance of the group. The session is then not kept (clean start, no expiry): a stopped or
+  dead instance's session would otherwise hold its share of the requests, unanswered, until
+  it expired, while the others could have answered them.
 - Other topics (Home Assistant's ``homeassistant/status``) can be followed with
   :meth:`add_subscription`; :meth:`republish` sends cached retained state again on demand.
 - A dropped connection or a refused connect is logged and retried with exponential,
@@ -39,7 +51,7 @@ import enum
 import math
 import socket
 import ssl
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from types import TracebackType
@@ -56,7 +68,7 @@ from energyd.domain.planning import backoff_delay
 from energyd.domain.time import iso_utc
 from energyd.exceptions import ConfigError
 from energyd.mqtt.commands import CommandRouter, refused_response_topic
-from energyd.mqtt.topics import Topics, is_publishable_topic
+from energyd.mqtt.topics import Topics, is_publishable_topic, unshared
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -89,6 +101,7 @@ look like a session taken over too (a broker that says no reason code, as in MQT
 
 _PAHO_CONNECT_TIMEOUT: Final = 5.0  # paho's own bound on opening the socket
 _PENDING_CALLS_THRESHOLD: Final = 64  # aiomqtt warns above this many calls in flight
+_BATCH: Final = 48  # publishes in flight at once in publish_retained_many (below that)
 
 log = structlog.get_logger("energyd.mqtt")
 
@@ -290,6 +303,38 @@ class MqttClient:
         self._cleared.discard(topic)
         await self._sync_now(topic)
 
+    async def publish_retained_many(self, messages: Mapping[str, bytes]) -> None:
+        """:meth:`publish_retained` for many topics at once, in their order: the changed ones
+        go out together, without waiting for each acknowledgement in turn (a slot boundary
+        of 100 feeds). Unchanged ones are not re-sent; a broker problem never raises."""
+        for topic in messages:
+            if not is_publishable_topic(topic):
+                raise ValueError(f"cannot publish to topic {topic!r}")
+        for topic, payload in messages.items():
+            self._retained[topic] = bytes(payload)
+            self._cleared.discard(topic)
+        async with self._retained_lock:
+            client = self._client
+            wanted = {t: self._retained.get(t) for t in messages}  # cleared meanwhile: None
+            changed = {t: p for t, p in wanted.items() if p is not None and self._sent.get(t) != p}
+            if client is None or not changed:
+                return
+            # aiomqtt counts its pending calls at each call: in chunks, that stays cheap
+            items = list(changed.items())
+            try:
+                for start in range(0, len(items), _BATCH):
+                    sends = (
+                        client.publish(topic, payload, qos=1, retain=True, timeout=math.inf)
+                        for topic, payload in items[start : start + _BATCH]
+                    )
+                    await self._bounded(client, asyncio.gather(*sends))
+            except (aiomqtt.MqttError, TimeoutError) as exc:
+                self._stats.publish_failures += 1
+                log.info("mqtt.publish_deferred", topics=len(changed), error=str(exc))
+                return
+            self._sent.update(changed)
+            self._stats.published += len(changed)
+
     async def clear_retained(self, topic: str) -> None:
         """Remove the retained value of ``topic`` (an empty retained message) and forget it."""
         if not is_publishable_topic(topic):
@@ -383,9 +428,10 @@ class MqttClient:
                 log.info("mqtt.subscribe_deferred", topic=topic_filter, error=str(exc))
 
     def _overlaps_requests(self, topic_filter: str) -> bool:
-        """Whether ``topic_filter`` can match some ``<base>/request/<command>`` topic."""
+        """Whether ``topic_filter`` (shared, ``$share/<group>/...``, or not) can match some
+        ``<base>/request/<command>`` topic."""
         prefix = [*self.topics.base.split("/"), "request"]
-        levels = topic_filter.split("/")
+        levels = unshared(topic_filter).split("/")
         for index, level in enumerate(prefix):
             if index >= len(levels):
                 return False
@@ -413,19 +459,29 @@ class MqttClient:
         """
         lost: asyncio.Future[None] = client._disconnected  # aiomqtt-internal, see above
         task = asyncio.ensure_future(operation)
+
+        def drop(_: asyncio.Future[None]) -> None:
+            task.cancel()  # a no-op once the operation is done
+
+        # A callback rather than asyncio.wait(): this is every publish's path, and wait()'s
+        # bookkeeping cost more than the rest of a publish (~40 us of a ~1 ms round trip).
+        lost.add_done_callback(drop)
         try:
             async with asyncio.timeout(self._timeout):
-                await asyncio.wait((task, lost), return_when=asyncio.FIRST_COMPLETED)
+                await task
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if lost.done() and task.cancelled() and not (current and current.cancelling()):
+                raise aiomqtt.MqttError("connection lost while waiting for the broker") from (
+                    None if lost.cancelled() else lost.exception()
+                )
+            raise  # a stop: ours to pass on
         finally:
+            lost.remove_done_callback(drop)
             if not task.done():
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
                     await task
-        if task.cancelled():
-            raise aiomqtt.MqttError("connection lost while waiting for the broker") from (
-                None if lost.cancelled() else lost.exception()
-            )
-        task.result()
 
     async def _deliver(
         self, handler: MessageHandler, topic: str, payload: bytes, slots: asyncio.Semaphore
@@ -526,7 +582,9 @@ class MqttClient:
     def _new_client(self) -> aiomqtt.Client:
         settings = self._settings
         properties = _properties(PacketTypes.CONNECT)
-        properties.SessionExpiryInterval = SESSION_EXPIRY_SECONDS
+        shared = settings.share_group is not None
+        if not shared:  # in a share group no session is kept (see the module doc)
+            properties.SessionExpiryInterval = SESSION_EXPIRY_SECONDS
         password = settings.password.get_secret_value() if settings.password else None
         client = aiomqtt.Client(
             settings.host,
@@ -536,7 +594,7 @@ class MqttClient:
             identifier=self.client_id,
             protocol=aiomqtt.ProtocolVersion.V5,
             will=aiomqtt.Will(self.topics.status(), OFFLINE, qos=1, retain=True),
-            clean_start=False,
+            clean_start=shared,
             properties=properties,
             keepalive=settings.keepalive,
             # No aiomqtt timeouts: on Python 3.11 its asyncio.wait_for() can swallow a
@@ -597,11 +655,24 @@ class MqttClient:
             log.info("mqtt.disconnect_failed", error=str(exc) or type(exc).__name__)
 
     async def _serve(self, client: aiomqtt.Client) -> None:
+        # Requests: no retained ones (a retained request is no request). Status: only what
+        # others publish from now on (no retained value, not our own), to say online again.
+        # A shared subscription may not take noLocal (MQTT v5 3.8.3.1); the request one
+        # does not need it, and mosquitto sends no retained messages to a shared one anyway.
+        fresh = SubscribeOptions.RETAIN_DO_NOT_SEND
         await self._bounded(
             client,
             client.subscribe(
-                self.topics.request_filter(),
-                options=SubscribeOptions(qos=1, retainHandling=SubscribeOptions.RETAIN_DO_NOT_SEND),
+                [
+                    (
+                        self.topics.request_filter(self._settings.share_group),
+                        SubscribeOptions(qos=1, retainHandling=fresh),
+                    ),
+                    (
+                        self.topics.status(),
+                        SubscribeOptions(qos=1, noLocal=True, retainHandling=fresh),
+                    ),
+                ],
                 timeout=math.inf,
             ),
         )
@@ -617,8 +688,14 @@ class MqttClient:
 
     async def _serve_requests(self, client: aiomqtt.Client) -> None:
         slots = asyncio.Semaphore(self._max_requests)
+        status = self.topics.status()
         async with asyncio.TaskGroup() as group:
             async for message in client.messages:
+                if message.topic.value == status and message.payload == OFFLINE:
+                    await slots.acquire()
+                    group.create_task(
+                        self._say_online_again(client, slots), name="energyd.mqtt.status"
+                    )
                 command = self.topics.command_of(message.topic.value)
                 handlers = [
                     handler
@@ -640,6 +717,18 @@ class MqttClient:
                 group.create_task(
                     self._answer(client, command, message, slots), name="energyd.mqtt.command"
                 )
+
+    async def _say_online_again(self, client: aiomqtt.Client, slots: asyncio.Semaphore) -> None:
+        """Another client set ``<base>/status`` offline while we are connected: the will of
+        a second energyd of this base topic that died, or its shutdown. We still serve it."""
+        try:
+            await self._publish(client, self.topics.status(), ONLINE, retain=True)
+        except (aiomqtt.MqttError, TimeoutError) as exc:
+            log.info("mqtt.online_deferred", error=str(exc))
+        else:
+            log.info("mqtt.online_again", reason="another client set the status offline")
+        finally:
+            slots.release()
 
     async def _answer(
         self,
@@ -669,7 +758,7 @@ class MqttClient:
                 )
                 reply = refused_response_topic(payload, str(response_topic), refusal)
                 topic = self.topics.response(command)
-            await self._publish(client, topic, reply, properties=_correlation(message.properties))
+            await self._reply(client, topic, reply, message)
             self._stats.replies += 1
         except (aiomqtt.MqttError, TimeoutError) as exc:
             log.warning("command.reply_failed", command=command, error=str(exc))
@@ -678,6 +767,26 @@ class MqttClient:
         finally:
             slots.release()
 
+    async def _reply(
+        self, client: aiomqtt.Client, topic: str, reply: bytes, request: aiomqtt.Message
+    ) -> None:
+        """The reply to ``request``: at its QoS, its Correlation Data copied, under a timeout.
+
+        Not :meth:`_bounded`: a reply is sent from the task group of the connection's
+        requests, which the end of the connection cancels anyway (and no lock is held), so
+        watching for the drop here too would only cost each reply another task.
+        """
+        properties = _correlation(request.properties)
+        try:
+            async with asyncio.timeout(self._timeout):
+                await client.publish(
+                    topic, reply, qos=request.qos, properties=properties, timeout=math.inf
+                )
+        except (aiomqtt.MqttError, TimeoutError):
+            self._stats.publish_failures += 1
+            raise
+        self._stats.published += 1
+
     async def _publish(
         self,
         client: aiomqtt.Client,
@@ -685,15 +794,12 @@ class MqttClient:
         payload: bytes,
         *,
         retain: bool = False,
-        properties: Properties | None = None,
     ) -> None:
-        """QoS 1 publish under a timeout, counted in :attr:`stats`."""
+        """A QoS 1 publish under a timeout, counted in :attr:`stats`."""
         try:
             await self._bounded(
                 client,
-                client.publish(
-                    topic, payload, qos=1, retain=retain, properties=properties, timeout=math.inf
-                ),
+                client.publish(topic, payload, qos=1, retain=retain, timeout=math.inf),
             )
         except (aiomqtt.MqttError, TimeoutError):
             self._stats.publish_failures += 1

@@ -45,14 +45,14 @@ from typing import Any, Final
 
 from energyd.api.shapes import (
     DayPayload,
-    HealthReportJson,
     LevelPayload,
     PredbatPayload,
     PricePayload,
-    ProviderOverview,
     ProviderSettingsPayload,
     ProvidersPayload,
+    ProviderStatePayload,
     SettingsPayload,
+    SharedHealthJson,
     StatsPayload,
     WindowPayload,
     payload_key,
@@ -64,6 +64,7 @@ from energyd.mqtt.topics import PriceKind, Topics
 __all__ = [
     "HEALTH_STATES",
     "ORIGIN_NAME",
+    "RETIRED_COMPONENTS",
     "DeviceEntities",
     "component_removal",
     "daemon_discovery_topic",
@@ -75,6 +76,7 @@ __all__ = [
     "region_options",
     "removal_messages",
     "with_removed_components",
+    "with_retired_components",
 ]
 
 ORIGIN_NAME: Final = "energyd"
@@ -83,7 +85,7 @@ QOS: Final = 1
 
 # The payload keys the templates read (KeyError at import when a shape loses one).
 _PRICE_MAJOR: Final = payload_key(PricePayload, "price_major")
-_CURRENT_RANK: Final = payload_key(StatsPayload, "current_rank")
+_CURRENT_RANK: Final = payload_key(LevelPayload, "rank")
 _LEVEL: Final = payload_key(LevelPayload, "level")
 _DAY_AVAILABLE: Final = payload_key(DayPayload, "available")
 _WINDOW_ACTIVE: Final = payload_key(WindowPayload, "active")
@@ -92,11 +94,16 @@ _STATS_FIGURES: Final = {name: payload_key(StatsPayload, name) for name in ("min
 _WINDOW_EDGES: Final = {name: payload_key(WindowPayload, name) for name in ("start", "end")}
 #: ``<base>/providers``: its list, a provider's entry in it and that entry's health.
 _PROVIDERS: Final = payload_key(ProvidersPayload, "providers")
-_ENTRY_ID: Final = payload_key(ProviderOverview, "id")
-_ENTRY_HEALTH: Final = payload_key(ProviderOverview, "health")
-_ENTRY_VERSION: Final = payload_key(ProviderOverview, "version")
-_HEALTH_STATE: Final = payload_key(HealthReportJson, "state")
-_HEALTH_LAST_SUCCESS: Final = payload_key(HealthReportJson, "last_success")
+_ENTRY_ID: Final = payload_key(ProviderStatePayload, "id")
+_ENTRY_HEALTH: Final = payload_key(ProviderStatePayload, "health")
+_ENTRY_VERSION: Final = payload_key(ProviderStatePayload, "version")
+_HEALTH_STATE: Final = payload_key(SharedHealthJson, "state")
+_HEALTH_COVERED: Final = payload_key(SharedHealthJson, "covered_until")
+#: Components of earlier versions, by id, with their platform (removed once at start,
+#: :func:`with_retired_components`). *Last successful fetch* read a time only one daemon
+#: knows (the retained ``providers`` topic no longer carries it); *Prices known until* took
+#: its place.
+RETIRED_COMPONENTS: Final = {"last_success": "sensor"}
 #: ``<base>/settings``: the selected provider, and each provider's region.
 _SELECTED: Final = payload_key(SettingsPayload, "provider_id")
 _SETTINGS_PROVIDERS: Final = payload_key(SettingsPayload, "providers")
@@ -326,7 +333,7 @@ def _price_components(
         "p": "sensor",
         "name": "Current rank today",
         "unique_id": f"{uid}_current_rank",
-        "state_topic": topics.figure(key, region, "stats/today"),
+        "state_topic": topics.figure(key, region, "level"),
         "value_template": _value(_CURRENT_RANK),
         "state_class": "measurement",
         "icon": "mdi:podium",
@@ -447,14 +454,15 @@ def _health_components(
             "device_class": "problem",
             **diagnostic,
         },
-        "last_success": {
+        "prices_until": {
             "p": "sensor",
-            "name": "Last successful fetch",
-            "unique_id": f"{uid}_last_success",
+            "name": "Prices known until",
+            "unique_id": f"{uid}_prices_until",
             "value_template": _provider_entry(
-                key, f"{{{{ {_health_of_entry(_HEALTH_LAST_SUCCESS)} }}}}"
+                key, f"{{{{ {_health_of_entry(_HEALTH_COVERED)} }}}}"
             ),
             "device_class": "timestamp",
+            "icon": "mdi:calendar-clock",
             **diagnostic,
         },
         "plugin_version": {
@@ -668,3 +676,19 @@ def with_removed_components(
             payload["cmps"] = {**payload["cmps"], **gone}
             messages[topic] = dumps(payload)
     return messages
+
+
+def with_retired_components(messages: Mapping[str, bytes]) -> dict[str, bytes]:
+    """The provider devices of ``messages`` (from :func:`discovery_messages`) with removal
+    entries for the :data:`RETIRED_COMPONENTS` of earlier versions: sent once at start, just
+    before ``messages`` themselves, so a device upgraded in place loses them in Home Assistant
+    and the configs retained stay the plain ones."""
+    retired: dict[str, bytes] = {}
+    for topic, message in messages.items():
+        payload = json.loads(message)
+        if "via_device" not in payload["dev"]:  # the daemon's own device had none of them
+            continue
+        gone = {cid: component_removal(p) for cid, p in RETIRED_COMPONENTS.items()}
+        payload["cmps"] = {**payload["cmps"], **gone}
+        retired[topic] = dumps(payload)
+    return retired

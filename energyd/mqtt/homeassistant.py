@@ -22,6 +22,7 @@ from energyd.mqtt.discovery import (
     discovery_messages,
     legacy_topics,
     with_removed_components,
+    with_retired_components,
 )
 from energyd.mqtt.state import StatePublisher
 
@@ -117,6 +118,9 @@ class DiscoveryPublisher:
             for topic in legacy_topics(self._prefix, keys):
                 if topic not in current:
                     await self._mqtt.clear_retained(topic)
+            # So are the components earlier versions had and this one has not.
+            for topic, payload in with_retired_components(current).items():
+                await self._mqtt.publish_retained(topic, payload)
         for topic, payload in with_removed_components(self._current, current).items():
             if payload:
                 await self._mqtt.publish_retained(topic, payload)

@@ -5,26 +5,30 @@ units (``price_major``, e.g. GBP/kWh, the unit Home Assistant's Energy dashboard
 the provider's currency (shapes: :mod:`energyd.api.shapes`).
 A missing price is ``null`` with ``"available": false`` -- never ``0``, so an automation
 cannot mistake "no data" for "free power". Datetimes are ISO 8601 UTC with a ``Z``.
+
+Nothing here stamps the time a payload was built: the same state gives the same bytes, so two
+daemons on one broker publish identical retained topics and the MQTT client skips a payload
+that did not change (:meth:`energyd.mqtt.client.MqttClient.publish_retained`).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import overload
 
 from energyd.api.shapes import (
     PricePayload,
     ProviderListPayload,
-    ProviderOverview,
     ProvidersPayload,
+    ProviderStatePayload,
     SettingsPayload,
     UpcomingPayload,
     series_head,
 )
 from energyd.core.selection import ProviderSpec
-from energyd.core.shapes import OverviewReply
+from energyd.core.shapes import SharedOverviewReply
 from energyd.domain.figures import slot_json
 from energyd.domain.time import iso_utc
 from energyd.domain.units import major_digits, major_per_kwh, minor_unit, round_price, to_major
@@ -47,7 +51,6 @@ def price_payload(
     region: str,
     slot: EnergyPriceSlot | None,
     *,
-    now: datetime,
     currency: str | None,
 ) -> PricePayload:
     """The self-describing payload of one price topic (``current`` or ``next``).
@@ -76,7 +79,6 @@ def price_payload(
         "estimate_low": None,
         "estimate_high": None,
         "source": None,
-        "updated_at": iso_utc(now),
     }
     if slot is None:
         return payload
@@ -123,38 +125,32 @@ def upcoming_payload(
     return {
         **series_head(provider_id, region, code),
         "count": len(remaining),
-        "updated_at": iso_utc(now),
         "slots": [slot_json(s) for s in remaining],
     }
 
 
 @overload
-def providers_payload(
-    statuses: OverviewReply, *, now: datetime | None = None
-) -> ProvidersPayload: ...
+def providers_payload(statuses: SharedOverviewReply) -> ProvidersPayload: ...
 @overload
+def providers_payload(statuses: list[ProviderStatePayload]) -> ProviderListPayload: ...
 def providers_payload(
-    statuses: list[ProviderOverview], *, now: datetime | None = None
-) -> ProviderListPayload: ...
-def providers_payload(
-    statuses: OverviewReply | list[ProviderOverview], *, now: datetime | None = None
+    statuses: SharedOverviewReply | list[ProviderStatePayload],
 ) -> ProvidersPayload | ProviderListPayload:
-    """Wrap what the caller built with ``updated_at`` (``now``; the current time if omitted).
+    """The retained ``providers`` payload from
+    :meth:`~energyd.core.service.PriceService.shared_overview`: each provider's health as two
+    daemons over the same prices agree on it (no last attempt or success, no next try, no
+    loop block) and no time of building, so it changes only when the state does.
 
     A list of per-provider entries becomes ``{"providers": [...], "count": n}``; a mapping
-    (the overview, with its own ``providers`` key: what the daemon publishes) is kept as it
-    is.
+    (the overview, with its own ``providers`` key: what the daemon publishes) keeps its keys.
     """
-    stamp = iso_utc(now if now is not None else datetime.now(UTC))
     if isinstance(statuses, Mapping):
-        overview: ProvidersPayload = {**statuses, "updated_at": stamp}
-        return overview
-    listed: ProviderListPayload = {
-        "providers": statuses,
-        "count": len(statuses),
-        "updated_at": stamp,
-    }
-    return listed
+        return {
+            "selected": statuses["selected"],
+            "providers": statuses["providers"],
+            "plugins": statuses["plugins"],
+        }
+    return {"providers": statuses, "count": len(statuses)}
 
 
 def settings_payload(
@@ -184,15 +180,19 @@ def _default(value: object) -> str:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
+#: One encoder for every payload (``json.dumps`` with options builds one per call).
+_ENCODER = json.JSONEncoder(
+    separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_default
+)
+
+
 def dumps(obj: object) -> bytes:
     """Compact UTF-8 JSON; aware datetimes become ISO 8601 UTC, NaN/Infinity are refused.
 
     A string with a lone surrogate (say, in a plugin's error message) cannot be UTF-8: then the
     payload is ASCII JSON with ``\\udXXX`` escapes instead, still valid JSON, never an error.
     """
-    text = json.dumps(
-        obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_default
-    )
+    text = _ENCODER.encode(obj)
     try:
         return text.encode("utf-8")
     except UnicodeEncodeError:

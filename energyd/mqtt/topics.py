@@ -13,7 +13,8 @@
     <base>/settings                                selected provider and regions (retained)
     <base>/request/<command>  ->  <base>/response/<command>
 
-A command may contain ``/`` (``providers/status``).
+A command may contain ``/`` (``providers/status``). Instances in a share group
+(``mqtt.share_group``) subscribe to the requests as ``$share/<group>/<base>/request/#``.
 """
 
 from __future__ import annotations
@@ -21,12 +22,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-__all__ = ["PriceKind", "Topics", "is_publishable_topic"]
+__all__ = ["PriceKind", "Topics", "is_publishable_topic", "unshared"]
 
 PriceKind = Literal["current", "next", "upcoming"]
 _PRICE_KINDS: frozenset[str] = frozenset(get_args(PriceKind))
 
 _ONLINE_STATUS = "status"
+_SHARE = "$share"
 _REQUEST = "request"
 _RESPONSE = "response"
 
@@ -34,6 +36,15 @@ _RESPONSE = "response"
 def is_publishable_topic(topic: str) -> bool:
     """Whether ``topic`` can be published to: non-empty, no wildcards, no NUL."""
     return bool(topic) and not any(char in topic for char in "+#\x00")
+
+
+def unshared(topic_filter: str) -> str:
+    """The topic filter of a subscription: ``$share/<group>/<filter>`` without its prefix,
+    any other filter as it is (a shared subscription matches the topics its filter does)."""
+    levels = topic_filter.split("/", 2)
+    if levels[0] == _SHARE and len(levels) == 3:
+        return levels[2]
+    return topic_filter
 
 
 def _under(topic: str, root: str) -> bool:
@@ -118,8 +129,14 @@ class Topics:
             return f"inside the Home Assistant discovery prefix {discovery_prefix!r}"
         return None
 
-    def request_filter(self) -> str:
-        return f"{self.base}/{_REQUEST}/#"
+    def request_filter(self, share_group: str | None = None) -> str:
+        """``<base>/request/#``; with ``share_group``, the MQTT v5 shared subscription
+        ``$share/<group>/<base>/request/#``: the broker hands each request to one subscriber
+        of the group. A request arrives on its own topic either way (:meth:`command_of`)."""
+        plain = f"{self.base}/{_REQUEST}/#"
+        if share_group is None:
+            return plain
+        return f"{_SHARE}/{_segment(share_group, 'share group')}/{plain}"
 
     def command_of(self, topic: str) -> str | None:
         """The command a request topic names, or ``None`` if ``topic`` is not a request."""

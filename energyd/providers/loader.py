@@ -53,6 +53,9 @@ __all__ = [
     "PLUGIN_NAME",
     "PROVIDER_ID",
     "EnergyProviderLoader",
+    "Stamp",
+    "StaticFacts",
+    "StaticReader",
     "bundled_plugin_dir",
     "check_required_kit",
     "compare_versions",
@@ -60,6 +63,7 @@ __all__ = [
     "init_energy_provider_loader",
     "read_required_kit",
     "read_static_version",
+    "stamp",
     "validate_plugin_name",
 ]
 
@@ -121,6 +125,44 @@ def compare_versions(left: str, right: str) -> int:
     return (left > right) - (left < right)
 
 
+@dataclass(frozen=True, slots=True)
+class StaticFacts:
+    """What a plugin file says of itself at module level, read without running it."""
+
+    #: The ``__version__ = "..."`` literal (``None``: the file does not say).
+    version: str | None
+    #: What ``REQUIRES_KIT`` is assigned: a literal, ``None`` when the file does not say (or
+    #: does not parse), or a marker for an expression that is not a literal.
+    requires_kit: object
+
+
+def _static_facts(source: bytes, name: str) -> StaticFacts:
+    """One parse of ``source`` for both module constants the loader reads statically.
+
+    A file with a syntax error still yields the version from a plain ``__version__ = "..."``
+    line, so a broken deployed copy reports what it was meant to be.
+    """
+    try:
+        tree = ast.parse(source, filename=name)
+    except (SyntaxError, ValueError):
+        # A file that does not parse may still say its version on a line of its own.
+        match = _VERSION_LINE.search(source.decode("utf-8", errors="replace"))
+        return StaticFacts(match.group(2) if match else None, None)
+    version = _module_constant(tree, "__version__")
+    return StaticFacts(
+        version if isinstance(version, str) else None, _module_constant(tree, "REQUIRES_KIT")
+    )
+
+
+def _required_kit(value: object, name: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        shown = "not a literal" if value is _NOT_LITERAL else repr(value)
+        raise PluginLoadError(f"{name}: REQUIRES_KIT must be a whole number >= 1 ({shown})")
+    return value
+
+
 def read_static_version(path: Path) -> str | None:
     """The module-level ``__version__ = "..."`` literal of a file, without importing it.
 
@@ -131,14 +173,7 @@ def read_static_version(path: Path) -> str | None:
         source = path.read_bytes()
     except OSError:
         return None
-    try:
-        tree = ast.parse(source, filename=path.name)
-    except (SyntaxError, ValueError):
-        # A file that does not parse may still say its version on a line of its own.
-        match = _VERSION_LINE.search(source.decode("utf-8", errors="replace"))
-        return match.group(2) if match else None
-    found = _module_constant(tree, "__version__")
-    return found if isinstance(found, str) else None
+    return _static_facts(source, path.name).version
 
 
 def _module_constant(tree: ast.Module, name: str) -> object:
@@ -166,16 +201,73 @@ def read_required_kit(path: Path) -> int | None:
     of at least 1.
     """
     try:
-        tree = ast.parse(path.read_bytes(), filename=path.name)
-    except (OSError, SyntaxError, ValueError):
+        source = path.read_bytes()
+    except OSError:
         return None
-    value = _module_constant(tree, "REQUIRES_KIT")
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        shown = "not a literal" if value is _NOT_LITERAL else repr(value)
-        raise PluginLoadError(f"{path.name}: REQUIRES_KIT must be a whole number >= 1 ({shown})")
-    return value
+    return _required_kit(_static_facts(source, path.name).requires_kit, path.name)
+
+
+Stamp = tuple[int, int, int, int, int]
+"""What tells one version of a file from the next: device, inode, size, modification and
+change times (ns). A deploy or update (``os.replace``: a new inode), an edit in place (a new
+change time, even with the modification time put back) and a file gone all change it."""
+
+
+def stamp(info: os.stat_result) -> Stamp:
+    """The :data:`Stamp` of a file from its ``stat``."""
+    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+
+
+class StaticReader:
+    """:func:`read_static_version` and :func:`read_required_kit` with each file parsed once
+    per version of it.
+
+    Every status (the ``health`` command, each ``providers`` publish, ``/metrics``) names the
+    version of every bundled and deployed plugin; parsing them all again each time cost
+    ~7 ms per file of 30-40 KB. What a file says is kept with the file's :data:`Stamp`, taken
+    *before* it is read, so a file replaced while being read is read again next time.
+    :meth:`forget` drops what was kept (a reload).
+    """
+
+    def __init__(self) -> None:
+        self._kept: dict[Path, tuple[Stamp, StaticFacts]] = {}
+
+    def facts(self, path: Path) -> StaticFacts | None:
+        """What ``path`` says, or ``None`` when it cannot be read."""
+        try:
+            info = path.stat()
+        except OSError:
+            self._kept.pop(path, None)
+            return None
+        now = stamp(info)
+        kept = self._kept.get(path)
+        if kept is not None and kept[0] == now:
+            return kept[1]
+        try:
+            source = path.read_bytes()
+        except OSError:
+            self._kept.pop(path, None)
+            return None
+        facts = _static_facts(source, path.name)
+        self._kept[path] = (now, facts)
+        return facts
+
+    def version(self, path: Path) -> str | None:
+        """:func:`read_static_version`, from what was kept while the file is unchanged."""
+        facts = self.facts(path)
+        return None if facts is None else facts.version
+
+    def required_kit(self, path: Path) -> int | None:
+        """:func:`read_required_kit`, from what was kept while the file is unchanged."""
+        facts = self.facts(path)
+        return None if facts is None else _required_kit(facts.requires_kit, path.name)
+
+    def forget(self, path: Path | None = None) -> None:
+        """Drop what was kept of ``path`` (default: of every file)."""
+        if path is None:
+            self._kept.clear()
+        else:
+            self._kept.pop(path, None)
 
 
 def check_required_kit(path: Path) -> int | None:
@@ -196,13 +288,30 @@ def _one_line(exc: BaseException) -> str:
 
 def _plugin_files(directory: Path) -> list[str]:
     """Sorted plugin file names in ``directory``; a missing folder holds none."""
+    return sorted(_plugin_stamps(directory))
+
+
+def _plugin_stamps(directory: Path) -> dict[str, Stamp]:
+    """Every plugin file in ``directory`` with its :func:`stamp`; a missing folder holds none.
+
+    One ``scandir`` and a ``stat`` per plugin file: what tells whether anything the status
+    says could have changed (see :meth:`EnergyProviderLoader.status`)."""
+    found: dict[str, Stamp] = {}
     try:
-        entries = list(directory.iterdir())
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                if not PLUGIN_NAME.fullmatch(entry.name):
+                    continue
+                try:
+                    if entry.is_file():
+                        found[entry.name] = stamp(entry.stat())
+                except OSError:  # gone since the listing
+                    continue
     except FileNotFoundError:
-        return []
+        return {}
     except OSError as exc:
         raise ProviderError(f"cannot list plugin folder {directory}: {exc}") from exc
-    return sorted(p.name for p in entries if PLUGIN_NAME.fullmatch(p.name) and p.is_file())
+    return found
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -342,6 +451,11 @@ class EnergyProviderLoader:
         self._loaded: dict[str, _Loaded] = {}
         self._providers: dict[str, EnergyPriceProvider] = {}
         self._metadata: dict[str, EnergyProviderMetadata] = {}
+        self._static = StaticReader()
+        self._loads = 0
+        #: The last status, and the stamps of both folders' files it was made from.
+        self._status: tuple[tuple[dict[str, Stamp], dict[str, Stamp]], list[PluginStatus]] | None
+        self._status = None
 
     # -- deploying ---------------------------------------------------------------------------
 
@@ -396,6 +510,7 @@ class EnergyProviderLoader:
             folder = self.bundled_dir
         files = _plugin_files(folder)
         self._drop_modules()
+        self._static.forget()  # a reload reads every file afresh
         install_import_aliases()
         loaded: dict[str, _Loaded] = {}
         providers: dict[str, EnergyPriceProvider] = {}
@@ -423,6 +538,8 @@ class EnergyProviderLoader:
         self._loaded = loaded
         self._providers = providers
         self._metadata = metadata
+        self._loads += 1
+        self._status = None
 
     def reload(self) -> None:
         """Forget every loaded module and instance, then load the deployed folder again."""
@@ -431,11 +548,19 @@ class EnergyProviderLoader:
     def _drop_modules(self) -> None:
         for result in self._loaded.values():
             sys.modules.pop(result.module_name, None)
+        self._loads += 1
+        self._status = None
         self._loaded = {}
         self._providers = {}
         self._metadata = {}
 
     # -- lookups -----------------------------------------------------------------------------
+
+    @property
+    def loads(self) -> int:
+        """How often the plugins were (un)loaded: a change means :attr:`providers` may hold
+        other instances (what the registry takes its plugins from)."""
+        return self._loads
 
     @property
     def providers(self) -> Mapping[str, EnergyPriceProvider]:
@@ -462,16 +587,16 @@ class EnergyProviderLoader:
         result = self._loaded.get(name)
         if result is not None and result.metadata is not None:
             return result.metadata.version
-        return read_static_version(self.deployed_dir / name)
+        return self._static.version(self.deployed_dir / name)
 
     def _kit_of(self, path: Path) -> int | None:
         try:
-            return read_required_kit(path)
+            return self._static.required_kit(path)
         except PluginLoadError:
             return None  # the load error says so
 
     def _status_of(self, name: str, deployed: bool, bundled: bool) -> PluginStatus:
-        bundled_version = read_static_version(self.bundled_dir / name) if bundled else None
+        bundled_version = self._static.version(self.bundled_dir / name) if bundled else None
         if not deployed:
             return PluginStatus(
                 name,
@@ -508,13 +633,21 @@ class EnergyProviderLoader:
         )
 
     def status(self) -> list[PluginStatus]:
-        """One entry per plugin file in the bundled and deployed folders, by file name."""
-        deployed = set(_plugin_files(self.deployed_dir))
-        bundled = set(_plugin_files(self.bundled_dir))
-        return [
+        """One entry per plugin file in the bundled and deployed folders, by file name.
+
+        Made again only when a file in either folder changed (its :data:`Stamp`), came or went,
+        or the plugins were loaded again: otherwise it is the last one, for the cost of listing
+        both folders (the ``health`` command and every ``providers`` publish ask for it)."""
+        stamps = (_plugin_stamps(self.deployed_dir), _plugin_stamps(self.bundled_dir))
+        if self._status is not None and self._status[0] == stamps:
+            return list(self._status[1])
+        deployed, bundled = stamps
+        entries = [
             self._status_of(name, name in deployed, name in bundled)
-            for name in sorted(deployed | bundled)
+            for name in sorted(deployed.keys() | bundled.keys())
         ]
+        self._status = (stamps, entries)
+        return list(entries)
 
     def missing(self, provider_id: str) -> str | None:
         """Why no loaded plugin provides ``provider_id`` (its file failed to load, or there is
@@ -543,6 +676,8 @@ class EnergyProviderLoader:
             _atomic_copy(self.bundled_dir / name, self.deployed_dir / name)
         except OSError as exc:
             raise ProviderError(f"copying {name} to {self.deployed_dir} failed: {exc}") from exc
+        finally:
+            self._static.forget(self.deployed_dir / name)  # its stamp changes too: belt and braces
         log.info("plugin.copied", file=name, folder=str(self.deployed_dir))
 
     def update(self, name: str) -> tuple[str | None, str | None]:

@@ -72,7 +72,7 @@ class TestUnits:
         slots = half_hours(date(2026, 11, 25))
         predbat = payloads(slots, now, "GBP", AGILE)["predbat"]
         rates = predbat["raw_today"] + predbat["raw_tomorrow"]
-        majors = [price_payload("p", "C", s, now=now, currency="GBP")["price_major"] for s in slots]
+        majors = [price_payload("p", "C", s, currency="GBP")["price_major"] for s in slots]
         assert 96 == len(rates)
         assert majors == [rate["value"] for rate in rates]
         assert all(abs(rate["value"]) < 2 for rate in rates)  # GBP, never pence
@@ -122,19 +122,19 @@ class TestSize:
         assert compact(predbat) <= PREDBAT_MAX_BYTES
         assert b" " not in json.dumps(predbat, separators=(",", ":")).encode()
 
-    def test_past_rates_go_first_when_too_big(self) -> None:
+    def test_earliest_rates_go_first_when_too_big(self) -> None:
         """Prices with every digit and two places before the point (-12.345678 GBP/kWh) over
-        the clock-change day and the next pass the budget: today's rates that are over are
-        left out first, never a future one, and tomorrow stays whole."""
+        the clock-change day and the next pass the budget: today's earliest rates are left
+        out first (over by the afternoon, when tomorrow is known), tomorrow stays whole, and
+        the payload is the same whenever it is built."""
         today = MIDNIGHT_MARKET.day_bounds(date(2026, 10, 25))
         slots = quarter_hours(today[0], 196, -1234.5678, "GBP")
-        now = today[0] + timedelta(hours=12)
-        whole = payloads(slots, today[0], "GBP", MIDNIGHT_MARKET)["predbat"]
-        trimmed = payloads(slots, now, "GBP", MIDNIGHT_MARKET)["predbat"]
-        future = [predbat_value(s) for s in slots if s.valid_to > now]
-        assert compact(whole) > PREDBAT_MAX_BYTES  # nothing is over yet: nothing to leave out
-        assert compact(trimmed) <= PREDBAT_MAX_BYTES
-        assert 96 == len(trimmed["raw_tomorrow"])
-        assert 100 > len(trimmed["raw_today"])
-        kept = trimmed["raw_today"] + trimmed["raw_tomorrow"]
-        assert all(rate in kept for rate in future)
+        early = payloads(slots, today[0], "GBP", MIDNIGHT_MARKET)["predbat"]
+        later = payloads(slots, today[0] + timedelta(hours=12), "GBP", MIDNIGHT_MARKET)["predbat"]
+        whole_today = [predbat_value(s) for s in slots if s.valid_from < today[1]]
+        assert early == later
+        assert compact(early) <= PREDBAT_MAX_BYTES
+        assert 96 == len(early["raw_tomorrow"])
+        kept = early["raw_today"]
+        assert 0 < len(kept) < 100
+        assert whole_today[-len(kept) :] == kept

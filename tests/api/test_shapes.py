@@ -99,7 +99,7 @@ SHAPE_MODULES = (
     energyd.http.routes,
 )
 #: Shapes that are only ever the base of others (their keys are checked in those).
-BASES_ONLY = frozenset({shapes.TimedHead})
+BASES_ONLY = frozenset({core_shapes.ProviderEntry})
 
 # A provider whose price rises through each UTC day (0.0 at 00:00 .. 47.0 at 23:30), with a
 # health check of its own; ``"broken"`` is a plugin file that does not load.
@@ -290,6 +290,9 @@ class StandInBroker:
     async def publish_retained(self, topic: str, payload: bytes) -> None:
         self.retained[topic] = payload
 
+    async def publish_retained_many(self, messages: Mapping[str, bytes]) -> None:
+        self.retained.update(messages)
+
     async def clear_retained(self, topic: str) -> None:
         self.retained.pop(topic, None)
 
@@ -349,8 +352,8 @@ def records() -> Iterable[tuple[Any, object]]:
 
 def topics(slots: list[EnergyPriceSlot]) -> Iterable[tuple[Any, object]]:
     """The pure topic builders, over ``slots``."""
-    yield shapes.PricePayload, price_payload("p", "C", slots[0], now=NOW, currency="GBP")
-    yield shapes.PricePayload, price_payload("p", "C", None, now=NOW, currency=None)
+    yield shapes.PricePayload, price_payload("p", "C", slots[0], currency="GBP")
+    yield shapes.PricePayload, price_payload("p", "C", None, currency=None)
     yield shapes.UpcomingPayload, upcoming_payload("p", "C", slots, now=NOW, currency="GBP")
     yield shapes.SeriesHead, shapes.series_head("p", "C", None)
     start, end = slots[0].valid_from, slots[-1].valid_to
@@ -451,9 +454,10 @@ async def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
                 pairs.append((shapes.WindowPayload, payload))
             else:
                 pairs.append((shape_of[topic], payload))
-        overview = await service.overview()
-        pairs.append((shapes.ProvidersPayload, providers_payload(overview)))
-        pairs.append((shapes.ProviderListPayload, providers_payload(overview["providers"])))
+        shared = await service.shared_overview()
+        pairs.append((core_shapes.SharedOverviewReply, shared))
+        pairs.append((shapes.ProvidersPayload, providers_payload(shared)))
+        pairs.append((shapes.ProviderListPayload, providers_payload(shared["providers"])))
         entries = [(spec, service.metadata(spec)) for spec in service.specs()]
         pairs.append((shapes.SettingsPayload, settings_payload("rising", entries)))
         assessment = await assess(service, store, None)
@@ -551,9 +555,13 @@ class TestFixedKeySets:
         assert list(PERIODS) == list(reply["stats"])
 
     def test_the_overview_is_the_providers_topic(self) -> None:
-        """The providers topic is the overview and updated_at."""
-        overview = keys_of(replies.OverviewReply)[0]
-        assert overview | {"updated_at"} == keys_of(shapes.ProvidersPayload)[0]
+        """The providers topic has the overview's keys, each provider the overview's, and
+        each health some of the health reply's (no time of building anywhere)."""
+        assert keys_of(replies.OverviewReply) == keys_of(shapes.ProvidersPayload)
+        assert keys_of(shapes.ProviderOverview) == keys_of(shapes.ProviderStatePayload)
+        shared = keys_of(shapes.SharedHealthJson)[0]
+        assert shared < keys_of(shapes.HealthReportJson)[0]
+        assert {"last_success", "last_attempt", "next_attempt", "loop_block"}.isdisjoint(shared)
 
 
 class TestRetainedTopics:
@@ -565,8 +573,8 @@ class TestRetainedTopics:
         check(shapes.SettingsPayload, json.loads(built.retained["shapes/settings"]), "s", samples)
         assert {
             shapes.ProvidersPayload,
-            shapes.ProviderOverview,
-            shapes.HealthReportJson,
+            shapes.ProviderStatePayload,
+            shapes.SharedHealthJson,
             # "rising" falls back to "other", which is 10 % dearer
             energyd.domain.health.FailoverJson,
             energyd.domain.health.DisagreementJson,

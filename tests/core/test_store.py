@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
 import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -502,6 +503,82 @@ class TestQueries:
         start = T0.replace(microsecond=500)
         with pytest.raises(ValueError, match="whole second"):
             await store.save_fetch("octopus", "C", make_slots(start, 1), make_run())
+
+
+class TestRowConversion:
+    """save_fetch turns boundaries into epoch seconds by integer arithmetic (a slot starting
+    where the one before ended, as long as it, is not converted again): whatever the zones,
+    the seconds stored are the instants given."""
+
+    @staticmethod
+    def stored_edges(path: Path) -> list[tuple[int, int]]:
+        return raw_query(path, "SELECT valid_from, valid_to FROM price_slots ORDER BY valid_from")
+
+    async def test_local_times_across_a_clock_change_are_stored_as_instants(
+        self, store: PriceStore, db_path: Path
+    ) -> None:
+        """Half hours in Europe/London wall-clock datetimes (one tzinfo) over the October
+        change: 50 slots, each 1800 s, the same instants as in UTC."""
+        day_start = datetime(2026, 10, 25, tzinfo=LONDON)
+        utc = [
+            day_start.astimezone(UTC) + i * HALF_HOUR for i in range(51)
+        ]  # 25 hours of half hours
+        local = [moment.astimezone(LONDON) for moment in utc]
+        slots = [
+            EnergyPriceSlot(a, b, 10.0 + i) for i, (a, b) in enumerate(itertools.pairwise(local))
+        ]
+        assert 50 == await store.save_fetch("octopus", "C", slots, make_run())
+        expected = [(int(a.timestamp()), int(b.timestamp())) for a, b in itertools.pairwise(utc)]
+        assert expected == self.stored_edges(db_path)
+        stored = await store.slots("octopus", "C", utc[0], utc[-1])
+        assert [(a, b) for a, b in itertools.pairwise(utc)] == [
+            (s.valid_from, s.valid_to) for s in stored
+        ]
+
+    async def test_mixed_zones_and_lengths(self, store: PriceStore, db_path: Path) -> None:
+        """Contiguous slots in UTC, +01:00 and UTC again, 30 then 15 then 60 minutes."""
+        plus_one = timezone(timedelta(hours=1))
+        edges = [T0 + timedelta(minutes=m) for m in (0, 30, 60, 75, 90, 150, 210)]
+        zones = [UTC, UTC, plus_one, plus_one, UTC, UTC, UTC]
+        moments = [edge.astimezone(zone) for edge, zone in zip(edges, zones, strict=True)]
+        slots = [EnergyPriceSlot(a, b, 1.0) for a, b in itertools.pairwise(moments)]
+        await store.save_fetch("octopus", "C", slots, make_run())
+        expected = [(int(a.timestamp()), int(b.timestamp())) for a, b in itertools.pairwise(edges)]
+        assert expected == self.stored_edges(db_path)
+        assert [(3600,)] == raw_query(db_path, "SELECT max_span FROM slot_series")
+
+    @pytest.mark.parametrize("edge", ["valid_from", "valid_to"])
+    async def test_fraction_mid_run_writes_nothing(self, store: PriceStore, edge: str) -> None:
+        """A boundary half a second off in the middle of a contiguous run is refused, and
+        the slots before it in the batch are not written."""
+        slots = make_slots(T0, 10)
+        off = getattr(slots[6], edge) + timedelta(milliseconds=500)
+        slots[6] = replace(slots[6], **{edge: off})
+        with pytest.raises(ValueError, match=rf"slot\.{edge} must be a whole second"):
+            await store.save_fetch("octopus", "C", slots, make_run())
+        assert {} == await store.counts()
+        assert [] == await store.fetch_runs()
+
+    async def test_naive_mid_run_writes_nothing(self, store: PriceStore) -> None:
+        """A naive valid_to in the middle of a run is refused; nothing is written."""
+        slots = make_slots(T0, 10)
+        slots[4] = replace(slots[4], valid_to=slots[4].valid_to.replace(tzinfo=None))
+        with pytest.raises(ValueError, match=r"slot\.valid_to must be timezone-aware"):
+            await store.save_fetch("octopus", "C", slots, make_run())
+        assert {} == await store.counts()
+
+    async def test_flags_are_zero_or_one(self, store: PriceStore, db_path: Path) -> None:
+        """Flags are stored as 0 / 1; a flag that is no bool is refused by the CHECK."""
+        slots = make_slots(T0, 3)
+        slots[1] = replace(slots[1], provisional=True, estimate=True)
+        await store.save_fetch("octopus", "C", slots, make_run())
+        flags = raw_query(db_path, "SELECT provisional, estimate FROM price_slots ORDER BY 1")
+        assert [(0, 0), (0, 0), (1, 1)] == sorted(flags)
+        later = make_slots(T0 + timedelta(days=1), 1)[0]
+        bad = [replace(later, estimate=2)]  # type: ignore[arg-type]
+        with pytest.raises(StoreError, match="CHECK constraint failed"):
+            await store.save_fetch("octopus", "C", bad, make_run(T0 + timedelta(hours=1)))
+        assert {("octopus", "C"): 3} == await store.counts()
 
 
 class TestFetchRuns:

@@ -12,13 +12,16 @@ from energyd.domain.figures import (
     PeriodStats,
     Window,
     WindowMode,
+    current_and_next,
     find_window,
     is_complete,
     keep_started,
     level_for,
     period_stats,
+    rank_at,
     series_step,
     slots_in,
+    state_moment,
     window_json,
     window_period,
 )
@@ -166,8 +169,6 @@ class TestPeriodStats:
             "median": 20.0,
             "min_at": "2026-11-25T10:00:00Z",
             "max_at": "2026-11-25T11:00:00Z",
-            "current_rank": None,
-            "current_percentile": None,
             "estimated_minutes": 0,
         } == stats.as_json()
 
@@ -780,3 +781,54 @@ class TestSeriesStep:
         assert empty == series_step(slots, utc(2026, 11, 25, 9))
         assert empty == series_step(slots, utc(2026, 11, 25, 11, 30))
         assert empty == series_step([], utc(2026, 11, 25, 9))
+
+
+class TestNow:
+    """The slot now and after, its rank, and the moment published state is built for."""
+
+    def test_current_and_next_across_a_gap(self) -> None:
+        """The slot containing now and the first one after it, a gap between or not."""
+        slots = run(utc(2026, 11, 25, 10), [1.0, 2.0]) + run(utc(2026, 11, 25, 12), [3.0])
+        assert (slots[0], slots[1]) == current_and_next(slots, utc(2026, 11, 25, 10, 29))
+        assert (slots[1], slots[2]) == current_and_next(slots, utc(2026, 11, 25, 10, 30))
+        assert (None, slots[2]) == current_and_next(slots, utc(2026, 11, 25, 11, 15))
+        assert (slots[2], None) == current_and_next(slots, utc(2026, 11, 25, 12, 0))
+        assert (None, None) == current_and_next(slots, utc(2026, 11, 25, 13, 0))
+        assert (None, slots[0]) == current_and_next(slots, utc(2026, 11, 25, 9, 0))
+
+    def test_rank_is_period_stats_rank(self) -> None:
+        """rank_at gives the current_rank / current_percentile of period_stats, at every
+        slot of the day (and None outside the period or in a gap)."""
+        slots = local_day(DAY)
+        start, end = AGILE.day_bounds(DAY)
+        for slot in slots:
+            stats = period_stats(slots, start, end, slot.valid_from)
+            assert (stats.current_rank, stats.current_percentile) == rank_at(
+                slots, start, end, slot.valid_from
+            )
+        assert (None, None) == rank_at(slots, start, end, end)
+        assert (None, None) == rank_at(slots[:10] + slots[11:], start, end, slots[10].valid_from)
+
+    @pytest.mark.parametrize(
+        ("now", "expected"),
+        [
+            (datetime(2026, 11, 25, 10, 31, 5, tzinfo=UTC), utc(2026, 11, 25, 10, 30)),  # a start
+            (utc(2026, 11, 25, 11, 20), utc(2026, 11, 25, 11, 15)),  # a gap: the grid's
+            (utc(2026, 11, 25, 11, 7), utc(2026, 11, 25, 11, 0)),  # the slot before's end
+            (utc(2026, 11, 25, 0, 3), utc(2026, 11, 25, 0, 0)),  # the day's start
+        ],
+    )
+    def test_state_moment(self, now: datetime, expected: datetime) -> None:
+        """The latest slot edge, 15-minute grid point or day start at or before now."""
+        slots = run(utc(2026, 11, 25, 10), [1.0, 2.0]) + run(utc(2026, 11, 25, 12), [3.0])
+        day = utc(2026, 11, 25)
+        assert expected == state_moment(slots, now, slot_minutes=15, day_start=day)
+
+    def test_state_moment_without_a_grid(self) -> None:
+        """A provider without a plugin (no grid): slot edges and the day's start only."""
+        slots = run(utc(2026, 11, 25, 10), [1.0])
+        day = utc(2026, 11, 25)
+        moment = utc(2026, 11, 25, 11, 20)
+        assert utc(2026, 11, 25, 10, 30) == state_moment(
+            slots, moment, slot_minutes=None, day_start=day
+        )

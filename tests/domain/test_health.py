@@ -171,3 +171,33 @@ class TestProvisional:
     def test_a_missing_day_is_named_before_provisional_ones(self) -> None:
         found = report(covered_until=NOW + timedelta(hours=6), final_until=NOW)
         assert "not published yet" in found.message
+
+
+class TestShared:
+    """What two daemons over the same prices agree on: the retained ``providers`` topic."""
+
+    def test_no_time_only_this_daemon_knows(self) -> None:
+        """The shared report has state, message, coverage, topic errors and failover; no last
+        attempt or success, no next try, no loop block."""
+        health = report(loop_block=BLOCK, next_attempt=NOW + timedelta(minutes=5))
+        assert {"state", "message", "covered_until", "derived_errors", "failover"} == set(
+            health.shared_json()
+        )
+        assert health.as_json()["next_attempt"] is not None
+
+    def test_waiting_without_the_next_try(self) -> None:
+        """A waiting provider's shared message is its message without this daemon's next try."""
+        health = report(
+            covered_until=NOW + timedelta(hours=6), next_attempt=NOW + timedelta(minutes=5)
+        )
+        assert HealthState.WAITING == health.state
+        assert health.message.endswith("; next try 2026-11-25T17:05:00Z")
+        assert (
+            health.message.removesuffix("; next try 2026-11-25T17:05:00Z")
+            == (health.shared_json()["message"])
+        )
+
+    def test_the_same_message_otherwise(self) -> None:
+        """Without a next try in it, the shared message is the message."""
+        health = report(last_run=run(FetchOutcome.ERROR, "HTTP 503"))
+        assert health.message == health.shared_json()["message"]

@@ -25,6 +25,7 @@ from energyd.mqtt.discovery import (
     provider_key_of,
     removal_messages,
     with_removed_components,
+    with_retired_components,
 )
 from energyd.mqtt.handlers import NoArgs, RefreshArgs, SettingsSetArgs
 from energyd.mqtt.payloads import dumps, price_payload
@@ -65,26 +66,24 @@ def keys(names: str) -> set[str]:
 
 PRICE_KEYS = keys(
     "provider region available valid_from valid_to price unit currency price_major unit_major "
-    "price_exc_vat updated_at"
+    "price_exc_vat"
 )
-DAY_KEYS = keys(
-    "provider region date start end complete available unit currency count slots updated_at"
-)
+DAY_KEYS = keys("provider region date start end complete available unit currency count slots")
 STATS_KEYS = keys(
     "provider region period start end complete count unit currency min max mean median min_at "
-    "max_at current_rank current_percentile updated_at"
+    "max_at"
 )
-LEVEL_KEYS = keys("provider region level price valid_from valid_to bands updated_at")
+LEVEL_KEYS = keys("provider region level price valid_from valid_to rank percentile bands")
 WINDOW_KEYS = keys(
     "name provider region mode minutes contiguous period_start period_end available start end "
-    "mean active slots updated_at"
+    "mean active slots"
 )
 PREDBAT_KEYS = keys("raw_today raw_tomorrow")
-UPCOMING_KEYS = keys("provider region unit currency count updated_at slots")
+UPCOMING_KEYS = keys("provider region unit currency count slots")
 SETTINGS_KEYS = keys("provider_id providers plugin region regions enabled")
 PROVIDERS_KEYS = keys(
-    "selected providers plugins updated_at id plugin region display_name version health "
-    "state message last_success last_attempt last_error covered_until"
+    "selected providers plugins id plugin region display_name version health "
+    "state message covered_until derived_errors failover"
 )
 
 _SEGMENT = r"[^/#+]+"
@@ -413,23 +412,26 @@ class TestComponents:
         assert [] == [t for t in templates if re.search(r"default\(|\|\s*(float|int)", t)]
 
     def test_times_are_timestamps(self) -> None:
-        """Window edges and the last successful fetch are timestamp sensors."""
+        """Window edges and where the known prices end are timestamp sensors."""
         messages = build([AGILE])
         times = [
             c
             for _, cid, c in components(messages)
-            if cid.endswith(("_start", "_end")) or cid == "last_success"
+            if cid.endswith(("_start", "_end")) or cid == "prices_until"
         ]
-        assert 7 == len(times)  # 3 windows x 2 + last_success
+        assert 7 == len(times)  # 3 windows x 2 + prices_until
         assert all("timestamp" == c["device_class"] for c in times)
 
     def test_level_and_rank(self) -> None:
-        """The level is an enum of the configured bands; the rank a unit-less measurement."""
+        """The level is an enum of the configured bands; the rank a unit-less measurement,
+        both read from ``level`` (published at every slot boundary)."""
         messages = build([AGILE])
         level = component(messages, "octopus_agile", "price_level")
         rank = component(messages, "octopus_agile", "current_rank")
         assert ("enum", list(LEVELS)) == (level["device_class"], level["options"])
         assert ("measurement", None) == (rank["state_class"], rank.get("unit_of_measurement"))
+        assert level["state_topic"] == rank["state_topic"]
+        assert {"rank"} == template_keys(rank["value_template"])
 
     def test_no_levels_no_level_sensor(self) -> None:
         """Without band names there is no enum sensor (it would have no options)."""
@@ -479,13 +481,14 @@ class TestComponents:
         assert "unit_of_measurement" not in config
 
     def test_diagnostics(self) -> None:
-        """Health, problem, last fetch and plugin version are diagnostics on <base>/providers."""
+        """Health, problem, prices known until and plugin version are diagnostics on
+        <base>/providers."""
         diagnostics = {
             cid: c
             for _, cid, c in components(build([AGILE]))
             if c.get("entity_category") == "diagnostic"
         }
-        assert ["health", "problem", "last_success", "plugin_version"] == list(diagnostics)
+        assert ["health", "problem", "prices_until", "plugin_version"] == list(diagnostics)
         assert {"energyd/providers"} == {c["state_topic"] for c in diagnostics.values()}
         assert list(HEALTH_STATES) == diagnostics["health"]["options"]
         assert "problem" == diagnostics["problem"]["device_class"]
@@ -612,7 +615,7 @@ class TestServedTopics:
         }
         start = datetime(2026, 11, 25, 15, 30, tzinfo=UTC)
         slot = EnergyPriceSlot(start, start + timedelta(minutes=30), -123456.123456, "GBP", 1e6)
-        biggest = dumps(price_payload("p" * 200, "r" * 200, slot, now=start, currency="GBP"))
+        biggest = dumps(price_payload("p" * 200, "r" * 200, slot, currency="GBP"))
         assert all(re.fullmatch(f"{BASE}/{BOUNDED_TOPICS}", t) for t in attribute_topics)
         assert 6 == len(attribute_topics)
         assert len(biggest) < 16_384
@@ -714,6 +717,18 @@ class TestRemoval:
     def test_nothing_lost_nothing_added(self) -> None:
         """With nothing removed, the messages are the current ones unchanged."""
         assert build() == with_removed_components(build(), build())
+
+    def test_retired_components_removed(self) -> None:
+        """Components of earlier versions (Last successful fetch) get a removal entry in every
+        provider device, the daemon's device none; the rest of each config is unchanged."""
+        messages = build()
+        retired = with_retired_components(messages)
+        daemon = daemon_discovery_topic(PREFIX, instance=INSTANCE)
+        assert set(messages) - {daemon} == set(retired)
+        for topic, payload in retired.items():
+            cmps = json.loads(payload)["cmps"]
+            assert {"p": "sensor"} == cmps.pop("last_success")
+            assert json.loads(messages[topic])["cmps"] == cmps
 
 
 def _fields(entities: DeviceEntities) -> dict[str, Any]:

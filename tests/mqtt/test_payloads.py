@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 
@@ -52,9 +53,8 @@ class TestPricePayload:
             "estimate_low": None,
             "estimate_high": None,
             "source": "octopus_agile",
-            "updated_at": "2024-05-01T12:10:00Z",
         }
-        assert expected == price_payload("octopus_agile", "C", current, now=NOW, currency="GBP")
+        assert expected == price_payload("octopus_agile", "C", current, currency="GBP")
 
     def test_a_formula_price_carries_the_market_price_beside_it(self) -> None:
         """Where a price formula applies, ``price`` is the end price and ``market_price`` the
@@ -63,7 +63,7 @@ class TestPricePayload:
         current = EnergyPriceSlot(
             start, start + timedelta(minutes=15), 29.9345, "EUR", 25.155, market_pence=9.285
         )
-        payload = price_payload("de", "DE-LU", current, now=NOW, currency="EUR")
+        payload = price_payload("de", "DE-LU", current, currency="EUR")
         assert (29.9345, 0.299345, 9.285, 0.09285, 25.155) == (
             payload["price"],
             payload["price_major"],
@@ -74,7 +74,7 @@ class TestPricePayload:
 
     def test_missing_slot_is_null_not_zero(self) -> None:
         """No slot gives the same keys with null prices and available false."""
-        payload = price_payload("octopus_agile", "C", None, now=NOW, currency="GBP")
+        payload = price_payload("octopus_agile", "C", None, currency="GBP")
         expected = {
             "provider": "octopus_agile",
             "region": "C",
@@ -94,56 +94,62 @@ class TestPricePayload:
             "estimate_low": None,
             "estimate_high": None,
             "source": None,
-            "updated_at": "2024-05-01T12:10:00Z",
         }
         assert expected == payload
 
     def test_same_keys_either_way(self) -> None:
         """Available and missing payloads have the same keys."""
-        full = price_payload("p", "C", slot(0, 10.0), now=NOW, currency="GBP")
-        empty = price_payload("p", "C", None, now=NOW, currency="GBP")
+        full = price_payload("p", "C", slot(0, 10.0), currency="GBP")
+        empty = price_payload("p", "C", None, currency="GBP")
         assert sorted(full) == sorted(empty)
 
     def test_rounding(self) -> None:
         """Prices are rounded to 4 decimals in minor units, 6 in major units."""
-        payload = price_payload("p", "C", slot(0, 18.29123456), now=NOW, currency="GBP")
+        payload = price_payload("p", "C", slot(0, 18.29123456), currency="GBP")
         assert (18.2912, 0.182912) == (payload["price"], payload["price_major"])
 
     def test_negative_price_kept(self) -> None:
         """Negative prices (Agile plunge pricing) are published as they are."""
-        assert -2.5 == price_payload("p", "C", slot(0, -2.5), now=NOW, currency="GBP")["price"]
+        assert -2.5 == price_payload("p", "C", slot(0, -2.5), currency="GBP")["price"]
 
     def test_currency_units(self) -> None:
         """A EUR slot is in c/kWh and EUR/kWh."""
-        payload = price_payload("p", "NL", slot(0, 25.0, "EUR"), now=NOW, currency="EUR")
+        payload = price_payload("p", "NL", slot(0, 25.0, "EUR"), currency="EUR")
         expected = ("c/kWh", "EUR", "EUR/kWh")
         assert expected == (payload["unit"], payload["currency"], payload["unit_major"])
 
     def test_currency_when_missing(self) -> None:
         """Without a slot the given currency names the units."""
-        payload = price_payload("p", "NL", None, now=NOW, currency="EUR")
+        payload = price_payload("p", "NL", None, currency="EUR")
         assert ("c/kWh", "EUR/kWh") == (payload["unit"], payload["unit_major"])
 
     def test_unknown_currency_is_null(self) -> None:
         """Without a slot and a currency (no plugin loaded) the units are null, not GBP."""
-        payload = price_payload("p", "C", None, now=NOW, currency=None)
+        payload = price_payload("p", "C", None, currency=None)
         expected = (False, None, None, None)
         actual = (payload["available"], payload["unit"], payload["currency"], payload["unit_major"])
         assert expected == actual
 
     def test_slot_names_its_currency_without_a_provider_one(self) -> None:
         """A stored slot still says its own units when the provider's currency is unknown."""
-        payload = price_payload("p", "C", slot(0, 12.0), now=NOW, currency=None)
+        payload = price_payload("p", "C", slot(0, 12.0), currency=None)
         assert ("p/kWh", "GBP", 0.12) == (
             payload["unit"],
             payload["currency"],
             payload["price_major"],
         )
 
-    def test_naive_now_refused(self) -> None:
+    def test_naive_slot_refused(self) -> None:
         """A naive timestamp is an error, not a guess."""
+        naive = datetime(2024, 5, 1, 12, 0)
         with pytest.raises(ValueError, match="naive"):
-            price_payload("p", "C", None, now=datetime(2024, 5, 1, 12, 0), currency="GBP")
+            price_payload("p", "C", EnergyPriceSlot(naive, naive, 1.0), currency="GBP")
+
+    def test_no_time_of_building(self) -> None:
+        """The payload is the slot's alone: built twice, the same bytes (no updated_at)."""
+        first = dumps(price_payload("p", "C", slot(0, 10.0), currency="GBP"))
+        assert "updated_at" not in json.loads(first)
+        assert first == dumps(price_payload("p", "C", slot(0, 10.0), currency="GBP"))
 
 
 class TestUpcomingPayload:
@@ -156,7 +162,6 @@ class TestUpcomingPayload:
             "unit": "p/kWh",
             "currency": "GBP",
             "count": 3,
-            "updated_at": "2024-05-01T12:10:00Z",
             "slots": [
                 {"start": "2024-05-01T12:00:00Z", "end": "2024-05-01T12:30:00Z", "price": 10.0},
                 {"start": "2024-05-01T12:30:00Z", "end": "2024-05-01T13:00:00Z", "price": 15.1235},
@@ -195,23 +200,14 @@ class TestUpcomingPayload:
 
 class TestProvidersPayload:
     def test_wraps(self) -> None:
-        """The per-provider dicts are wrapped with a count and a timestamp."""
-        statuses = [{"provider": "octopus_agile", "health": "ok"}]
-        expected = {"providers": statuses, "count": 1, "updated_at": "2024-05-01T12:10:00Z"}
-        assert expected == providers_payload(statuses, now=NOW)
+        """A list of provider entries is wrapped with a count (no timestamp)."""
+        statuses: list[Any] = [{"id": "octopus_agile", "health": {"state": "ok"}}]
+        assert {"providers": statuses, "count": 1} == providers_payload(statuses)
 
     def test_mapping_kept(self) -> None:
-        """An overview mapping keeps its own keys and gains updated_at."""
-        overview = {"selected": "octopus_agile", "providers": [], "plugins": []}
-        expected = {**overview, "updated_at": "2024-05-01T12:10:00Z"}
-        assert expected == providers_payload(overview, now=NOW)
-
-    def test_now_defaults_to_the_clock(self) -> None:
-        """Without now, updated_at is the current time."""
-        before = datetime.now(UTC).replace(microsecond=0)
-        stamp = providers_payload([])["updated_at"]
-        after = datetime.now(UTC)
-        assert before <= datetime.fromisoformat(stamp) <= after
+        """An overview mapping keeps its own keys and gains none."""
+        overview: Any = {"selected": "octopus_agile", "providers": [], "plugins": []}
+        assert overview == providers_payload(overview)
 
 
 class TestHelpers:
@@ -260,5 +256,5 @@ class TestHelpers:
 
     def test_round_trip(self) -> None:
         """A price payload survives dumps and json.loads unchanged."""
-        payload = price_payload("p", "C", slot(0, 10.5), now=NOW, currency="GBP")
+        payload = price_payload("p", "C", slot(0, 10.5), currency="GBP")
         assert payload == json.loads(dumps(payload))

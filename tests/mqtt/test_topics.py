@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from energyd.mqtt.topics import Topics, is_publishable_topic
+from energyd.mqtt.topics import Topics, is_publishable_topic, unshared
 
 
 class TestNames:
@@ -38,6 +38,37 @@ class TestNames:
             topics.request_filter(),
         )
         assert expected == actual
+
+
+class TestShareGroup:
+    def test_shared_request_filter(self) -> None:
+        """In a share group the request filter is the MQTT v5 shared subscription."""
+        assert "$share/pair/home/e/request/#" == Topics("home/e").request_filter("pair")
+
+    @pytest.mark.parametrize("group", ["", "a/b", "a+", "#"])
+    def test_bad_group(self, group: str) -> None:
+        """A share group is one plain topic level."""
+        with pytest.raises(ValueError, match="share group"):
+            Topics().request_filter(group)
+
+    @pytest.mark.parametrize(
+        ("topic_filter", "expected"),
+        [
+            ("$share/g/e/request/#", "e/request/#"),
+            ("$share/g/#", "#"),
+            ("e/request/#", "e/request/#"),
+            ("$share/g", "$share/g"),
+            ("$SYS/#", "$SYS/#"),
+        ],
+    )
+    def test_unshared(self, topic_filter: str, expected: str) -> None:
+        """A shared subscription's filter without ``$share/<group>/``; others unchanged."""
+        assert expected == unshared(topic_filter)
+
+    def test_command_of_a_shared_delivery(self) -> None:
+        """A request delivered through the group arrives on its own topic: the same command."""
+        topics = Topics("e")
+        assert "prices" == topics.command_of(topics.request("prices"))
 
 
 class TestRefused:

@@ -588,8 +588,8 @@ class TestPluginKit:
 
     def test_the_bundled_plugins_load_together(self, tmp_path: Path) -> None:
         """Every shipped plugin loads through the real loader, each naming the kit it needs
-        (the European day-ahead markets kit 3; Octopus, the retail tariffs, the fixed tariff
-        and the generic JSON source kit 4)."""
+        (the European day-ahead markets kit 3; the retail tariffs, the fixed tariff and the
+        generic JSON source kit 4; Octopus kit 5)."""
         loader = EnergyProviderLoader(tmp_path / "config", bundled_plugin_dir())
         loader.deploy_bundled_if_empty()
         loader.load_all()
@@ -598,4 +598,5 @@ class TestPluginKit:
         expected = dict.fromkeys(BUNDLED_FILES, (PluginState.UP_TO_DATE, 4))
         for kit3 in ("awattar", "energidataservice", "energy_charts", "entsoe", "nordpool"):
             expected[f"{kit3}_provider.py"] = (PluginState.UP_TO_DATE, 3)
+        expected["octopus_agile_provider.py"] = (PluginState.UP_TO_DATE, 5)
         assert expected == kits

@@ -568,12 +568,13 @@ class TestConfigAndMetadata:
             meta.slot_minutes,
             meta.requires_api_key,
         )
-        assert (3, "1.0.0") == (plugin.REQUIRES_KIT, meta.version)
+        assert (3, "1.1.0") == (plugin.REQUIRES_KIT, meta.version)
 
     def test_polling_is_gentle(self, plugin: Any) -> None:
-        """At most one request a second; a final day's answer kept for six hours."""
+        """At most one request a second; a final day's answer kept for three days (while
+        the day is in a fetch window)."""
         cls = plugin.NordPoolProvider
-        assert (1.0, 6 * 3600.0) == (cls.request_spacing_seconds, cls.cache_seconds)
+        assert (1.0, 3 * 24 * 3600.0) == (cls.request_spacing_seconds, cls.cache_seconds)
 
     @pytest.mark.parametrize(
         ("config", "errors"),
@@ -780,7 +781,7 @@ class TestAgainstTheStandIn:
         start, end = cet_day(date(2026, 11, 26))
         await loaded.fetch_prices("SE3", start, end, config_for(stand_in))
         (agent,) = stand_in.state.user_agents
-        assert agent.startswith("energyd-nordpool/1.0.0")
+        assert agent.startswith("energyd-nordpool/1.1.0")
 
     async def test_a_preliminary_day_is_used(self, loaded: Any, stand_in: RunningFake) -> None:
         stand_in.state.area_state = "Preliminary"

@@ -33,12 +33,13 @@ class TestMetadata:
             and isinstance(node.value, ast.Constant)
         ]
 
-        assert ["3.0.0"] == literals
-        assert "3.0.0" == octopus_agile().OctopusAgileProvider().get_metadata().version
+        assert ["3.1.0"] == literals
+        assert "3.1.0" == octopus_agile().OctopusAgileProvider().get_metadata().version
 
-    def test_built_on_kit_4(self) -> None:
-        """``REQUIRES_KIT = 4`` (metadata_for per family): read statically."""
-        assert 4 == read_required_kit(PLUGIN_FILE)
+    def test_built_on_kit_5(self) -> None:
+        """``REQUIRES_KIT = 5`` (a products list kept for a day, per request): read
+        statically."""
+        assert 5 == read_required_kit(PLUGIN_FILE)
 
     def test_one_concrete_provider_class(self) -> None:
         """The file defines exactly one concrete EnergyPriceProvider subclass."""

@@ -17,6 +17,7 @@ import aiohttp
 import pytest
 import structlog
 from aioresponses import aioresponses
+from yarl import URL
 
 from energyd.exceptions import (
     ProviderAuthError,
@@ -271,6 +272,37 @@ class TestDiscovery:
         ]
 
         assert GO == plugin().select_product(results, "go")
+
+    async def test_one_list_serves_every_family_for_a_day(
+        self, provider: Any, http_mock: aioresponses
+    ) -> None:
+        """Go, then Cosy an hour later: one GET /v1/products/ (kept by the plugin's pacer),
+        each product's detail once; a day later the list is asked again, the details (a week)
+        are not."""
+        clock = [1000.0]
+        provider.pacer.clock = lambda: clock[0]
+        day = date(2026, 6, 1)
+        http_mock.get(f"{API}/v1/products/", payload=page(family_products()), repeat=True)
+        for code in (GO, COSY):
+            http_mock.get(f"{API}/v1/products/{code}/", payload=product_detail(code), repeat=True)
+            http_mock.get(
+                any_query(rates_url(API, code, f"E-1R-{code}-C")),
+                payload=rows_page(code, "C", day),
+                repeat=True,
+            )
+        start, end = uk_day_bounds(day)
+
+        def asked(url: str) -> int:
+            return sum(len(calls) for key, calls in http_mock.requests.items() if key[1] == url)
+
+        for family in ("go", "cosy", "go"):
+            await provider.fetch_prices("C", start, end, {**FAST, "region": "C", "family": family})
+            clock[0] += 3600
+        assert 1 == asked(URL(f"{API}/v1/products/"))
+        clock[0] += 24 * 3600
+        await provider.fetch_prices("C", start, end, {**FAST, "region": "C", "family": "cosy"})
+        assert 2 == asked(URL(f"{API}/v1/products/"))
+        assert [1, 1] == [asked(URL(f"{API}/v1/products/{code}/")) for code in (GO, COSY)]
 
     async def test_gas_tracker_discovered(self, provider: Any, http_mock: aioresponses) -> None:
         """family tracker + fuel gas: ``?is_tracker=true``, the gas tariff, the gas path."""

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import math
-from dataclasses import replace
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from energyd.exceptions import SlotValidationError
 from energyd.providers.base import EnergyPriceSlot
-from energyd.providers.validation import validate_slots
+from energyd.providers.validation import (
+    MAX_ABS_PRICE,
+    WINDOW_TOLERANCE,
+    _checked,
+    _sort_refusing_overlaps,
+    validate_slots,
+)
 
 START = datetime(2026, 11, 25, 0, 0, tzinfo=UTC)
 END = START + timedelta(days=1)
@@ -128,3 +137,113 @@ class TestWholeMinutes:
         )
         with pytest.raises(SlotValidationError, match="currency EUR, expected GBP"):
             validate_slots([slot(0), euro], START, END)
+
+
+def reference(
+    slots: list[object], start: datetime, end: datetime, *, currency: str | None = None
+) -> list[EnergyPriceSlot]:
+    """Every rule on every slot (validation's own ``_checked``), then the sort: the result
+    validate_slots must give, whatever shortcut it takes for plain slots."""
+    low, high = start - WINDOW_TOLERANCE, end + WINDOW_TOLERANCE
+    checked: list[EnergyPriceSlot] = []
+    for index, slot in enumerate(slots):
+        expected = currency if currency is not None or not checked else checked[0].currency
+        checked.append(_checked(index, slot, low, high, start, end, expected))
+    _sort_refusing_overlaps(checked)
+    return checked
+
+
+def outcome(
+    check: Callable[..., list[EnergyPriceSlot]], slots: list[object], currency: str | None
+) -> list[str] | str:
+    """``check(slots, START, END, currency=currency)`` as the ``repr`` of each slot (so the
+    class, the zone objects and int-or-float count, not only equality), or the message it
+    refused them with."""
+    try:
+        return [repr(slot) for slot in check(slots, START, END, currency=currency)]
+    except SlotValidationError as exc:
+        return f"refused: {exc}"
+
+
+LONDON = ZoneInfo("Europe/London")
+#: One change each: what a fuzzed slot may be given (good and bad alike).
+CHANGES: list[Callable[[EnergyPriceSlot], EnergyPriceSlot]] = [
+    lambda s: replace(s, price_pence=math.nan),
+    lambda s: replace(s, price_pence=-math.inf),
+    lambda s: replace(s, price_pence=MAX_ABS_PRICE),
+    lambda s: replace(s, price_pence=MAX_ABS_PRICE * 1.01),
+    lambda s: replace(s, price_pence=7),
+    lambda s: replace(s, price_pence=True),
+    lambda s: replace(s, price_pence_exc_vat=math.nan),
+    lambda s: replace(s, price_pence_exc_vat=3),
+    lambda s: replace(s, price_pence_exc_vat=False),
+    lambda s: replace(s, energy_pence=math.inf),
+    lambda s: replace(s, energy_pence=2.5),
+    lambda s: replace(s, currency="EUR"),
+    lambda s: replace(s, currency="GB"),
+    lambda s: replace(s, provisional=1),  # type: ignore[arg-type]
+    lambda s: replace(s, estimate=True, estimate_low_pence=1.0, estimate_high_pence=2.0),
+    lambda s: replace(s, estimate=True, estimate_low_pence=3.0, estimate_high_pence=2.0),
+    lambda s: replace(s, estimate=True, estimate_high_pence=math.nan),
+    lambda s: replace(s, estimate_low_pence=1.0),
+    lambda s: replace(s, market_pence=1.0),
+    lambda s: replace(s, source="fallback"),
+    lambda s: replace(s, valid_from=s.valid_from.astimezone(LONDON)),
+    lambda s: replace(s, valid_to=s.valid_to.astimezone(ZoneInfo("UTC"))),
+    lambda s: replace(s, valid_to=s.valid_to + timedelta(seconds=1)),
+    lambda s: replace(s, valid_from=s.valid_from - timedelta(microseconds=1)),
+    lambda s: replace(s, valid_to=s.valid_to + timedelta(minutes=30)),
+    lambda s: replace(s, valid_to=s.valid_from),
+    lambda s: replace(s, valid_to=s.valid_from + timedelta(days=1, minutes=1)),
+    lambda s: replace(s, valid_to=s.valid_to.replace(tzinfo=None)),
+    lambda s: _Subclass(s.valid_from, s.valid_to, s.price_pence),
+]
+
+
+@dataclass(frozen=True, slots=True)
+class _Subclass(EnergyPriceSlot):
+    """A slot type of a plugin's own."""
+
+
+class TestSameAsEveryRule:
+    """The shortcut for plain slots gives what every rule on every slot gives: the same
+    slots, or the same refusal."""
+
+    def test_fuzzed_fetches(self) -> None:
+        """2000 seeded fetches: runs of 15-, 30- and 60-minute slots with gaps and overlaps,
+        a few slots given one of CHANGES, some fetches shuffled, in and out of the window."""
+        rng = random.Random(12)
+        for _ in range(2000):
+            slots: list[object] = []
+            moment = START - timedelta(hours=rng.choice([0, 0, 0, 24.5, -23]))
+            for _ in range(rng.randint(1, 12)):
+                length = timedelta(minutes=rng.choice([15, 30, 30, 60]))
+                slot = EnergyPriceSlot(moment, moment + length, round(rng.uniform(-5, 40), 2))
+                if rng.random() < 0.05:
+                    slot = rng.choice(CHANGES)(slot)
+                slots.append(slot)
+                moment += length if rng.random() < 0.9 else length * rng.choice([-1, 2])
+            if rng.random() < 0.1:
+                rng.shuffle(slots)
+            if rng.random() < 0.05:
+                slots.append("not a slot")
+            currency = rng.choice([None, None, "GBP", "GBP", "GBP", "EUR", "POUND"])
+            expected = outcome(reference, slots, currency)
+            assert expected == outcome(validate_slots, slots, currency), slots
+
+    def test_plain_slots_are_passed_on_as_they_are(self) -> None:
+        """A plain run (UTC, floats) comes back as the same objects, the others as copies."""
+        slots = run_of(timedelta(minutes=30), 4) + run_of(timedelta(minutes=15), 4, END)
+        slots[2] = replace(slots[2], price_pence=7)  # an int: copied as a float
+        result = validate_slots(slots, START, END + timedelta(hours=1), currency="GBP")
+        assert slots == result
+        assert [True, True, False, True, True, True, True, True] == [
+            a is b for a, b in zip(slots, result, strict=True)
+        ]
+
+    def test_a_run_leaving_the_window_is_refused_where_it_leaves(self) -> None:
+        """Contiguous slots going on past the window's tolerance are refused at the first
+        one outside it."""
+        slots = run_of(timedelta(hours=1), 60)
+        with pytest.raises(SlotValidationError, match=r"slot 48 \(.*outside the requested"):
+            validate_slots(slots, START, END)

@@ -30,8 +30,9 @@ Quirks handled:
   logged at info once (``nordpool.not_final``) and shown in
   :meth:`NordPoolProvider.source_notes`.
 - Gentle polling (Nord Pool's terms forbid extraction that burdens the site): a ``User-Agent``
-  naming energyd, at most one request a second, and a final day's answer kept for six hours
-  for all feeds.
+  naming energyd, at most one request a second, and a final day's answer kept for three days
+  (as long as the day is in a fetch window) for all feeds: a day is asked again only while
+  it is not published or not final.
   HTTP 401 / 403 means the portal blocks us: :class:`ProviderAuthError` saying so.
 
 Loaded standalone by the daemon: imports only the standard library and providers.energy.base.
@@ -67,7 +68,7 @@ from providers.energy.base import (
     per_mwh_to_minor_per_kwh,
 )
 
-__version__ = "1.0.0"
+__version__ = "1.1.0"
 REQUIRES_KIT = 3
 
 PROVIDER_ID = "nordpool"
@@ -290,10 +291,11 @@ class NordPoolProvider(KitProvider):
     # One request a second at most; feeds of one area and currency share an answer for 60 s.
     request_spacing_seconds = 1.0
     # One request per CET day: a day whose prices are final does not change, so its answer
-    # is kept for six hours (the daemon's refresh) and every fetch of yesterday .. tomorrow
-    # costs only the day still missing. A "not yet" answer and prices not final are never
-    # kept (``_final``).
-    cache_seconds = 6 * 3600.0
+    # is kept for three days (a day is in the daemon's window yesterday .. tomorrow from its
+    # publication the day before until the day after: 59 hours) and every fetch, refresh
+    # included, costs only the day still missing. A "not yet" answer and prices not final are
+    # never kept (``_final``).
+    cache_seconds = 3 * 24 * 3600.0
 
     def __init__(self) -> None:
         super().__init__()

@@ -13,8 +13,16 @@ working). A user names the ``family`` and the region and the current product is 
 (``/v1/products/``: code prefix, direction, brand Octopus, not Bulb's ``-BB-``, not business or
 prepay, still on sale, the latest ``available_from``); a ``product_code`` skips discovery, a
 ``tariff_code`` also the product detail; ``api_key`` + ``account_number`` read the tariff the
-account is on now. Discovered codes are cached on the instance for
-:attr:`OctopusAgileProvider.cache_ttl_seconds`.
+account is on now.
+
+Discovery is shared: the products list is kept for :attr:`OctopusAgileProvider.cache_ttl_seconds`
+(a day) by the kit's pacer, one per plugin instance, so every feed and every family of the
+plugin reads the one answer (feeds starting together make one request, a family discovered
+later in the day none; Tracker's ``?is_tracker=true`` list is its own request), and a
+product's detail (its tariff code per region, which never changes) for
+:attr:`OctopusAgileProvider.detail_ttl_seconds` (a week). A code gone quiet is checked
+against a list at most :attr:`OctopusAgileProvider.rollover_recheck_seconds` old, one that
+answered 404 against a list asked at once (which the other feeds then share).
 
 Quirks handled here:
 
@@ -46,7 +54,6 @@ import dataclasses
 import itertools
 import math
 import re
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -76,12 +83,16 @@ from providers.energy.base import (
     split_into_slots,
 )
 
-__version__ = "3.0.0"
-REQUIRES_KIT = 4
+__version__ = "3.1.0"
+REQUIRES_KIT = 5
 
 PROVIDER_ID = "octopus_agile"
 SLOT = timedelta(minutes=30)
-CACHE_TTL_SECONDS = 12 * 3600.0
+#: How long the products list is reused (by every feed): a new product is followed within a
+#: day; a code that goes quiet or away is noticed at once (rollover).
+CACHE_TTL_SECONDS = 24 * 3600.0
+#: How long a product's detail (region -> tariff code, fixed for the product) is reused.
+DETAIL_TTL_SECONDS = 7 * 24 * 3600.0
 #: How old a products list may be when a code that went quiet is checked for a successor.
 ROLLOVER_RECHECK_SECONDS = 300.0
 #: How long the tariff an account is on is reused.
@@ -619,15 +630,12 @@ def _ceil_second(moment: datetime) -> datetime:
     return moment + timedelta(microseconds=-moment.microsecond % 1_000_000)
 
 
-def _fresh(
-    cache: Mapping[_K, tuple[str, float]], key: _K, ttl: float, max_age: float | None = None
-) -> str | None:
-    """A cached code younger than ``ttl`` (and than ``max_age`` when given)."""
+def _fresh(cache: Mapping[_K, tuple[str, float]], key: _K, ttl: float, now: float) -> str | None:
+    """A cached code younger than ``ttl`` at ``now`` (the pacer's clock)."""
     entry = cache.get(key)
     if entry is None:
         return None
-    age = time.monotonic() - entry[1]
-    return entry[0] if age < ttl and (max_age is None or age < max_age) else None
+    return entry[0] if now - entry[1] < ttl else None
 
 
 @dataclass(frozen=True)
@@ -669,8 +677,10 @@ class OctopusAgileProvider(KitProvider):
     retry_policy = RETRY_POLICY
     server_statuses = SERVER_STATUSES
 
-    #: How long a discovered product code or looked-up tariff code is reused.
+    #: How long the products list (every family's current product) is reused.
     cache_ttl_seconds: float = CACHE_TTL_SECONDS
+    #: How long a product's detail (its tariff code per region) is reused.
+    detail_ttl_seconds: float = DETAIL_TTL_SECONDS
     #: How old a products list may be to tell whether a quiet code has a successor.
     rollover_recheck_seconds: float = ROLLOVER_RECHECK_SECONDS
     #: How long an account's tariff code is reused.
@@ -678,8 +688,8 @@ class OctopusAgileProvider(KitProvider):
 
     def __init__(self) -> None:
         super().__init__()
-        self._products: dict[tuple[str, str], tuple[str, float]] = {}
-        self._tariffs: dict[tuple[str, str, str, str, str], tuple[str, float]] = {}
+        #: (base_url, family) -> the product last discovered (to log a change once)
+        self._discovered: dict[tuple[str, str], str] = {}
         self._accounts: dict[tuple[str, str, str, bool], tuple[str, float]] = {}
         #: source identity -> (note, the product it is about)
         self._notes: dict[str, tuple[str, str]] = {}
@@ -755,9 +765,8 @@ class OctopusAgileProvider(KitProvider):
         identity = self.source_identity(settings.text("region"), settings)
         try:
             slots = await self._rates(api, resolved, start, end, settings)
-        except ProviderNotFoundError as exc:
-            self._forget(api.base_url, resolved.product)
-            successor = await self._successor(api, settings, resolved)
+        except ProviderNotFoundError as exc:  # withdrawn or renamed: a list asked now says
+            successor = await self._successor(api, settings, resolved, max_age=0.0)
             if successor is None:
                 raise
             resolved = await self._rolled_over(api, settings, resolved, successor, identity, exc)
@@ -825,14 +834,16 @@ class OctopusAgileProvider(KitProvider):
     async def _discover(
         self, api: HttpApi, settings: Settings, max_age: float | None = None
     ) -> str:
+        """The family's current product, from the products list every feed shares (kept by
+        the pacer for ``cache_ttl_seconds``; no older than ``max_age`` when given)."""
         family = effective_family(settings) or FAMILIES["agile"]
-        key = (api.base_url, family.name)
-        cached = _fresh(self._products, key, self.cache_ttl_seconds, max_age)
-        if cached is not None:
-            return cached
         params = {"is_tracker": "true"} if family.tracker else None
         found = await api.paginate(
-            "/v1/products/", params=params, max_pages=settings.integer("max_pages")
+            "/v1/products/",
+            params=params,
+            max_pages=settings.integer("max_pages"),
+            cache_seconds=self.cache_ttl_seconds,
+            max_age=max_age,
         )
         product = select_product(found, family)
         if product is None:
@@ -840,30 +851,24 @@ class OctopusAgileProvider(KitProvider):
                 f"no current {family.title} product in GET /v1/products/; set product_code "
                 "or tariff_code"
             )
-        self.log.info(
-            "octopus_agile.discovered",
-            direction=family.direction,
-            family=family.name,
-            product=product,
-        )
-        self._products[key] = (product, time.monotonic())
+        key = (api.base_url, family.name)
+        if self._discovered.get(key) != product:
+            self._discovered[key] = product
+            self.log.info(
+                "octopus_agile.discovered",
+                direction=family.direction,
+                family=family.name,
+                product=product,
+            )
         return product
 
     async def _tariff(self, api: HttpApi, product: str, settings: Settings) -> str:
         region, fuel = settings.text("region"), effective_fuel(settings)
         payment = settings.text("payment_method")
-        key = (api.base_url, product, region, fuel, payment)
-        cached = _fresh(self._tariffs, key, self.cache_ttl_seconds)
-        if cached is not None:
-            return cached
-        try:
-            detail = await api.get_json(f"/v1/products/{product}/", expect=dict)
-        except ProviderNotFoundError:
-            self._forget(api.base_url, product)
-            raise
-        tariff = tariff_code_for_region(detail, region, fuel=fuel, payment_method=payment)
-        self._tariffs[key] = (tariff, time.monotonic())
-        return tariff
+        detail = await api.get_json(
+            f"/v1/products/{product}/", expect=dict, cache_seconds=self.detail_ttl_seconds
+        )
+        return tariff_code_for_region(detail, region, fuel=fuel, payment_method=payment)
 
     async def _account_tariff(self, api: HttpApi, settings: Settings) -> str:
         """The tariff the account is on now (its key as the Basic-auth user name)."""
@@ -871,7 +876,7 @@ class OctopusAgileProvider(KitProvider):
         fuel = effective_fuel(settings)
         export = effective_direction(settings) == "export"
         key = (api.base_url, account, fuel, export)
-        cached = _fresh(self._accounts, key, self.account_ttl_seconds)
+        cached = _fresh(self._accounts, key, self.account_ttl_seconds, self.pacer.clock())
         if cached is not None:
             return cached
         secret = base64.b64encode(f"{settings.text('api_key')}:".encode()).decode("ascii")
@@ -911,14 +916,18 @@ class OctopusAgileProvider(KitProvider):
                 f"region is {settings.text('region')}: set region = {match['region']!r}"
             )
         self.log.info("octopus_agile.account_tariff", tariff=tariff)
-        self._accounts[key] = (tariff, time.monotonic())
+        self._accounts[key] = (tariff, self.pacer.clock())
         return tariff
 
     # -- rollover ----------------------------------------------------------------------------
 
-    async def _successor(self, api: HttpApi, settings: Settings, resolved: Resolved) -> str | None:
+    async def _successor(
+        self, api: HttpApi, settings: Settings, resolved: Resolved, max_age: float | None = None
+    ) -> str | None:
         """A newer product of ``resolved``'s family on sale now, or None (no family known,
-        nothing newer, or the products list failing: the original error stands)."""
+        nothing newer, or the products list failing: the original error stands). The list
+        is at most ``max_age`` old (default ``rollover_recheck_seconds``; 0 after a 404: one
+        asked now, which every feed then shares)."""
         if resolved.how == "account":
             self._accounts.clear()
             try:
@@ -941,7 +950,8 @@ class OctopusAgileProvider(KitProvider):
             pacer=self.pacer,
         )
         try:
-            newest = await self._discover(once, probe, max_age=self.rollover_recheck_seconds)
+            recheck = self.rollover_recheck_seconds if max_age is None else max_age
+            newest = await self._discover(once, probe, max_age=recheck)
         except ProviderFetchError:  # none on sale, or the list failing: the first error stands
             return None
         return None if newest == resolved.product else newest
@@ -996,17 +1006,3 @@ class OctopusAgileProvider(KitProvider):
                 how=old.how,
                 detail=str(why),
             )
-
-    def _forget(self, base_url: str, product: str) -> None:
-        """Drop cached codes of a product that answered 404 (withdrawn or renamed)."""
-        self._products = {
-            key: entry
-            for key, entry in self._products.items()
-            if not (key[0] == base_url and entry[0] == product)
-        }
-        self._tariffs = {
-            key: entry
-            for key, entry in self._tariffs.items()
-            if not (key[0] == base_url and key[1] == product)
-        }
-        self._accounts.clear()

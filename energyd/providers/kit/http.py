@@ -386,12 +386,17 @@ class HttpApi:
         empty_statuses: Collection[int] = (),
         accept_statuses: Collection[int] = (),
         cache_if: Callable[[HttpResponse], bool] | None = None,
+        cache_seconds: float | None = None,
+        max_age: float | None = None,
     ) -> HttpResponse:
         """One request (retried by the retrier, if any) -> a 2xx :class:`HttpResponse`, or
         one with a status in ``accept_statuses`` (a 400 whose body explains it, say).
         ``cache_if`` says whether a GET answer may be reused by the plugin's
         :class:`Pacer` (default here: every one; ``get_json`` / ``get_xml`` / ``get_text``
-        keep only what decodes; a "not yet" answer with status 200 should not be kept)."""
+        keep only what decodes; a "not yet" answer with status 200 should not be kept).
+        ``cache_seconds``: how long this GET's answer is reused (default: the plugin's
+        ``cache_seconds``; a list that rarely changes, for hours, by all feeds of the
+        plugin); ``max_age``: a kept answer older than this is not used (asked again)."""
         url = self.url(path)
         merged = {**self.headers, **(headers or {})}
 
@@ -427,7 +432,7 @@ class HttpApi:
         if pacer is None or method != "GET":  # only a GET answer is shared
             return await send()
         key = (url, tuple(sorted((params or {}).items())), tuple(sorted(merged.items())))
-        return await pacer.shared(key, send, cache_if)
+        return await pacer.shared(key, send, cache_if, keep_for=cache_seconds, max_age=max_age)
 
     async def _once(
         self,
@@ -503,16 +508,25 @@ class HttpApi:
         empty_statuses: Collection[int] = (),
         expect: type | tuple[type, ...] | None = None,
         cache_if: Callable[[HttpResponse], bool] | None = None,
+        cache_seconds: float | None = None,
+        max_age: float | None = None,
     ) -> Any:
         """GET -> decoded JSON; ``expect`` (say ``dict``) checks the top-level type. Only an
-        answer that decodes (and passes ``cache_if``) is reused by the plugin's Pacer."""
+        answer that decodes (and passes ``cache_if``) is reused by the plugin's Pacer
+        (``cache_seconds``, ``max_age``: as :meth:`request`)."""
         merged = {"Accept": "application/json", **(headers or {})}
 
         def keep(resp: HttpResponse) -> bool:
             return _decodes(lambda: resp.json(expect)) and (cache_if is None or cache_if(resp))
 
         resp = await self.get(
-            path, params=params, headers=merged, empty_statuses=empty_statuses, cache_if=keep
+            path,
+            params=params,
+            headers=merged,
+            empty_statuses=empty_statuses,
+            cache_if=keep,
+            cache_seconds=cache_seconds,
+            max_age=max_age,
         )
         return resp.json(expect)
 
@@ -540,16 +554,25 @@ class HttpApi:
         headers: Mapping[str, str] | None = None,
         empty_statuses: Collection[int] = (),
         cache_if: Callable[[HttpResponse], bool] | None = None,
+        cache_seconds: float | None = None,
+        max_age: float | None = None,
     ) -> ET.Element:
         """GET -> the root element of a safely parsed XML document (only one that parses,
-        and passes ``cache_if``, is reused by the plugin's Pacer)."""
+        and passes ``cache_if``, is reused by the plugin's Pacer; ``cache_seconds``,
+        ``max_age``: as :meth:`request`)."""
         merged = {"Accept": "application/xml, text/xml", **(headers or {})}
 
         def keep(resp: HttpResponse) -> bool:
             return _decodes(resp.xml) and (cache_if is None or cache_if(resp))
 
         resp = await self.get(
-            path, params=params, headers=merged, empty_statuses=empty_statuses, cache_if=keep
+            path,
+            params=params,
+            headers=merged,
+            empty_statuses=empty_statuses,
+            cache_if=keep,
+            cache_seconds=cache_seconds,
+            max_age=max_age,
         )
         return resp.xml()
 
@@ -560,14 +583,19 @@ class HttpApi:
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
         empty_statuses: Collection[int] = (),
+        cache_seconds: float | None = None,
+        max_age: float | None = None,
     ) -> str:
-        """GET -> the body as text (declared charset, else UTF-8)."""
+        """GET -> the body as text (declared charset, else UTF-8; ``cache_seconds``,
+        ``max_age``: as :meth:`request`)."""
         resp = await self.get(
             path,
             params=params,
             headers=headers,
             empty_statuses=empty_statuses,
             cache_if=lambda resp: _decodes(resp.text),
+            cache_seconds=cache_seconds,
+            max_age=max_age,
         )
         return resp.text()
 
@@ -579,9 +607,12 @@ class HttpApi:
         results_key: str = "results",
         next_key: str = "next",
         max_pages: int = 20,
+        cache_seconds: float | None = None,
+        max_age: float | None = None,
     ) -> list[Any]:
         """DRF-style pages: every ``results`` list, following ``next`` links (rebased onto the
-        base URL, see :func:`rebase_url`) for at most ``max_pages`` pages."""
+        base URL, see :func:`rebase_url`) for at most ``max_pages`` pages (each page kept
+        and reused as ``cache_seconds`` and ``max_age`` say: :meth:`request`)."""
         first = self.url(path)
         base = self.base_url or first
         current, query = first, params
@@ -590,7 +621,9 @@ class HttpApi:
         for _ in range(max_pages):
             seen.add(current)
             where = _where("GET", current)
-            body = await self.get_json(current, params=query, expect=dict)
+            body = await self.get_json(
+                current, params=query, expect=dict, cache_seconds=cache_seconds, max_age=max_age
+            )
             page = body.get(results_key)
             if not isinstance(page, list):
                 raise ProviderDataError(f"{where}: {results_key!r} is not a list")

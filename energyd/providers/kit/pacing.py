@@ -10,7 +10,10 @@ One :class:`Pacer` belongs to one plugin instance, so every feed of that plugin 
   fetch hanging on a sleep.
 - ``cache_seconds``: a successful GET answer is reused for this long for the same URL and
   parameters, and the same request asked while one is in flight waits for that one
-  (:meth:`Pacer.shared`), so feeds asking the same thing make one request.
+  (:meth:`Pacer.shared`), so feeds asking the same thing make one request. A request may
+  keep its answer for longer or shorter than that (``keep_for``: a product list that changes
+  a few times a year, say, for a day) and may refuse a kept answer older than it can use
+  (``max_age``: a check that needs a recent one).
 
 The clock and sleep are injectable for tests.
 """
@@ -43,7 +46,8 @@ class Pacer:
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)
     _last_start: float | None = field(default=None, init=False, repr=False)
-    _cache: dict[Hashable, tuple[float, object]] = field(
+    #: key -> (kept at, kept for: None for ``cache_seconds`` as it is now, answer)
+    _cache: dict[Hashable, tuple[float, float | None, object]] = field(
         default_factory=dict, init=False, repr=False
     )
     _flying: dict[Hashable, asyncio.Future[object]] = field(
@@ -55,12 +59,16 @@ class Pacer:
         key: Hashable,
         make: Callable[[], Awaitable[_T]],
         keep_if: Callable[[_T], bool] | None = None,
+        *,
+        keep_for: float | None = None,
+        max_age: float | None = None,
     ) -> _T:
-        """``make()``'s answer for ``key``: a fresh cached one, the one of the same request
-        already in flight, or a new request (kept when the cache is on and ``keep_if``, if
-        given, says so). A failure is not kept: each waiter gets it, and the next call asks
-        again."""
-        kept = self.cached(key)
+        """``make()``'s answer for ``key``: a fresh cached one (younger than ``max_age`` too,
+        when given), the one of the same request already in flight, or a new request (kept
+        for ``keep_for`` seconds, default ``cache_seconds``, when that is above 0 and
+        ``keep_if``, if given, says so). A failure is not kept: each waiter gets it, and the
+        next call asks again."""
+        kept = self.cached(key, max_age)
         if kept is not None:
             return cast("_T", kept)  # stored by this method for this key
         flying = self._flying.get(key)
@@ -76,8 +84,8 @@ class Pacer:
             raise
         else:
             future.set_result(value)
-            if self.cache_seconds > 0 and (keep_if is None or keep_if(value)):
-                self.keep(key, value)  # keep_if (a decode, say) only runs when kept
+            if self._lifetime(keep_for) > 0 and (keep_if is None or keep_if(value)):
+                self.keep(key, value, keep_for)  # keep_if (a decode, say) only runs when kept
             return value
         finally:
             del self._flying[key]
@@ -113,24 +121,30 @@ class Pacer:
                     now = self.clock()
             self._last_start = now
 
-    def cached(self, key: Hashable) -> object | None:
-        """The answer kept for ``key``, while it is fresh."""
-        if self.cache_seconds <= 0:
-            return None
+    def cached(self, key: Hashable, max_age: float | None = None) -> object | None:
+        """The answer kept for ``key``, while it is fresh (and younger than ``max_age``)."""
         entry = self._cache.get(key)
         if entry is None:
             return None
-        stored_at, value = entry
-        if self.clock() - stored_at > self.cache_seconds:
+        stored_at, lifetime, value = entry
+        age = self.clock() - stored_at
+        if age > self._lifetime(lifetime):
             del self._cache[key]
+            return None
+        if max_age is not None and age > max_age:
             return None
         return value
 
-    def keep(self, key: Hashable, value: object) -> None:
-        """Remember a successful answer (old entries are dropped as they expire)."""
-        if self.cache_seconds <= 0:
+    def keep(self, key: Hashable, value: object, lifetime: float | None = None) -> None:
+        """Remember a successful answer for ``lifetime`` seconds (default: ``cache_seconds``,
+        as it is when the answer is read; old entries are dropped as they expire)."""
+        if self._lifetime(lifetime) <= 0:
             return
         now = self.clock()
-        for old in [k for k, (at, _) in self._cache.items() if now - at > self.cache_seconds]:
+        stale = [k for k, (at, kept, _) in self._cache.items() if now - at > self._lifetime(kept)]
+        for old in stale:
             del self._cache[old]
-        self._cache[key] = (now, value)
+        self._cache[key] = (now, lifetime, value)
+
+    def _lifetime(self, kept_for: float | None) -> float:
+        return self.cache_seconds if kept_for is None else kept_for

@@ -14,6 +14,10 @@
   exact on clock-change days) and :mod:`.paths` (``compile_path``, ``JsonPath``: JMESPath
   expressions for a source's JSON), ``InvalidValue`` (what a plugin's own config field
   raises for a value it refuses).
+- 5: ``cache_seconds`` / ``max_age`` per request (``HttpApi.request``, ``get_json``,
+  ``get_xml``, ``get_text``, ``paginate``; ``Pacer.shared(keep_for=, max_age=)``): an
+  answer that rarely changes (a product list) kept longer than the plugin's default, shared
+  by every feed of the plugin, and a check that needs a recent answer refusing an old one.
 
 Its own module so the loader can read it without importing the rest of the kit.
 """
@@ -23,4 +27,4 @@ from __future__ import annotations
 __all__ = ["KIT_VERSION"]
 
 #: The kit this energyd offers; a plugin with ``REQUIRES_KIT`` above it is not loaded.
-KIT_VERSION = 4
+KIT_VERSION = 5

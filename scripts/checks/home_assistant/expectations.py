@@ -54,7 +54,7 @@ PLATFORM = {  # unique id suffix (after energyd_<instance>_<provider>_) -> platf
     "tomorrow_available": "binary_sensor",
     "health": "sensor",
     "problem": "binary_sensor",
-    "last_success": "sensor",
+    "prices_until": "sensor",
     "plugin_version": "sensor",
     "refresh": "button",
     "region": "select",
@@ -277,10 +277,9 @@ def compare(
                     may_be_unknown=period == "tomorrow",
                 )
                 same(u, state(u)["attributes"].get("unit_of_measurement"), "GBP/kWh", "unit")
-        today = mqtt.get(f"{base}/stats/today") or {}
+        level = mqtt.get(f"{base}/level") or {}  # the rank of now is level's (each boundary)
         rank = number(state(f"{uid}_current_rank")["state"])
-        same(f"{uid}_current_rank", rank, today.get("current_rank"))
-        level = mqtt.get(f"{base}/level") or {}
+        same(f"{uid}_current_rank", rank, level.get("rank"))
         s = state(f"{uid}_price_level")
         same(f"{uid}_price_level", s["state"], level.get("level"))
         same(
@@ -326,9 +325,9 @@ def compare(
         same(f"{uid}_health", state(f"{uid}_health")["state"], "ok", "is ok")
         same(f"{uid}_problem", state(f"{uid}_problem")["state"], "off")
         same(
-            f"{uid}_last_success",
-            when(state(f"{uid}_last_success")["state"]),
-            when(health.get("last_success")),
+            f"{uid}_prices_until",
+            when(state(f"{uid}_prices_until")["state"]),
+            when(health.get("covered_until")),
         )
         same(
             f"{uid}_plugin_version",

@@ -163,6 +163,87 @@ class TestSharing:
         assert 2 == calls(http_mock)
 
 
+class TestAnswersKeptPerRequest:
+    """A request may keep its answer longer than the plugin's cache (a products list for a
+    day) and may refuse a kept answer older than it can use (a rollover check)."""
+
+    async def test_kept_for_its_own_lifetime(
+        self, session: aiohttp.ClientSession, http_mock: aioresponses, clock: Clock
+    ) -> None:
+        """``cache_seconds=`` on a plugin without a cache: reused for that long, then asked."""
+        http_mock.get(PRICES, payload={"p": 1}, repeat=True)
+        pacer = Pacer(clock=clock, sleep=clock.sleep)
+        for _ in range(3):
+            await api(session, pacer).get_json("/prices", cache_seconds=86400)
+            clock.now += 3600
+        assert 1 == calls(http_mock)
+        clock.now += 86400
+        await api(session, pacer).get_json("/prices", cache_seconds=86400)
+        assert 2 == calls(http_mock)
+
+    async def test_other_requests_keep_the_plugins_default(
+        self, session: aiohttp.ClientSession, http_mock: aioresponses, clock: Clock
+    ) -> None:
+        """A long-lived answer does not make the plugin's other answers live longer."""
+        http_mock.get(PRICES, payload={"p": 1}, repeat=True)
+        pacer = Pacer(cache_seconds=30, clock=clock, sleep=clock.sleep)
+        await api(session, pacer).get_json("/prices", params={"list": "1"}, cache_seconds=600)
+        await api(session, pacer).get_json("/prices", params={"day": "1"})
+        clock.now += 31
+        await api(session, pacer).get_json("/prices", params={"list": "1"}, cache_seconds=600)
+        await api(session, pacer).get_json("/prices", params={"day": "1"})
+        assert 3 == calls(http_mock)
+
+    async def test_zero_keeps_nothing(
+        self, session: aiohttp.ClientSession, http_mock: aioresponses, clock: Clock
+    ) -> None:
+        http_mock.get(PRICES, payload={"p": 1}, repeat=True)
+        pacer = Pacer(cache_seconds=60, clock=clock, sleep=clock.sleep)
+        await api(session, pacer).get_json("/prices", cache_seconds=0)
+        await api(session, pacer).get_json("/prices", cache_seconds=0)
+        assert 2 == calls(http_mock)
+
+    async def test_max_age_refuses_an_older_answer_and_renews_it(
+        self, session: aiohttp.ClientSession, http_mock: aioresponses, clock: Clock
+    ) -> None:
+        """A check wanting an answer at most 300 s old asks again; the fresh answer then
+        serves the others too."""
+        http_mock.get(PRICES, payload={"p": 1}, repeat=True)
+        pacer = Pacer(clock=clock, sleep=clock.sleep)
+        await api(session, pacer).get_json("/prices", cache_seconds=86400)
+        clock.now += 200
+        await api(session, pacer).get_json("/prices", cache_seconds=86400, max_age=300)
+        assert 1 == calls(http_mock)  # young enough
+        clock.now += 200
+        await api(session, pacer).get_json("/prices", cache_seconds=86400, max_age=300)
+        assert 2 == calls(http_mock)  # 400 s old: asked again
+        await api(session, pacer).get_json("/prices", cache_seconds=86400)
+        assert 2 == calls(http_mock)
+
+    async def test_pages_are_kept_alike(
+        self, session: aiohttp.ClientSession, http_mock: aioresponses, clock: Clock
+    ) -> None:
+        """``paginate(cache_seconds=)``: every page of a list reused, none asked twice."""
+        listing = re.compile(re.escape(API + "/list") + r"(\?.*)?$")
+        http_mock.get(listing, payload={"results": [1], "next": f"{API}/list?page=2"})
+        http_mock.get(listing, payload={"results": [2], "next": None})
+        pacer = Pacer(clock=clock, sleep=clock.sleep)
+        first = await api(session, pacer).paginate("/list", cache_seconds=600)
+        again = await api(session, pacer).paginate("/list", cache_seconds=600)
+        assert ([1, 2], [1, 2], 2) == (first, again, calls(http_mock))
+
+    async def test_askers_in_flight_share_one_long_lived_request(
+        self, session: aiohttp.ClientSession, http_mock: aioresponses, clock: Clock
+    ) -> None:
+        """Four feeds discovering at once: one request, every one of them answered."""
+        http_mock.get(PRICES, payload={"p": 1}, repeat=True)
+        pacer = Pacer(clock=clock, sleep=clock.sleep)
+        answers = await asyncio.gather(
+            *(api(session, pacer).get_json("/prices", cache_seconds=86400) for _ in range(4))
+        )
+        assert ([{"p": 1}] * 4, 1) == (list(answers), calls(http_mock))
+
+
 class TestRetries:
     async def test_a_retry_the_spacing_would_refuse_gives_the_real_error(
         self, session: aiohttp.ClientSession, http_mock: aioresponses, clock: Clock
