@@ -2,7 +2,7 @@
 
 The cyclic garbage collector is off while the modules load: its passes over every new object
 cost a tenth of the start-up and free next to nothing then. :func:`energyd.cli.main` switches
-it on again once start-up is over. A console script pointed at :func:`run` gets the same.
+it on again once start-up is over. The `energyd` console script calls :func:`run` too.
 """
 
 import gc

@@ -297,11 +297,7 @@ class MqttClient:
         Never raises for a broker problem: the value stays cached and goes out again on
         reconnect. An unchanged payload is not re-sent on the same connection.
         """
-        if not is_publishable_topic(topic):
-            raise ValueError(f"cannot publish to topic {topic!r}")
-        self._retained[topic] = bytes(payload)
-        self._cleared.discard(topic)
-        await self._sync_now(topic)
+        await self.publish_retained_many({topic: payload})
 
     async def publish_retained_many(self, messages: Mapping[str, bytes]) -> None:
         """:meth:`publish_retained` for many topics at once, in their order: the changed ones
