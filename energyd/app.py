@@ -355,6 +355,9 @@ async def run_daemon(
     if not faulthandler.is_enabled():
         # A watchdog kill (SIGABRT) of a wedged loop then prints every thread's stack.
         faulthandler.enable()
+    # Said first, before anything connects: a misspelt variable explains what follows.
+    for name, problem in unknown_env_vars().items():
+        log.warning("config.unknown_env", variable=name, problem=problem)
     async with contextlib.AsyncExitStack() as stack:
         if handle_signals:
             stack.enter_context(_stop_on_signals(stop))
@@ -385,8 +388,6 @@ async def run_daemon(
         await publisher.publish_all()
         if on_started is not None:
             on_started()
-        for name, problem in unknown_env_vars().items():
-            log.warning("config.unknown_env", variable=name, problem=problem)
         log.info(
             "daemon.started",
             version=__version__,
