@@ -65,6 +65,9 @@ log = structlog.get_logger(__name__)
 
 #: How often old slots are pruned (``storage.retention_days``).
 PRUNE_EVERY = timedelta(hours=6)
+#: How long start-up waits for the broker before publishing into the MQTT client's cache
+#: instead (a broker on the same host or LAN answers within milliseconds).
+FIRST_CONNECT_WAIT = 1.0
 
 
 class _Shutdown(Exception):
@@ -379,11 +382,15 @@ async def run_daemon(
 
             http_app = make_http_app(operations=wiring.operations, settings=settings.http)
             await stack.enter_async_context(HttpServer.from_settings(http_app, settings.http))
-        # Connect while the stored state is put together, so each part goes out as it is
-        # published (current prices first), not all of it once everything is built. What is
-        # published before the connection is up goes out on connect, in the same order.
+        # Connect first, so each part of the stored state goes out as it is published
+        # (current prices first) rather than all of it once start-up's CPU-bound rest is
+        # done. A broker that is not there within FIRST_CONNECT_WAIT gets it all on connect,
+        # in the same order; start-up goes on meanwhile.
         connection = asyncio.create_task(mqtt.run(), name="energyd.mqtt")
         stack.push_async_callback(_cancel, connection)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(FIRST_CONNECT_WAIT):
+                await mqtt.wait_ready()
         await discovery.publish()
         await publisher.publish_all()
         if on_started is not None:

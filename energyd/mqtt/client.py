@@ -312,24 +312,41 @@ class MqttClient:
         async with self._retained_lock:
             client = self._client
             wanted = {t: self._retained.get(t) for t in messages}  # cleared meanwhile: None
-            changed = {t: p for t, p in wanted.items() if p is not None and self._sent.get(t) != p}
+            changed = [
+                (t, p) for t, p in wanted.items() if p is not None and self._sent.get(t) != p
+            ]
             if client is None or not changed:
                 return
-            # aiomqtt counts its pending calls at each call: in chunks, that stays cheap
-            items = list(changed.items())
             try:
-                for start in range(0, len(items), _BATCH):
-                    sends = (
-                        client.publish(topic, payload, qos=1, retain=True, timeout=math.inf)
-                        for topic, payload in items[start : start + _BATCH]
-                    )
-                    await self._bounded(client, asyncio.gather(*sends))
+                await self._send_batches(client, changed)
             except (aiomqtt.MqttError, TimeoutError) as exc:
-                self._stats.publish_failures += 1
                 log.info("mqtt.publish_deferred", topics=len(changed), error=str(exc))
-                return
-            self._sent.update(changed)
-            self._stats.published += len(changed)
+
+    async def _send_batches(
+        self, client: aiomqtt.Client, messages: list[tuple[str, bytes]]
+    ) -> None:
+        """Publish ``messages`` retained, in order, :data:`_BATCH` at a time without waiting
+        for each acknowledgement in turn (aiomqtt counts its pending calls at each call: in
+        chunks, that stays cheap). What a batch sent is :attr:`_sent` once acknowledged; an
+        empty payload clears its topic. Raises what the broker or the timeout does."""
+        for start in range(0, len(messages), _BATCH):
+            chunk = messages[start : start + _BATCH]
+            sends = (
+                client.publish(topic, payload, qos=1, retain=True, timeout=math.inf)
+                for topic, payload in chunk
+            )
+            try:
+                await self._bounded(client, asyncio.gather(*sends))
+            except (aiomqtt.MqttError, TimeoutError):
+                self._stats.publish_failures += 1
+                raise
+            self._stats.published += len(chunk)
+            for topic, payload in chunk:
+                if payload:
+                    self._sent[topic] = payload
+                else:
+                    self._cleared.discard(topic)
+                    self._sent.pop(topic, None)
 
     async def clear_retained(self, topic: str) -> None:
         """Remove the retained value of ``topic`` (an empty retained message) and forget it."""
@@ -364,12 +381,13 @@ class MqttClient:
         self._sent[topic] = wanted
 
     async def _republish_all(self, client: aiomqtt.Client) -> None:
+        """On connect: empty the topics cleared while away, then send every retained value
+        (in the order first published), in batches (a broker restart with 100 feeds is a
+        thousand topics: one acknowledgement at a time took a round trip each)."""
         async with self._retained_lock:
             self._sent.clear()
-            for topic in list(self._cleared):
-                await self._sync(client, topic)
-            for topic in list(self._retained):
-                await self._sync(client, topic)
+            cleared = [(topic, b"") for topic in self._cleared]
+            await self._send_batches(client, [*cleared, *self._retained.items()])
 
     def retained_topics(self, *, exclude: Iterable[str] = ()) -> list[str]:
         """The topics with a retained value (in the order they were first published), but

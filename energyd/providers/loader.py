@@ -20,7 +20,6 @@ reported as a load error naming both versions.
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import importlib.util
 import inspect
@@ -31,7 +30,7 @@ import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import MappingProxyType, ModuleType
+from types import CodeType, MappingProxyType, ModuleType
 
 import structlog
 
@@ -47,17 +46,26 @@ from energyd.exceptions import (
 from energyd.providers.base import EnergyPriceProvider, EnergyProviderMetadata
 from energyd.providers.compat import install_import_aliases
 from energyd.providers.kit.version import KIT_VERSION
+from energyd.providers.sources import (
+    NOT_LITERAL,
+    PluginSources,
+    Stamp,
+    StaticFacts,
+    stamp,
+    static_facts,
+)
 
 __all__ = [
     "MODULE_PREFIX",
     "PLUGIN_NAME",
     "PROVIDER_ID",
     "EnergyProviderLoader",
+    "PluginSources",
     "Stamp",
     "StaticFacts",
-    "StaticReader",
     "bundled_plugin_dir",
     "check_required_kit",
+    "code_cache_dir",
     "compare_versions",
     "get_energy_provider_loader",
     "init_energy_provider_loader",
@@ -76,11 +84,7 @@ PROVIDER_ID = re.compile(r"^[a-z0-9_]+$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 MODULE_PREFIX = "energyd_plugins"
 _MAX_ERROR_CHARS = 500
-_VERSION_LINE = re.compile(
-    r"""^__version__\s*(?::\s*str\s*)?=\s*(['"])([^'"\n]*)\1\s*(?:#.*)?$""", re.MULTILINE
-)
 _UPDATABLE = frozenset({PluginState.UPDATE_AVAILABLE, PluginState.NOT_INSTALLED})
-_NOT_LITERAL = object()  # a module constant assigned something other than a literal
 
 
 # -- pure helpers ---------------------------------------------------------------------------
@@ -125,40 +129,11 @@ def compare_versions(left: str, right: str) -> int:
     return (left > right) - (left < right)
 
 
-@dataclass(frozen=True, slots=True)
-class StaticFacts:
-    """What a plugin file says of itself at module level, read without running it."""
-
-    #: The ``__version__ = "..."`` literal (``None``: the file does not say).
-    version: str | None
-    #: What ``REQUIRES_KIT`` is assigned: a literal, ``None`` when the file does not say (or
-    #: does not parse), or a marker for an expression that is not a literal.
-    requires_kit: object
-
-
-def _static_facts(source: bytes, name: str) -> StaticFacts:
-    """One parse of ``source`` for both module constants the loader reads statically.
-
-    A file with a syntax error still yields the version from a plain ``__version__ = "..."``
-    line, so a broken deployed copy reports what it was meant to be.
-    """
-    try:
-        tree = ast.parse(source, filename=name)
-    except (SyntaxError, ValueError):
-        # A file that does not parse may still say its version on a line of its own.
-        match = _VERSION_LINE.search(source.decode("utf-8", errors="replace"))
-        return StaticFacts(match.group(2) if match else None, None)
-    version = _module_constant(tree, "__version__")
-    return StaticFacts(
-        version if isinstance(version, str) else None, _module_constant(tree, "REQUIRES_KIT")
-    )
-
-
 def _required_kit(value: object, name: str) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        shown = "not a literal" if value is _NOT_LITERAL else repr(value)
+        shown = "not a literal" if value is NOT_LITERAL else repr(value)
         raise PluginLoadError(f"{name}: REQUIRES_KIT must be a whole number >= 1 ({shown})")
     return value
 
@@ -173,24 +148,7 @@ def read_static_version(path: Path) -> str | None:
         source = path.read_bytes()
     except OSError:
         return None
-    return _static_facts(source, path.name).version
-
-
-def _module_constant(tree: ast.Module, name: str) -> object:
-    """The literal last assigned to ``name`` at module level (``None`` when there is none)."""
-    found: object = None
-    for node in tree.body:
-        if isinstance(node, ast.Assign):
-            targets = node.targets
-        elif isinstance(node, ast.AnnAssign) and node.value is not None:
-            targets = [node.target]
-        else:
-            continue
-        named = any(isinstance(t, ast.Name) and t.id == name for t in targets)
-        if named:
-            value = node.value
-            found = value.value if isinstance(value, ast.Constant) else _NOT_LITERAL
-    return found
+    return static_facts(source, path.name).version
 
 
 def read_required_kit(path: Path) -> int | None:
@@ -204,79 +162,20 @@ def read_required_kit(path: Path) -> int | None:
         source = path.read_bytes()
     except OSError:
         return None
-    return _required_kit(_static_facts(source, path.name).requires_kit, path.name)
+    return _required_kit(static_facts(source, path.name).requires_kit, path.name)
 
 
-Stamp = tuple[int, int, int, int, int]
-"""What tells one version of a file from the next: device, inode, size, modification and
-change times (ns). A deploy or update (``os.replace``: a new inode), an edit in place (a new
-change time, even with the modification time put back) and a file gone all change it."""
-
-
-def stamp(info: os.stat_result) -> Stamp:
-    """The :data:`Stamp` of a file from its ``stat``."""
-    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
-
-
-class StaticReader:
-    """:func:`read_static_version` and :func:`read_required_kit` with each file parsed once
-    per version of it.
-
-    Every status (the ``health`` command, each ``providers`` publish, ``/metrics``) names the
-    version of every bundled and deployed plugin; parsing them all again each time cost
-    ~7 ms per file of 30-40 KB. What a file says is kept with the file's :data:`Stamp`, taken
-    *before* it is read, so a file replaced while being read is read again next time.
-    :meth:`forget` drops what was kept (a reload).
-    """
-
-    def __init__(self) -> None:
-        self._kept: dict[Path, tuple[Stamp, StaticFacts]] = {}
-
-    def facts(self, path: Path) -> StaticFacts | None:
-        """What ``path`` says, or ``None`` when it cannot be read."""
-        try:
-            info = path.stat()
-        except OSError:
-            self._kept.pop(path, None)
-            return None
-        now = stamp(info)
-        kept = self._kept.get(path)
-        if kept is not None and kept[0] == now:
-            return kept[1]
-        try:
-            source = path.read_bytes()
-        except OSError:
-            self._kept.pop(path, None)
-            return None
-        facts = _static_facts(source, path.name)
-        self._kept[path] = (now, facts)
-        return facts
-
-    def version(self, path: Path) -> str | None:
-        """:func:`read_static_version`, from what was kept while the file is unchanged."""
-        facts = self.facts(path)
-        return None if facts is None else facts.version
-
-    def required_kit(self, path: Path) -> int | None:
-        """:func:`read_required_kit`, from what was kept while the file is unchanged."""
-        facts = self.facts(path)
-        return None if facts is None else _required_kit(facts.requires_kit, path.name)
-
-    def forget(self, path: Path | None = None) -> None:
-        """Drop what was kept of ``path`` (default: of every file)."""
-        if path is None:
-            self._kept.clear()
-        else:
-            self._kept.pop(path, None)
+def _newer_kit(required: int | None, name: str) -> None:
+    if required is not None and required > KIT_VERSION:
+        raise PluginLoadError(
+            f"{name} needs plugin kit {required}; this energyd has kit {KIT_VERSION}"
+        )
 
 
 def check_required_kit(path: Path) -> int | None:
     """``read_required_kit``, and PluginLoadError when it is newer than :data:`KIT_VERSION`."""
     required = read_required_kit(path)
-    if required is not None and required > KIT_VERSION:
-        raise PluginLoadError(
-            f"{path.name} needs plugin kit {required}; this energyd has kit {KIT_VERSION}"
-        )
+    _newer_kit(required, path.name)
     return required
 
 
@@ -355,13 +254,15 @@ class _Loaded:
     error: str | None = None
 
 
-def _import_file(path: Path, module_name: str) -> ModuleType:
-    """Execute ``path`` as a fresh module (no bytecode cache: edits are always seen)."""
+def _import_code(path: Path, module_name: str, source: bytes, code: CodeType | None) -> ModuleType:
+    """Execute ``code`` (compiled from ``source``, the file as it is now) as a fresh module;
+    ``None``: compile ``source`` here, which raises what is wrong with it."""
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None:
         raise PluginLoadError(f"cannot build an import spec for {path.name}")
     module = importlib.util.module_from_spec(spec)
-    code = compile(path.read_bytes(), str(path), "exec", dont_inherit=True)
+    if code is None:
+        code = compile(source, str(path), "exec", dont_inherit=True)
     sys.modules[module_name] = module
     try:
         exec(code, module.__dict__)
@@ -419,11 +320,12 @@ def _describe(provider: EnergyPriceProvider) -> EnergyProviderMetadata:
     return metadata
 
 
-def _load_file(path: Path) -> _Loaded:
+def _load_file(path: Path, sources: PluginSources) -> _Loaded:
     module_name = f"{MODULE_PREFIX}.{path.stem}"
     try:
-        check_required_kit(path)  # before running any of the file
-        module = _import_file(path, module_name)
+        facts, source, code = sources.load(path)
+        _newer_kit(_required_kit(facts.requires_kit, path.name), path.name)  # before running it
+        module = _import_code(path, module_name, source, code)
         try:
             cls = _provider_class(module, path.name)
             provider = cls()
@@ -445,13 +347,17 @@ def _load_file(path: Path) -> _Loaded:
 class EnergyProviderLoader:
     """Owns the deployed plugin folder: deploy, load, report, update."""
 
-    def __init__(self, config_dir: Path, bundled_dir: Path | None = None) -> None:
+    def __init__(
+        self, config_dir: Path, bundled_dir: Path | None = None, *, code_cache: Path | None = None
+    ) -> None:
         self.deployed_dir: Path = Path(config_dir) / "providers" / "energy"
         self.bundled_dir: Path = Path(bundled_dir) if bundled_dir else bundled_plugin_dir()
         self._loaded: dict[str, _Loaded] = {}
         self._providers: dict[str, EnergyPriceProvider] = {}
         self._metadata: dict[str, EnergyProviderMetadata] = {}
-        self._static = StaticReader()
+        #: Each file's facts and code, worked out once per content (kept in ``code_cache``
+        #: between runs when given: see :mod:`energyd.providers.sources`).
+        self.sources = PluginSources(code_cache)
         self._loads = 0
         #: The last status, and the stamps of both folders' files it was made from.
         self._status: tuple[tuple[dict[str, Stamp], dict[str, Stamp]], list[PluginStatus]] | None
@@ -510,14 +416,14 @@ class EnergyProviderLoader:
             folder = self.bundled_dir
         files = _plugin_files(folder)
         self._drop_modules()
-        self._static.forget()  # a reload reads every file afresh
+        self.sources.forget()  # a reload reads every file afresh
         install_import_aliases()
         loaded: dict[str, _Loaded] = {}
         providers: dict[str, EnergyPriceProvider] = {}
         metadata: dict[str, EnergyProviderMetadata] = {}
         owners: dict[str, str] = {}
         for name in files:
-            result = _load_file(folder / name)
+            result = _load_file(folder / name, self.sources)
             meta, provider = result.metadata, result.provider
             if provider is not None and meta is not None:
                 owner = owners.get(meta.provider_id)
@@ -587,16 +493,17 @@ class EnergyProviderLoader:
         result = self._loaded.get(name)
         if result is not None and result.metadata is not None:
             return result.metadata.version
-        return self._static.version(self.deployed_dir / name)
+        return self.sources.version(self.deployed_dir / name)
 
     def _kit_of(self, path: Path) -> int | None:
         try:
-            return self._static.required_kit(path)
+            facts = self.sources.facts(path)
+            return None if facts is None else _required_kit(facts.requires_kit, path.name)
         except PluginLoadError:
             return None  # the load error says so
 
     def _status_of(self, name: str, deployed: bool, bundled: bool) -> PluginStatus:
-        bundled_version = self._static.version(self.bundled_dir / name) if bundled else None
+        bundled_version = self.sources.version(self.bundled_dir / name) if bundled else None
         if not deployed:
             return PluginStatus(
                 name,
@@ -677,7 +584,7 @@ class EnergyProviderLoader:
         except OSError as exc:
             raise ProviderError(f"copying {name} to {self.deployed_dir} failed: {exc}") from exc
         finally:
-            self._static.forget(self.deployed_dir / name)  # its stamp changes too: belt and braces
+            self.sources.forget(self.deployed_dir / name)  # its stamp changes too: belt and braces
         log.info("plugin.copied", file=name, folder=str(self.deployed_dir))
 
     def update(self, name: str) -> tuple[str | None, str | None]:
@@ -726,6 +633,13 @@ class EnergyProviderLoader:
 
 # -- module-level access --------------------------------------------------------------------
 
+
+def code_cache_dir(config_dir: Path) -> Path:
+    """Where the daemon keeps its plugins' compiled code: ``<config_dir>/cache/plugins``
+    (safe to delete at any time; see :mod:`energyd.providers.sources`)."""
+    return config_dir / "cache" / "plugins"
+
+
 _loader: EnergyProviderLoader | None = None
 
 
@@ -742,9 +656,11 @@ def init_energy_provider_loader(
     (the plugin ids the configuration names) it lacks, never overwriting one
     (:meth:`EnergyProviderLoader.deploy_wanted`). ``deploy=False`` writes nothing: the
     deployed files are loaded, or the bundled ones in place when none are deployed
-    (``check-config``, ``region``)."""
+    (``check-config``, ``region``). With ``deploy``, the plugins' compiled code is kept in
+    :func:`code_cache_dir` for the next start."""
     global _loader  # one loader per process, as the contract describes
-    loader = EnergyProviderLoader(Path(config_dir), bundled_dir)
+    cache = code_cache_dir(Path(config_dir)) if deploy else None
+    loader = EnergyProviderLoader(Path(config_dir), bundled_dir, code_cache=cache)
     if deploy:
         loader.deploy_bundled_if_empty()
     loader.load_all(deployed_only=deploy)

@@ -3,37 +3,20 @@ it, and every change -- update, deploy, an edit in place, a file added or gone -
 
 from __future__ import annotations
 
-import ast
 import os
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from energyd.domain.records import PluginState, PluginStatus
-from energyd.exceptions import PluginLoadError
-from energyd.providers.loader import EnergyProviderLoader, StaticReader
+from energyd.providers.loader import EnergyProviderLoader
+from energyd.providers.sources import PluginSources
 from tests.support.plugin_files import good_plugin, kit_plugin, write_plugin
 
 
 @pytest.fixture
 def loader(config_dir: Path, bundled: Path) -> EnergyProviderLoader:
     return EnergyProviderLoader(config_dir, bundled)
-
-
-@pytest.fixture
-def parsed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The file names ``ast.parse`` is asked to parse from here on."""
-    names: list[str] = []
-    real: Callable[..., Any] = ast.parse
-
-    def counting(source: Any, filename: str = "<unknown>", *args: Any, **kwargs: Any) -> Any:
-        names.append(filename)
-        return real(source, filename, *args, **kwargs)
-
-    monkeypatch.setattr(ast, "parse", counting)
-    return names
 
 
 def status_of(loader: EnergyProviderLoader, name: str) -> PluginStatus:
@@ -142,33 +125,40 @@ class TestChangesSeen:
         assert 2 == status_of(loader, "k_provider.py").kit
 
 
-class TestStaticReader:
+class TestPluginSources:
     def test_unreadable_and_gone(self, tmp_path: Path) -> None:
         """A missing file says nothing; one that appears later is read."""
-        reader = StaticReader()
+        sources = PluginSources()
         path = tmp_path / "a_provider.py"
-        assert reader.version(path) is None
+        assert sources.version(path) is None
         write_plugin(tmp_path, "a_provider.py", good_plugin("a", "3.0.0"))
-        assert "3.0.0" == reader.version(path)
+        assert "3.0.0" == sources.version(path)
         path.unlink()
-        assert reader.version(path) is None
+        assert sources.version(path) is None
 
-    def test_bad_kit_still_refused(self, tmp_path: Path) -> None:
-        """A REQUIRES_KIT that is no whole number is refused on every read, kept or not."""
-        path = write_plugin(tmp_path, "k_provider.py", kit_plugin("k", "two"))
-        reader = StaticReader()
+    def test_bad_kit_still_refused(self, loader: EnergyProviderLoader, deployed: Path) -> None:
+        """A REQUIRES_KIT that is no whole number is refused on every load, kept or not."""
+        write_plugin(deployed, "k_provider.py", kit_plugin("k", "two"))
         for _ in range(2):
-            with pytest.raises(PluginLoadError, match="REQUIRES_KIT"):
-                reader.required_kit(path)
+            loader.reload()
+            error = status_of(loader, "k_provider.py").error
+            assert error is not None
+            assert "REQUIRES_KIT must be a whole number >= 1 ('two')" in error
 
-    def test_forget(self, tmp_path: Path, parsed: list[str]) -> None:
-        """forget() makes the next read parse the file again."""
+    def test_forget_reads_again_but_parses_new_content_only(
+        self, tmp_path: Path, parsed: list[str]
+    ) -> None:
+        """forget() makes the next read read the file again: the same content is not parsed
+        again, a changed one is (and a copy elsewhere with the same content is not)."""
         path = write_plugin(tmp_path, "a_provider.py", good_plugin("a", "1.0.0"))
-        reader = StaticReader()
-        reader.version(path)
-        reader.version(path)
-        reader.forget(path)
-        reader.version(path)
-        reader.forget()
-        reader.version(path)
-        assert ["a_provider.py"] * 3 == parsed
+        sources = PluginSources()
+        sources.version(path)
+        sources.version(path)
+        sources.forget(path)
+        assert "1.0.0" == sources.version(path)
+        copy = write_plugin(tmp_path / "elsewhere", "a_provider.py", good_plugin("a", "1.0.0"))
+        assert "1.0.0" == sources.version(copy)
+        write_plugin(tmp_path, "a_provider.py", good_plugin("a", "1.0.1"))
+        sources.forget()
+        assert "1.0.1" == sources.version(path)
+        assert [str(path.name), str(path.name)] == [Path(name).name for name in parsed]
