@@ -461,6 +461,36 @@ class TestReconnect:
         assert expected == retained
         assert "pong" == decoded(reply.payload)["data"]
 
+    async def test_restart_republishes_more_than_a_batch_and_empties_the_cleared(
+        self, broker: MosquittoBroker, base_topic: str
+    ) -> None:
+        """A broker that kept its retained messages gets every retained value again (more
+        than one batch of them, each exactly as cached) and the topic cleared while it was
+        away emptied: nothing stale stays retained."""
+        topics = Topics(base_topic)
+        names = [topics.price("p", f"R{i:03d}", "current") for i in range(130)]
+        gone = topics.price("gone", "C", "current")
+        async with running(settings_for(broker.port, base_topic)) as publisher:
+            await publisher.publish_retained_many({name: name.encode() for name in names})
+            await publisher.publish_retained(gone, b"old")
+            broker.stop()
+            await eventually(lambda: not publisher.connected)
+            await publisher.clear_retained(gone)
+            await publisher.publish_retained(names[7], b"changed while away")
+            broker.start()  # with what it had retained (persistence): "old" too
+            await eventually(lambda: publisher.stats.connects == 2)
+            async with asyncio.timeout(10):
+                await publisher.wait_ready()
+        # A subscriber arriving afterwards sees the broker's retained state: all of it.
+        async with collect(broker.port, f"{base_topic}/prices/#") as reader:
+            marker = f"{base_topic}/prices/marker"  # after every retained message it was sent
+            await reader.publish(marker, b"after the retained ones")
+            await reader.wait_count(marker, 1)
+            retained = {t: reader.payloads(t)[-1] for t in names}
+            assert [] == reader.payloads(gone)
+        expected = {name: name.encode() for name in names} | {names[7]: b"changed while away"}
+        assert expected == retained
+
     async def test_back_soon_after_a_long_outage(
         self, broker: MosquittoBroker, base_topic: str
     ) -> None:
