@@ -91,7 +91,7 @@ LocalTime = Annotated[str, StringConstraints(pattern=_HHMM)]
 class Arguments(BaseModel):
     """Base of the argument models: unknown keys are an error, instances are frozen."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class NoArgs(Arguments):

@@ -30,7 +30,6 @@ from energyd.api.replies import BrokerJson, CheckFields, CheckJson
 from energyd.core.service import PriceService
 from energyd.core.store import PriceStore
 from energyd.domain.health import HealthReport, HealthState
-from energyd.domain.records import PluginState
 from energyd.domain.time import iso_or_none
 from energyd.exceptions import EnergydError
 
@@ -80,7 +79,7 @@ async def _store(store: PriceStore) -> Check:
 
 def _plugins(service: PriceService) -> Check:
     missing = [spec.key for spec in service.specs() if service.plugin(spec) is None]
-    broken = [s.file for s in service.loader.status() if s.state is PluginState.LOAD_ERROR]
+    broken = service.loader.failed()
     detail = f"loaded: {', '.join(sorted(service.loader.providers)) or 'none'}"
     if broken:
         detail += f"; failed to load: {', '.join(broken)}"

@@ -19,6 +19,7 @@ twice between two boundaries is built the same.
 from __future__ import annotations
 
 import bisect
+import functools
 import math
 import operator
 from collections.abc import Sequence
@@ -148,9 +149,25 @@ class WindowNowJson(WindowJson):
     active: bool
 
 
+#: How many slots' JSON :func:`slot_json` keeps (a few days of quarter hours of a dozen feeds).
+SLOT_JSON_KEPT = 4096
+
+
 def slot_json(slot: Slot) -> SlotJson:
     """One slot, compactly: ``{"start", "end", "price"}`` (minor units per kWh), the shape of
-    every series energyd publishes; ``"market"`` too where a price formula applies."""
+    every series energyd publishes; ``"market"`` too where a price formula applies.
+
+    The same (equal) slot gives the same dict, built once: the ``prices`` command and every
+    series re-serialise the same stored slots, and building each one's texts was half of a
+    ``prices`` reply's time. So the dict is shared: put it into a payload, never change it.
+    """
+    try:
+        return _kept_slot_json(slot)  # type: ignore[arg-type]  # hashable or TypeError
+    except TypeError:  # a slot type that cannot be hashed: built each time
+        return _slot_json(slot)
+
+
+def _slot_json(slot: Slot) -> SlotJson:
     body: SlotJson = {
         "start": iso_utc(slot.valid_from),
         "end": iso_utc(slot.valid_to),
@@ -168,6 +185,9 @@ def slot_json(slot: Slot) -> SlotJson:
     if slot.source is not None:
         body["source"] = slot.source
     return body
+
+
+_kept_slot_json = functools.lru_cache(maxsize=SLOT_JSON_KEPT)(_slot_json)
 
 
 # -- periods ---------------------------------------------------------------------------------

@@ -556,6 +556,11 @@ class EnergyProviderLoader:
         self._status = (stamps, entries)
         return list(entries)
 
+    def failed(self) -> list[str]:
+        """The files whose last load failed (the ``load_error`` entries of :meth:`status`,
+        without listing either folder: a file's state changes only when it is loaded)."""
+        return [name for name, result in self._loaded.items() if result.error is not None]
+
     def missing(self, provider_id: str) -> str | None:
         """Why no loaded plugin provides ``provider_id`` (its file failed to load, or there is
         none), or ``None`` when one does."""
