@@ -208,6 +208,21 @@ def _correlation(request: Properties | None) -> Properties | None:
     return properties
 
 
+async def _publish_together(client: aiomqtt.Client, messages: list[tuple[str, bytes]]) -> None:
+    """Publish ``messages`` retained at QoS 1 at once, and wait for every acknowledgement.
+
+    A coroutine around :func:`asyncio.gather`, not the gather itself: cancelling a gather's
+    future ends it with a CancelledError *exception* rather than cancelled, which
+    :meth:`MqttClient._bounded` would take for a stop of its own instead of the dropped
+    connection it is (a broker killed during the burst then ended the connection loop)."""
+    await asyncio.gather(
+        *(
+            client.publish(topic, payload, qos=1, retain=True, timeout=math.inf)
+            for topic, payload in messages
+        )
+    )
+
+
 class MqttClient:
     """One broker connection: retained state, ``<base>/status`` and command requests."""
 
@@ -331,12 +346,8 @@ class MqttClient:
         empty payload clears its topic. Raises what the broker or the timeout does."""
         for start in range(0, len(messages), _BATCH):
             chunk = messages[start : start + _BATCH]
-            sends = (
-                client.publish(topic, payload, qos=1, retain=True, timeout=math.inf)
-                for topic, payload in chunk
-            )
             try:
-                await self._bounded(client, asyncio.gather(*sends))
+                await self._bounded(client, _publish_together(client, chunk))
             except (aiomqtt.MqttError, TimeoutError):
                 self._stats.publish_failures += 1
                 raise

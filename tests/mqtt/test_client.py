@@ -491,6 +491,30 @@ class TestReconnect:
         expected = {name: name.encode() for name in names} | {names[7]: b"changed while away"}
         assert expected == retained
 
+    async def test_broker_gone_during_a_burst(
+        self, broker: MosquittoBroker, base_topic: str
+    ) -> None:
+        """A broker that goes away while a burst of retained values is in flight: the burst
+        ends without an exception (deferred), the client reconnects, and everything is sent."""
+        topics = Topics(base_topic)
+        names = [topics.price("p", f"R{i:04d}", "current") for i in range(3000)]
+        async with running(settings_for(broker.port, base_topic)) as publisher:
+            burst = asyncio.create_task(publisher.publish_retained_many(dict.fromkeys(names, b"v")))
+            await eventually(lambda: publisher.stats.published > 50, within=10)
+            broker.stop()
+            async with asyncio.timeout(10):
+                await burst  # returns: what was not acknowledged goes out on reconnect
+            broker.start()
+            await eventually(lambda: publisher.stats.connects == 2)
+            async with asyncio.timeout(10):
+                await publisher.wait_ready()
+        async with collect(broker.port, f"{base_topic}/prices/#") as reader:
+            await reader.wait_count(names[-1], 1, within=10)
+            marker = f"{base_topic}/prices/marker"
+            await reader.publish(marker, b"after the retained ones")
+            await reader.wait_count(marker, 1)
+            assert set(names) <= {m.topic.value for m in reader.messages}
+
     async def test_back_soon_after_a_long_outage(
         self, broker: MosquittoBroker, base_topic: str
     ) -> None:
