@@ -497,7 +497,7 @@ class TestReconnect:
         """A broker that goes away while a burst of retained values is in flight: the burst
         ends without an exception (deferred), the client reconnects, and everything is sent."""
         topics = Topics(base_topic)
-        names = [topics.price("p", f"R{i:04d}", "current") for i in range(3000)]
+        names = [topics.price("p", f"R{i:03d}", "current") for i in range(900)]  # < max_queued
         async with running(settings_for(broker.port, base_topic)) as publisher:
             burst = asyncio.create_task(publisher.publish_retained_many(dict.fromkeys(names, b"v")))
             await eventually(lambda: publisher.stats.published > 50, within=10)
