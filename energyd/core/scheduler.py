@@ -40,8 +40,9 @@ log = structlog.get_logger(__name__)
 
 MAX_SLEEP = 30.0
 #: The last stretch before a deadline (seconds) is waited out by yielding to the event loop,
-#: not in epoll, whose 1 ms resolution would make every boundary up to 1 ms late.
-_SPIN = 0.002
+#: not in epoll, whose 1 ms resolution would make every boundary up to 1 ms late. No more
+#: than that resolution: each boundary spends it on the CPU.
+_SPIN = 0.001
 #: A sleep ends this share of its length early and is finished with a short one: the loop's
 #: monotonic clock and the wall clock may run apart while NTP slews (up to 0.05 %).
 _SLEW = 0.001

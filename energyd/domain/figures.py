@@ -25,6 +25,7 @@ import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from itertools import repeat
 from typing import Literal, NotRequired, Protocol, TypedDict, TypeVar, overload
 
 from energyd.domain.calendar import MarketCalendar
@@ -334,8 +335,8 @@ def _rank(
     current, _ = current_and_next(inside, now)
     if current is None:
         return None, None
-    # the prices strictly below it, counted at C speed (floats, as the store gives them)
-    cheaper = sum(map(float(current.price_pence).__gt__, map(float, prices)))
+    # the prices strictly below it, counted at C speed (operator.gt: ints and floats alike)
+    cheaper = sum(map(operator.gt, repeat(current.price_pence), prices))
     others = len(prices) - 1
     return cheaper + 1, round(100.0 * cheaper / others, 1) if others else 0.0
 
