@@ -50,7 +50,6 @@ from energyd.providers.sources import (
     NOT_LITERAL,
     PluginSources,
     Stamp,
-    StaticFacts,
     stamp,
     static_facts,
 )
@@ -60,9 +59,6 @@ __all__ = [
     "PLUGIN_NAME",
     "PROVIDER_ID",
     "EnergyProviderLoader",
-    "PluginSources",
-    "Stamp",
-    "StaticFacts",
     "bundled_plugin_dir",
     "check_required_kit",
     "code_cache_dir",
@@ -71,7 +67,6 @@ __all__ = [
     "init_energy_provider_loader",
     "read_required_kit",
     "read_static_version",
-    "stamp",
     "validate_plugin_name",
 ]
 

@@ -1,4 +1,4 @@
-"""The loader's status without re-reading files: each plugin file parsed once per version of
+"""The loader's status without re-reading files: each plugin file parsed once per content of
 it, and every change -- update, deploy, an edit in place, a file added or gone -- still seen."""
 
 from __future__ import annotations
