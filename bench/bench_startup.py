@@ -22,7 +22,7 @@ Both children run the same interpreter with the same environment, with bytecode 
 not counted): an installed energyd has its ``.pyc`` files, as the installed dependencies do.
 Rounds are interleaved (baseline, energyd, baseline, ...); the figures are medians.
 
-Run: ``.venv/bin/python -m bench.bench_startup [--quick] [--rounds 5]``.
+Run: ``.venv/bin/python -m bench.bench_startup [--quick] [--rounds 7]``.
 """
 
 from __future__ import annotations
