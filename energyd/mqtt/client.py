@@ -365,31 +365,15 @@ class MqttClient:
             raise ValueError(f"cannot publish to topic {topic!r}")
         self._retained.pop(topic, None)
         self._cleared.add(topic)
-        await self._sync_now(topic)
-
-    async def _sync_now(self, topic: str) -> None:
         async with self._retained_lock:
             client = self._client
-            if client is None:
+            # published again meanwhile, or emptied by a reconnect's re-publication: done
+            if client is None or topic not in self._cleared:
                 return
             try:
-                await self._sync(client, topic)
+                await self._send_batches(client, [(topic, b"")])
             except (aiomqtt.MqttError, TimeoutError) as exc:
                 log.info("mqtt.publish_deferred", topic=topic, error=str(exc))
-
-    async def _sync(self, client: aiomqtt.Client, topic: str) -> None:
-        """Bring the broker's retained value of ``topic`` in line with the cache."""
-        wanted = self._retained.get(topic)
-        if wanted is None:
-            if topic in self._cleared:
-                await self._publish(client, topic, b"", retain=True)
-                self._cleared.discard(topic)
-                self._sent.pop(topic, None)
-            return
-        if self._sent.get(topic) == wanted:
-            return
-        await self._publish(client, topic, wanted, retain=True)
-        self._sent[topic] = wanted
 
     async def _republish_all(self, client: aiomqtt.Client) -> None:
         """On connect: empty the topics cleared while away, then send every retained value
@@ -418,11 +402,13 @@ class MqttClient:
             if client is None:
                 return
             chosen = list(self._retained) if topics is None else list(topics)
+            messages = [
+                (topic, self._retained[topic]) for topic in chosen if topic in self._retained
+            ]
+            for topic, _ in messages:
+                self._sent.pop(topic, None)
             try:
-                for topic in chosen:
-                    if topic in self._retained:
-                        self._sent.pop(topic, None)
-                        await self._sync(client, topic)
+                await self._send_batches(client, messages)
             except (aiomqtt.MqttError, TimeoutError) as exc:
                 log.info("mqtt.republish_deferred", error=str(exc))
 
